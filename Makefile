@@ -1,0 +1,25 @@
+# ledgerdesk — every target fans out over the modules listed in go.work.
+MODULES := $(shell go work edit -json | sed -n 's/.*"DiskPath": "\.\/\(.*\)".*/\1/p')
+DATA ?= ./data
+GOTEST_FLAGS ?= -count=1 -timeout 12m
+
+.PHONY: run build test lint fmt bench tidy
+
+run: ## start the whole system on the embedded JetStream default
+	go run ./services/cmd/ledgerdesk run --data $(DATA)
+
+build:
+	mkdir -p bin && go build -o bin/ledgerdesk ./services/cmd/ledgerdesk
+
+test: ## every module's tests (needs nothing but Go)
+	@set -e; for m in $(MODULES); do echo "== $$m"; (cd $$m && go test $(GOTEST_FLAGS) ./...); done
+
+lint:
+	@set -e; for m in $(MODULES); do (cd $$m && go vet ./...); done
+	@test -z "$$(gofmt -l $(MODULES))" || (gofmt -l $(MODULES); echo "gofmt needed"; exit 1)
+
+fmt:
+	gofmt -w $(MODULES)
+
+tidy:
+	@set -e; for m in $(MODULES); do (cd $$m && go mod tidy); done

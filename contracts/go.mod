@@ -1,0 +1,3 @@
+module github.com/ledgerdesk/ledgerdesk/contracts
+
+go 1.26.8

@@ -1,0 +1,8 @@
+// Package events is ledgerdesk's vocabulary: the versioned ticket event types, the
+// CloudEvents envelope they travel in, the ticket aggregate (Decide and Evolve), the
+// impact × urgency priority matrix, the per-ticket hash chain, and the JetStream event
+// store that appends, loads and subscribes to the TICKETS stream.
+//
+// Names on the wire (event types, subjects, header names) are constants in this package
+// and never derive from Go type names: renaming a Go type must never rename an event.
+package events

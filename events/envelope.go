@@ -1,0 +1,173 @@
+package events
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// CloudEvents 1.0 binary-mode header names on NATS, and ledgerdesk's extension attributes.
+// NB: wire names; they must never change.
+const (
+	HeaderSpecVersion     = "ce-specversion"
+	HeaderID              = "ce-id"
+	HeaderSource          = "ce-source"
+	HeaderType            = "ce-type"
+	HeaderSubject         = "ce-subject"
+	HeaderTime            = "ce-time"
+	HeaderDataContentType = "ce-datacontenttype"
+	HeaderTenant          = "ce-tenant"
+	HeaderActor           = "ce-actor"
+	HeaderCorrelationID   = "ce-correlationid"
+	HeaderCausationID     = "ce-causationid"
+	HeaderPrevHash        = "ce-prevhash"
+	HeaderHash            = "ce-hash"
+
+	SpecVersion     = "1.0"
+	DataContentType = "application/json"
+)
+
+// SubjectPrefix is the first token of every ticket subject: tickets.<tenant>.<ticketID>.
+const SubjectPrefix = "tickets"
+
+// Subject is the NATS subject of one ticket's events.
+func Subject(tenant, ticketID string) string {
+	return SubjectPrefix + "." + tenant + "." + ticketID
+}
+
+// ValidToken reports whether s can stand as one subject token (a tenant or a ticket id):
+// non-empty, at most 64 characters of letters, digits, '-' and '_'.
+func ValidToken(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// timeFormat is the ce-time encoding; always UTC so that re-encoding is byte-identical.
+const timeFormat = time.RFC3339Nano
+
+// encodeData marshals a payload to its wire JSON.
+func encodeData(p Payload) ([]byte, error) {
+	data, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", p.EventType(), err)
+	}
+	return data, nil
+}
+
+// toMsg builds the NATS message of an event whose Hash is already set.
+func toMsg(e Event, data []byte) *nats.Msg {
+	m := nats.NewMsg(Subject(e.Tenant, e.TicketID))
+	h := m.Header
+	h.Set(HeaderSpecVersion, SpecVersion)
+	h.Set(HeaderID, e.ID)
+	h.Set(HeaderSource, e.Source)
+	h.Set(HeaderType, e.Type)
+	h.Set(HeaderSubject, e.TicketID)
+	h.Set(HeaderTime, e.Time.UTC().Format(timeFormat))
+	h.Set(HeaderDataContentType, DataContentType)
+	h.Set(HeaderTenant, e.Tenant)
+	setIf(h, HeaderActor, e.Actor)
+	setIf(h, HeaderCorrelationID, e.CorrelationID)
+	setIf(h, HeaderCausationID, e.CausationID)
+	setIf(h, HeaderPrevHash, e.PrevHash)
+	h.Set(HeaderHash, e.Hash)
+	h.Set(nats.MsgIdHdr, e.ID)
+	m.Data = data
+	return m
+}
+
+func setIf(h nats.Header, k, v string) {
+	if v != "" {
+		h.Set(k, v)
+	}
+}
+
+// Raw is an event as stored: its envelope and its undecoded data. Verification works on
+// Raw so that it checks exactly the bytes in the log.
+type Raw struct {
+	Event
+	RawData []byte
+}
+
+// FromMsg decodes a stored message into a Raw event; the payload is decoded too.
+func FromMsg(subject string, h nats.Header, data []byte, seq uint64) (Raw, error) {
+	if v := h.Get(HeaderSpecVersion); v != SpecVersion {
+		return Raw{}, fmt.Errorf("decode event seq %d: ce-specversion %q, want %q", seq, v, SpecVersion)
+	}
+	t, err := time.Parse(timeFormat, h.Get(HeaderTime))
+	if err != nil {
+		return Raw{}, fmt.Errorf("decode event seq %d: ce-time: %w", seq, err)
+	}
+	e := Event{
+		ID:            h.Get(HeaderID),
+		Type:          h.Get(HeaderType),
+		Source:        h.Get(HeaderSource),
+		Tenant:        h.Get(HeaderTenant),
+		TicketID:      h.Get(HeaderSubject),
+		Time:          t,
+		Actor:         h.Get(HeaderActor),
+		CorrelationID: h.Get(HeaderCorrelationID),
+		CausationID:   h.Get(HeaderCausationID),
+		PrevHash:      h.Get(HeaderPrevHash),
+		Hash:          h.Get(HeaderHash),
+		Sequence:      seq,
+	}
+	if want := Subject(e.Tenant, e.TicketID); subject != "" && subject != want {
+		return Raw{}, fmt.Errorf("decode event seq %d: subject %q does not match ce-tenant/ce-subject %q", seq, subject, want)
+	}
+	p, err := DecodePayload(e.Type, data)
+	if err != nil {
+		return Raw{}, fmt.Errorf("decode event seq %d: %w", seq, err)
+	}
+	e.Data = p
+	return Raw{Event: e, RawData: data}, nil
+}
+
+// Structured is the CloudEvents 1.0 structured-mode JSON form of an event, as the HTTP API
+// serves it, with the stream sequence as the extension attribute "sequence".
+type Structured struct {
+	SpecVersion     string          `json:"specversion"`
+	ID              string          `json:"id"`
+	Source          string          `json:"source"`
+	Type            string          `json:"type"`
+	Subject         string          `json:"subject"`
+	Time            string          `json:"time"`
+	DataContentType string          `json:"datacontenttype"`
+	Tenant          string          `json:"tenant"`
+	Actor           string          `json:"actor,omitempty"`
+	CorrelationID   string          `json:"correlationid,omitempty"`
+	CausationID     string          `json:"causationid,omitempty"`
+	PrevHash        string          `json:"prevhash,omitempty"`
+	Hash            string          `json:"hash"`
+	Sequence        uint64          `json:"sequence"`
+	Data            json.RawMessage `json:"data"`
+}
+
+// ToStructured renders a stored event in CloudEvents structured mode.
+func (r Raw) ToStructured() Structured {
+	return Structured{
+		SpecVersion: SpecVersion, ID: r.ID, Source: r.Source, Type: r.Type, Subject: r.TicketID,
+		Time: r.Time.UTC().Format(timeFormat), DataContentType: DataContentType, Tenant: r.Tenant,
+		Actor: r.Actor, CorrelationID: r.CorrelationID, CausationID: r.CausationID,
+		PrevHash: r.PrevHash, Hash: r.Hash, Sequence: r.Sequence, Data: r.RawData,
+	}
+}
+
+// tenantOf returns the tenant token of a ticket subject.
+func tenantOf(subject string) string {
+	parts := strings.Split(subject, ".")
+	if len(parts) != 3 {
+		return ""
+	}
+	return parts[1]
+}

@@ -1,0 +1,39 @@
+package events
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+var (
+	// ErrUnknownEventType is returned for an event type no payload is registered for.
+	ErrUnknownEventType = errors.New("events: unknown event type")
+	// ErrNotFound is returned by Load for a ticket with no events.
+	ErrNotFound = errors.New("events: ticket not found")
+	// ErrConflict is returned by Append when the ticket's version is not the expected one.
+	ErrConflict = errors.New("events: version conflict")
+	// ErrDuplicate is returned by Append when an event id was already appended.
+	ErrDuplicate = errors.New("events: duplicate event")
+)
+
+// TransitionError is returned by Decide for a command the ticket's state refuses.
+type TransitionError struct {
+	Command string   // the refused command, e.g. "resolve"
+	State   State    // the ticket's state
+	Allowed []string // the commands the state allows, sorted
+}
+
+func (e *TransitionError) Error() string {
+	return fmt.Sprintf("events: %s not allowed in state %q (allowed: %s)", e.Command, e.State, strings.Join(e.Allowed, ", "))
+}
+
+// ValidationError is returned by Decide for a command with a missing or invalid field.
+type ValidationError struct {
+	Field  string // JSON name of the offending field
+	Reason string
+}
+
+func (e *ValidationError) Error() string {
+	return fmt.Sprintf("events: invalid %s: %s", e.Field, e.Reason)
+}

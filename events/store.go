@@ -1,0 +1,408 @@
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// StreamName is the ticket log. NB: never rename; consumers and operators depend on it.
+const StreamName = "TICKETS"
+
+// MaxBatch is the most messages nats-server takes in one atomic batch.
+const MaxBatch = 1000
+
+// JetStream API error codes the store tells apart (nats-server errors.json).
+const (
+	codeWrongLastSequence      = 10071
+	codeBatchDuplicateMessage  = 10201
+	codeWrongLastSequenceConst = 10164
+)
+
+// Batch headers of nats-server's atomic publish.
+const (
+	headerBatchID     = "Nats-Batch-Id"
+	headerBatchSeq    = "Nats-Batch-Sequence"
+	headerBatchCommit = "Nats-Batch-Commit"
+)
+
+// StoreConfig configures the event store. The zero value is usable.
+type StoreConfig struct {
+	// Replicas of the TICKETS stream; 1 for a single server (default 1).
+	Replicas int
+	// DuplicateWindow is how long an event id (and so an intake Idempotency-Key) is
+	// remembered for deduplication (default 24h).
+	DuplicateWindow time.Duration
+	// Timeout bounds each publish round trip (default 10s).
+	Timeout time.Duration
+}
+
+func (c *StoreConfig) setDefaults() {
+	if c.Replicas == 0 {
+		c.Replicas = 1
+	}
+	if c.DuplicateWindow == 0 {
+		c.DuplicateWindow = 24 * time.Hour
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 10 * time.Second
+	}
+}
+
+// Store is the ticket event store on the JetStream stream TICKETS. It is safe for
+// concurrent use.
+type Store struct {
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	stream jetstream.Stream
+	cfg    StoreConfig
+}
+
+// StreamConfig is the TICKETS stream configuration the store creates or updates to.
+func StreamConfig(cfg StoreConfig) jetstream.StreamConfig {
+	cfg.setDefaults()
+	return jetstream.StreamConfig{
+		Name:               StreamName,
+		Description:        "ledgerdesk ticket event log: one subject per ticket, immutable",
+		Subjects:           []string{SubjectPrefix + ".*.*"},
+		Storage:            jetstream.FileStorage,
+		Retention:          jetstream.LimitsPolicy,
+		Replicas:           cfg.Replicas,
+		Duplicates:         cfg.DuplicateWindow,
+		DenyDelete:         true,
+		DenyPurge:          true,
+		AllowDirect:        true,
+		AllowAtomicPublish: true,
+		MaxMsgs:            -1,
+		MaxBytes:           -1,
+		MaxAge:             0,
+	}
+}
+
+// NewStore creates or updates the TICKETS stream and returns a store on it.
+func NewStore(ctx context.Context, nc *nats.Conn, cfg StoreConfig) (*Store, error) {
+	if nc == nil {
+		return nil, errors.New("events: new store: nil connection")
+	}
+	cfg.setDefaults()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("new store: %w", err)
+	}
+	stream, err := js.CreateOrUpdateStream(ctx, StreamConfig(cfg))
+	if err != nil {
+		return nil, fmt.Errorf("create or update stream %s: %w", StreamName, err)
+	}
+	return &Store{nc: nc, js: js, stream: stream, cfg: cfg}, nil
+}
+
+// JetStream returns the store's JetStream context, for consumers of the stream.
+func (s *Store) JetStream() jetstream.JetStream { return s.js }
+
+// Append is one ticket's part of an append: events to add after the ticket's current head.
+type Append struct {
+	Tenant   string
+	TicketID string
+	// ExpectedVersion is the stream sequence of the ticket's last event as the caller
+	// read it; 0 means the ticket must not exist yet.
+	ExpectedVersion uint64
+	// PrevHash is the Hash of the ticket's last event ("" for a new ticket).
+	PrevHash string
+	// Events to append, in order. Empty ID gets a UUIDv7, zero Time gets now, Type is
+	// taken from Data; Tenant and TicketID are set from the Append.
+	Events []Event
+}
+
+// Appended is the outcome of a successful Append.
+type Appended struct {
+	Events  []Event // as stored, with Hash, PrevHash and Sequence
+	Version uint64  // the ticket's new version: the stream sequence of its last event
+	// Duplicate is true when the first event's id had already been appended within the
+	// duplicate window: nothing was appended and Version is the sequence of that
+	// earlier event (see Store.Get).
+	Duplicate bool
+}
+
+// Result pairs an Appended with its error in AppendBatch.
+type Result struct {
+	Appended
+	Err error
+}
+
+// prepared is an Append with ids, hashes and messages filled in.
+type prepared struct {
+	events []Event
+	msgs   []*nats.Msg
+}
+
+func (s *Store) prepare(a Append) (prepared, error) {
+	if !ValidToken(a.Tenant) {
+		return prepared{}, &ValidationError{Field: "tenant", Reason: "must be 1-64 letters, digits, '-' or '_'"}
+	}
+	if !ValidToken(a.TicketID) {
+		return prepared{}, &ValidationError{Field: "id", Reason: "must be 1-64 letters, digits, '-' or '_'"}
+	}
+	if len(a.Events) == 0 {
+		return prepared{}, errors.New("events: append: no events")
+	}
+	p := prepared{events: make([]Event, len(a.Events)), msgs: make([]*nats.Msg, len(a.Events))}
+	prev := a.PrevHash
+	now := time.Now().UTC()
+	for i, e := range a.Events {
+		if e.Data == nil {
+			return prepared{}, errors.New("events: append: event without data")
+		}
+		if e.ID == "" {
+			id, err := uuid.NewV7()
+			if err != nil {
+				return prepared{}, fmt.Errorf("new event id: %w", err)
+			}
+			e.ID = id.String()
+		}
+		if e.Time.IsZero() {
+			e.Time = now
+		}
+		e.Time = e.Time.UTC()
+		e.Type = e.Data.EventType()
+		e.Tenant, e.TicketID = a.Tenant, a.TicketID
+		e.PrevHash = prev
+		data, err := encodeData(e.Data)
+		if err != nil {
+			return prepared{}, err
+		}
+		e.Hash = ComputeHash(e, data)
+		prev = e.Hash
+		m := toMsg(e, data)
+		if i == 0 {
+			m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(a.ExpectedVersion, 10))
+		}
+		p.events[i], p.msgs[i] = e, m
+	}
+	return p, nil
+}
+
+// Append adds one ticket's events atomically, after checking that the ticket is still at
+// ExpectedVersion (else ErrConflict). Events are deduplicated by id (ErrDuplicate for a
+// multi-event append, Appended.Duplicate for a single event).
+func (s *Store) Append(ctx context.Context, a Append) (Appended, error) {
+	p, err := s.prepare(a)
+	if err != nil {
+		return Appended{}, err
+	}
+	return s.commit(ctx, p.msgs, p.events)
+}
+
+// AppendBatch appends the events of many tickets in as few atomic batches as possible
+// (group commit: one fsync for many tickets). Each Append succeeds or fails on its own:
+// when a batch is refused as a whole (one conflict or duplicate refuses all of it), its
+// appends are retried one by one so that each gets its own answer. Results are in the
+// order of the appends.
+func (s *Store) AppendBatch(ctx context.Context, appends []Append) []Result {
+	results := make([]Result, len(appends))
+	var (
+		msgs    []*nats.Msg
+		members []int // indexes into appends of the current batch
+		preps   = make([]prepared, len(appends))
+	)
+	flush := func() {
+		if len(members) == 0 {
+			return
+		}
+		var all []Event
+		for _, i := range members {
+			all = append(all, preps[i].events...)
+		}
+		_, err := s.commit(ctx, msgs, all)
+		if err == nil {
+			// commit numbered the events of all; hand the sequences back to each append.
+			k := 0
+			for _, i := range members {
+				evs := preps[i].events
+				for j := range evs {
+					evs[j].Sequence = all[k].Sequence
+					k++
+				}
+				results[i].Appended = Appended{Events: evs, Version: evs[len(evs)-1].Sequence}
+			}
+		} else if len(members) == 1 {
+			results[members[0]].Err = err
+		} else {
+			for _, i := range members {
+				results[i].Appended, results[i].Err = s.commit(ctx, preps[i].msgs, preps[i].events)
+			}
+		}
+		msgs, members = msgs[:0], members[:0]
+	}
+	for i, a := range appends {
+		p, err := s.prepare(a)
+		if err != nil {
+			results[i].Err = err
+			continue
+		}
+		if len(p.msgs) > MaxBatch {
+			results[i].Err = fmt.Errorf("events: append of %d events exceeds the batch limit of %d", len(p.msgs), MaxBatch)
+			continue
+		}
+		if len(msgs)+len(p.msgs) > MaxBatch {
+			flush()
+		}
+		preps[i] = p
+		msgs = append(msgs, p.msgs...)
+		members = append(members, i)
+	}
+	flush()
+	return results
+}
+
+// pubAck is nats-server's publish acknowledgement, including the atomic batch fields.
+type pubAck struct {
+	Stream    string `json:"stream"`
+	Sequence  uint64 `json:"seq"`
+	Duplicate bool   `json:"duplicate,omitempty"`
+	BatchID   string `json:"batch,omitempty"`
+	Count     uint64 `json:"count,omitempty"`
+	Error     *struct {
+		Code        int    `json:"code"`
+		ErrCode     int    `json:"err_code"`
+		Description string `json:"description"`
+	} `json:"error,omitempty"`
+}
+
+// commit publishes msgs as one message or one atomic batch and sets each event's Sequence.
+func (s *Store) commit(ctx context.Context, msgs []*nats.Msg, evs []Event) (Appended, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	last := msgs[len(msgs)-1]
+	for _, m := range msgs { // a retried message may carry headers of a refused batch
+		m.Header.Del(headerBatchID)
+		m.Header.Del(headerBatchSeq)
+		m.Header.Del(headerBatchCommit)
+	}
+	if len(msgs) > 1 {
+		batchID := nats.NewInbox()[len(nats.InboxPrefix):] // a unique token under 64 bytes
+		for i, m := range msgs {
+			m.Header.Set(headerBatchID, batchID)
+			m.Header.Set(headerBatchSeq, strconv.Itoa(i+1))
+			if i < len(msgs)-1 {
+				if err := s.nc.PublishMsg(m); err != nil {
+					return Appended{}, fmt.Errorf("publish batch message: %w", err)
+				}
+			}
+		}
+		last.Header.Set(headerBatchCommit, "1")
+	}
+	reply, err := s.nc.RequestMsgWithContext(ctx, last)
+	if err != nil {
+		return Appended{}, fmt.Errorf("append to %s: %w", StreamName, err)
+	}
+	var ack pubAck
+	if err := json.Unmarshal(reply.Data, &ack); err != nil {
+		return Appended{}, fmt.Errorf("append to %s: decode ack: %w", StreamName, err)
+	}
+	if ack.Error != nil {
+		switch ack.Error.ErrCode {
+		case codeWrongLastSequence, codeWrongLastSequenceConst:
+			return Appended{}, fmt.Errorf("%w: %s", ErrConflict, ack.Error.Description)
+		case codeBatchDuplicateMessage:
+			return Appended{}, fmt.Errorf("%w: %s", ErrDuplicate, ack.Error.Description)
+		}
+		return Appended{}, fmt.Errorf("append to %s: %s (code %d)", StreamName, ack.Error.Description, ack.Error.ErrCode)
+	}
+	if ack.Duplicate {
+		if len(msgs) > 1 {
+			return Appended{}, fmt.Errorf("%w: batch already appended", ErrDuplicate)
+		}
+		return Appended{Version: ack.Sequence, Duplicate: true}, nil
+	}
+	first := ack.Sequence - uint64(len(msgs)) + 1
+	for i := range evs {
+		evs[i].Sequence = first + uint64(i)
+	}
+	return Appended{Events: evs, Version: ack.Sequence}, nil
+}
+
+// Load returns a ticket's events in order and its version (the stream sequence of its
+// last event), or ErrNotFound.
+func (s *Store) Load(ctx context.Context, ticketID string) ([]Raw, uint64, error) {
+	if !ValidToken(ticketID) {
+		return nil, 0, ErrNotFound
+	}
+	subject := SubjectPrefix + ".*." + ticketID
+	var out []Raw
+	for seq := uint64(1); ; {
+		m, err := s.stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			break
+		}
+		if err != nil {
+			return nil, 0, fmt.Errorf("load ticket %s: %w", ticketID, err)
+		}
+		r, err := FromMsg(m.Subject, m.Header, m.Data, m.Sequence)
+		if err != nil {
+			return nil, 0, fmt.Errorf("load ticket %s: %w", ticketID, err)
+		}
+		out = append(out, r)
+		seq = m.Sequence + 1
+	}
+	if len(out) == 0 {
+		return nil, 0, ErrNotFound
+	}
+	return out, out[len(out)-1].Sequence, nil
+}
+
+// Get returns the event at a stream sequence.
+func (s *Store) Get(ctx context.Context, seq uint64) (Raw, error) {
+	m, err := s.stream.GetMsg(ctx, seq)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return Raw{}, ErrNotFound
+	}
+	if err != nil {
+		return Raw{}, fmt.Errorf("get event seq %d: %w", seq, err)
+	}
+	return FromMsg(m.Subject, m.Header, m.Data, m.Sequence)
+}
+
+// Subscribe delivers every event from stream sequence from (1 for all) on, in order, to
+// handle, through an ordered consumer, until ctx ends or handle returns an error. It
+// returns when the subscription is set up; the returned func stops it.
+func (s *Store) Subscribe(ctx context.Context, from uint64, handle func(Raw) error) (stop func(), err error) {
+	if from == 0 {
+		from = 1
+	}
+	cons, err := s.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:   from,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("subscribe from seq %d: %w", from, err)
+	}
+	var cc jetstream.ConsumeContext
+	cc, err = cons.Consume(func(m jetstream.Msg) {
+		md, err := m.Metadata()
+		if err != nil {
+			return
+		}
+		r, err := FromMsg(m.Subject(), m.Headers(), m.Data(), md.Sequence.Stream)
+		if err == nil {
+			err = handle(r)
+		}
+		if err != nil {
+			cc.Stop()
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("subscribe from seq %d: %w", from, err)
+	}
+	go func() {
+		<-ctx.Done()
+		cc.Stop()
+	}()
+	return cc.Stop, nil
+}

@@ -1,0 +1,289 @@
+package events
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// Event types on the wire. A released type's schema never changes: a new shape gets a new
+// version suffix and an upcaster. NB: these strings must never be renamed.
+const (
+	TypeOpened        = "ledgerdesk.ticket.opened.v1"
+	TypeRouted        = "ledgerdesk.ticket.routed.v1"
+	TypeAssigned      = "ledgerdesk.ticket.assigned.v1"
+	TypeResponded     = "ledgerdesk.ticket.responded.v1"
+	TypeCommented     = "ledgerdesk.ticket.commented.v1"
+	TypeHeld          = "ledgerdesk.ticket.held.v1"
+	TypeResumed       = "ledgerdesk.ticket.resumed.v1"
+	TypeReprioritized = "ledgerdesk.ticket.reprioritized.v1"
+	TypeRecategorized = "ledgerdesk.ticket.recategorized.v1"
+	TypeEscalated     = "ledgerdesk.ticket.escalated.v1"
+	TypeResolved      = "ledgerdesk.ticket.resolved.v1"
+	TypeReopened      = "ledgerdesk.ticket.reopened.v1"
+	TypeClosed        = "ledgerdesk.ticket.closed.v1"
+	TypeCancelled     = "ledgerdesk.ticket.cancelled.v1"
+	TypeLinked        = "ledgerdesk.ticket.linked.v1"
+)
+
+// Payload is the data of one ticket event. Each payload type is bound to exactly one
+// event type; the payloads double as the commands that request them (see Decide).
+type Payload interface {
+	// EventType is the versioned wire type, one of the Type constants.
+	EventType() string
+}
+
+// TicketType is the ITIL record type.
+type TicketType string
+
+const (
+	Incident       TicketType = "incident"
+	ServiceRequest TicketType = "service_request"
+	Problem        TicketType = "problem"
+	Change         TicketType = "change"
+)
+
+// Level is an impact or urgency rating.
+type Level string
+
+const (
+	High   Level = "high"
+	Medium Level = "medium"
+	Low    Level = "low"
+)
+
+// Priority is P1 (most urgent) to P5.
+type Priority string
+
+// State is the lifecycle state of a ticket.
+type State string
+
+const (
+	StateNone       State = "" // not opened yet
+	StateNew        State = "new"
+	StateAssigned   State = "assigned"
+	StateInProgress State = "in_progress"
+	StateOnHold     State = "on_hold"
+	StateResolved   State = "resolved"
+	StateClosed     State = "closed"
+	StateCancelled  State = "cancelled"
+)
+
+// HoldReason says what an on_hold ticket waits for.
+type HoldReason string
+
+const (
+	AwaitingCustomer HoldReason = "awaiting_customer"
+	AwaitingVendor   HoldReason = "awaiting_vendor"
+	AwaitingChange   HoldReason = "awaiting_change"
+	AwaitingProblem  HoldReason = "awaiting_problem"
+)
+
+// LinkKind is the relation a link records from this ticket to its target.
+type LinkKind string
+
+const (
+	LinkProblem        LinkKind = "problem"          // incident → its problem
+	LinkDuplicateOf    LinkKind = "duplicate_of"     // this ticket duplicates the target
+	LinkParent         LinkKind = "parent"           // the target is this ticket's parent
+	LinkChild          LinkKind = "child"            // the target is this ticket's child
+	LinkCausedByChange LinkKind = "caused_by_change" // the target change caused this ticket
+)
+
+// Requester is the person the ticket is for.
+type Requester struct {
+	Name  string `json:"name"`
+	Email string `json:"email"`
+}
+
+// Opened starts a ticket. Priority is derived by Decide from impact and urgency.
+type Opened struct {
+	Type          TicketType `json:"type"`
+	Title         string     `json:"title"`
+	Description   string     `json:"description"`
+	Requester     Requester  `json:"requester"`
+	Impact        Level      `json:"impact"`
+	Urgency       Level      `json:"urgency"`
+	Priority      Priority   `json:"priority"`
+	Category      string     `json:"category"`
+	Source        string     `json:"source"`
+	MajorIncident bool       `json:"major_incident,omitempty"`
+}
+
+// Routed records the support group and tier a ticket was routed to and the rule that chose them.
+type Routed struct {
+	Group       string `json:"group"`
+	Tier        int    `json:"tier"`
+	RuleID      string `json:"rule_id,omitempty"`
+	RuleVersion int    `json:"rule_version,omitempty"`
+}
+
+// Assigned records the agent (and optionally group) now working the ticket.
+type Assigned struct {
+	Agent string `json:"agent"`
+	Group string `json:"group,omitempty"`
+}
+
+// Responded records the first (or a later) response to the requester.
+type Responded struct {
+	Message string `json:"message"`
+}
+
+// Commented records a work note or public comment.
+type Commented struct {
+	Body   string `json:"body"`
+	Public bool   `json:"public,omitempty"`
+}
+
+// Held puts the ticket on hold for a reason.
+type Held struct {
+	Reason HoldReason `json:"reason"`
+}
+
+// Resumed takes the ticket off hold.
+type Resumed struct {
+	Note string `json:"note,omitempty"`
+}
+
+// Reprioritized changes impact and urgency; Priority is derived by Decide.
+type Reprioritized struct {
+	Impact   Level    `json:"impact"`
+	Urgency  Level    `json:"urgency"`
+	Priority Priority `json:"priority"`
+	Reason   string   `json:"reason,omitempty"`
+}
+
+// Recategorized changes the category.
+type Recategorized struct {
+	Category string `json:"category"`
+}
+
+// Escalated moves the ticket to a higher support tier (0–4). Tier 4 is the external
+// vendor and records the vendor and its case reference.
+type Escalated struct {
+	Tier       int    `json:"tier"`
+	Reason     string `json:"reason,omitempty"`
+	Vendor     string `json:"vendor,omitempty"`
+	VendorCase string `json:"vendor_case,omitempty"`
+}
+
+// Resolved records the resolution.
+type Resolved struct {
+	Code  string `json:"code,omitempty"`
+	Notes string `json:"notes,omitempty"`
+}
+
+// Reopened takes a resolved ticket back to in_progress within the reopen window.
+type Reopened struct {
+	Reason string `json:"reason,omitempty"`
+}
+
+// Closed ends a resolved ticket for good.
+type Closed struct {
+	Note string `json:"note,omitempty"`
+}
+
+// Cancelled ends an open ticket without resolution.
+type Cancelled struct {
+	Reason string `json:"reason,omitempty"`
+}
+
+// Linked relates the ticket to another ticket.
+type Linked struct {
+	Kind   LinkKind `json:"kind"`
+	Target string   `json:"target"`
+}
+
+func (Opened) EventType() string        { return TypeOpened }
+func (Routed) EventType() string        { return TypeRouted }
+func (Assigned) EventType() string      { return TypeAssigned }
+func (Responded) EventType() string     { return TypeResponded }
+func (Commented) EventType() string     { return TypeCommented }
+func (Held) EventType() string          { return TypeHeld }
+func (Resumed) EventType() string       { return TypeResumed }
+func (Reprioritized) EventType() string { return TypeReprioritized }
+func (Recategorized) EventType() string { return TypeRecategorized }
+func (Escalated) EventType() string     { return TypeEscalated }
+func (Resolved) EventType() string      { return TypeResolved }
+func (Reopened) EventType() string      { return TypeReopened }
+func (Closed) EventType() string        { return TypeClosed }
+func (Cancelled) EventType() string     { return TypeCancelled }
+func (Linked) EventType() string        { return TypeLinked }
+
+// registry maps each wire type to a constructor of its payload: the one place that
+// binds names to Go types.
+var registry = map[string]func() Payload{
+	TypeOpened:        func() Payload { return &Opened{} },
+	TypeRouted:        func() Payload { return &Routed{} },
+	TypeAssigned:      func() Payload { return &Assigned{} },
+	TypeResponded:     func() Payload { return &Responded{} },
+	TypeCommented:     func() Payload { return &Commented{} },
+	TypeHeld:          func() Payload { return &Held{} },
+	TypeResumed:       func() Payload { return &Resumed{} },
+	TypeReprioritized: func() Payload { return &Reprioritized{} },
+	TypeRecategorized: func() Payload { return &Recategorized{} },
+	TypeEscalated:     func() Payload { return &Escalated{} },
+	TypeResolved:      func() Payload { return &Resolved{} },
+	TypeReopened:      func() Payload { return &Reopened{} },
+	TypeClosed:        func() Payload { return &Closed{} },
+	TypeCancelled:     func() Payload { return &Cancelled{} },
+	TypeLinked:        func() Payload { return &Linked{} },
+}
+
+// Types lists every registered event type.
+func Types() []string {
+	out := make([]string, 0, len(registry))
+	for t := range registry {
+		out = append(out, t)
+	}
+	return out
+}
+
+// DecodePayload decodes JSON data of the given event type into its payload (a value, not a pointer).
+func DecodePayload(eventType string, data []byte) (Payload, error) {
+	newPayload, ok := registry[eventType]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownEventType, eventType)
+	}
+	p := newPayload()
+	if err := json.Unmarshal(data, p); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", eventType, err)
+	}
+	return deref(p), nil
+}
+
+// deref turns the registry's pointer payloads into values, so that type switches see one form.
+func deref(p Payload) Payload {
+	switch v := p.(type) {
+	case *Opened:
+		return *v
+	case *Routed:
+		return *v
+	case *Assigned:
+		return *v
+	case *Responded:
+		return *v
+	case *Commented:
+		return *v
+	case *Held:
+		return *v
+	case *Resumed:
+		return *v
+	case *Reprioritized:
+		return *v
+	case *Recategorized:
+		return *v
+	case *Escalated:
+		return *v
+	case *Resolved:
+		return *v
+	case *Reopened:
+		return *v
+	case *Closed:
+		return *v
+	case *Cancelled:
+		return *v
+	case *Linked:
+		return *v
+	}
+	return p
+}

@@ -1,0 +1,3 @@
+module github.com/ledgerdesk/ledgerdesk/test
+
+go 1.26.8
