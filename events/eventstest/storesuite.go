@@ -52,7 +52,7 @@ func NewTicketID(t testing.TB) string {
 func OpenedFixture(title string) events.Opened {
 	return events.Opened{Type: events.Incident, Title: title, Description: "d",
 		Requester: events.Requester{Name: "Ann", Email: "ann@example.com"},
-		Impact: events.High, Urgency: events.Medium, Priority: "P2", Category: "network", Source: "email"}
+		Impact:    events.High, Urgency: events.Medium, Priority: "P2", Category: "network", Source: "email"}
 }
 
 func openTicket(t *testing.T, s *events.Store, tenant string) (string, events.Appended) {
