@@ -211,34 +211,39 @@ func (s *Store) AppendBatch(ctx context.Context, appends []Append) []Result {
 		members []int // indexes into appends of the current batch
 		preps   = make([]prepared, len(appends))
 	)
+	alone := func(i int) {
+		results[i].Appended, results[i].Err = s.commit(ctx, preps[i].msgs, preps[i].events)
+	}
 	flush := func() {
-		if len(members) == 0 {
+		defer func() { msgs, members = msgs[:0], members[:0] }()
+		switch len(members) {
+		case 0:
+			return
+		case 1:
+			alone(members[0])
 			return
 		}
 		var all []Event
 		for _, i := range members {
 			all = append(all, preps[i].events...)
 		}
-		_, err := s.commit(ctx, msgs, all)
-		if err == nil {
-			// commit numbered the events of all; hand the sequences back to each append.
-			k := 0
+		if _, err := s.commit(ctx, msgs, all); err != nil {
+			// One conflict or duplicate refuses the whole batch: answer each append alone.
 			for _, i := range members {
-				evs := preps[i].events
-				for j := range evs {
-					evs[j].Sequence = all[k].Sequence
-					k++
-				}
-				results[i].Appended = Appended{Events: evs, Version: evs[len(evs)-1].Sequence}
+				alone(i)
 			}
-		} else if len(members) == 1 {
-			results[members[0]].Err = err
-		} else {
-			for _, i := range members {
-				results[i].Appended, results[i].Err = s.commit(ctx, preps[i].msgs, preps[i].events)
-			}
+			return
 		}
-		msgs, members = msgs[:0], members[:0]
+		// commit numbered the events of all; hand the sequences back to each append.
+		k := 0
+		for _, i := range members {
+			evs := preps[i].events
+			for j := range evs {
+				evs[j].Sequence = all[k].Sequence
+				k++
+			}
+			results[i].Appended = Appended{Events: evs, Version: evs[len(evs)-1].Sequence}
+		}
 	}
 	for i, a := range appends {
 		p, err := s.prepare(a)

@@ -1,0 +1,68 @@
+package contracts_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/ledgerdesk/ledgerdesk/events"
+)
+
+// TestGoldenPayloads checks that every registered event type has a golden payload, that
+// every golden payload belongs to a registered type, and that decoding and re-encoding a
+// golden payload gives back the same JSON: no field renamed, dropped or added.
+func TestGoldenPayloads(t *testing.T) {
+	files, err := filepath.Glob("golden/*.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var golden []string
+	for _, f := range files {
+		golden = append(golden, strings.TrimSuffix(filepath.Base(f), ".json"))
+	}
+	types := events.Types()
+	slices.Sort(types)
+	if !slices.Equal(golden, types) {
+		t.Fatalf("golden payloads %v\nregistered types %v", golden, types)
+	}
+	for _, typ := range types {
+		t.Run(typ, func(t *testing.T) {
+			raw, err := os.ReadFile(filepath.Join("golden", typ+".json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := events.DecodePayload(typ, raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.EventType() != typ {
+				t.Fatalf("payload type %s, want %s", p.EventType(), typ)
+			}
+			again, err := json.Marshal(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want, got := canonical(t, raw), canonical(t, again); !bytes.Equal(want, got) {
+				t.Fatalf("round trip changed the payload:\n golden %s\n   code %s", want, got)
+			}
+		})
+	}
+}
+
+// canonical re-encodes JSON with sorted keys.
+func canonical(t *testing.T, b []byte) []byte {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	out, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}

@@ -1,0 +1,183 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"go.uber.org/zap"
+
+	"github.com/ledgerdesk/ledgerdesk/events"
+	"github.com/ledgerdesk/ledgerdesk/events/embedded"
+	"github.com/ledgerdesk/ledgerdesk/services/httpx"
+	"github.com/ledgerdesk/ledgerdesk/services/intake"
+)
+
+// RunConfig configures `ledgerdesk run`.
+type RunConfig struct {
+	// DataDir holds JetStream's files and the generated admin token (default ./data).
+	DataDir string
+	// HTTPAddr is the HTTP listener (default 127.0.0.1:8080).
+	HTTPAddr string
+	// NATSListen is the embedded server's client listener, so that the nats CLI can look
+	// at the streams (default 127.0.0.1:4222).
+	NATSListen string
+	// AdminToken is the bearer token of the /v1/ API; empty means read or generate
+	// <DataDir>/admin.token.
+	AdminToken string
+	// CommitWorkers is the number of group-commit workers (default 2).
+	CommitWorkers int
+	// ShutdownTimeout bounds graceful shutdown (default 10s).
+	ShutdownTimeout time.Duration
+}
+
+func (c *RunConfig) setDefaults() {
+	if c.DataDir == "" {
+		c.DataDir = "./data"
+	}
+	if c.HTTPAddr == "" {
+		c.HTTPAddr = "127.0.0.1:8080"
+	}
+	if c.NATSListen == "" {
+		c.NATSListen = "127.0.0.1:4222"
+	}
+	if c.CommitWorkers == 0 {
+		c.CommitWorkers = 2
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = 10 * time.Second
+	}
+}
+
+// Validate reports every problem with the configuration at once.
+func (c RunConfig) Validate() error {
+	var errs []error
+	for name, addr := range map[string]string{"http": c.HTTPAddr, "nats-listen": c.NATSListen} {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			errs = append(errs, fmt.Errorf("--%s %q: %w", name, addr, err))
+		}
+	}
+	if c.CommitWorkers < 0 {
+		errs = append(errs, fmt.Errorf("--commit-workers %d: must be positive", c.CommitWorkers))
+	}
+	return errors.Join(errs...)
+}
+
+// System is a running `ledgerdesk run`: embedded JetStream, the event store and the HTTP API.
+type System struct {
+	NATS     *server.Server
+	Store    *events.Store
+	HTTPAddr net.Addr // the bound HTTP address
+	Token    string   // the admin bearer token
+
+	log       *zap.Logger
+	nc        *nats.Conn
+	committer *intake.Committer
+	http      *http.Server
+	httpDone  chan error
+	ready     atomic.Bool
+	cfg       RunConfig
+}
+
+// Start brings the whole system up and returns once it serves HTTP and the stream is
+// ready. Stop shuts it down.
+func Start(ctx context.Context, cfg RunConfig, log *zap.Logger) (*System, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		return nil, errors.New("app: nil logger")
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	token, tokenPath, err := adminToken(cfg.AdminToken, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if tokenPath != "" {
+		log.Info("admin token", zap.String("path", tokenPath))
+	}
+	sys := &System{Token: token, log: log, cfg: cfg, httpDone: make(chan error, 1)}
+	ok := false
+	defer func() {
+		if !ok {
+			sys.Stop(context.Background())
+		}
+	}()
+
+	sys.NATS, err = embedded.Start(embedded.Config{StoreDir: cfg.DataDir, Listen: cfg.NATSListen})
+	if err != nil {
+		return nil, err
+	}
+	log.Info("nats-server ready", zap.String("url", sys.NATS.ClientURL()), zap.String("store", cfg.DataDir), zap.Bool("sync_always", true))
+	sys.nc, err = nats.Connect("", nats.InProcessServer(sys.NATS), nats.Name("ledgerdesk"), nats.MaxReconnects(-1))
+	if err != nil {
+		return nil, fmt.Errorf("connect to embedded nats-server: %w", err)
+	}
+	sys.Store, err = events.NewStore(ctx, sys.nc, events.StoreConfig{})
+	if err != nil {
+		return nil, err
+	}
+	sys.committer = intake.NewCommitter(sys.Store, cfg.CommitWorkers)
+	api, err := intake.NewHandler(intake.Config{Store: sys.Store, Committer: sys.committer, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", sys.readyz)
+	mux.Handle("/v1/", httpx.RequireBearer(token, api))
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen http: %w", err)
+	}
+	sys.HTTPAddr = ln.Addr()
+	sys.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { sys.httpDone <- sys.http.Serve(ln) }()
+	sys.ready.Store(true)
+	log.Info("ledgerdesk ready", zap.String("http", "http://"+sys.HTTPAddr.String()))
+	ok = true
+	return sys, nil
+}
+
+func (s *System) readyz(w http.ResponseWriter, _ *http.Request) {
+	if !s.ready.Load() || s.nc == nil || !s.nc.IsConnected() {
+		httpx.WriteProblem(w, httpx.NewProblem(http.StatusServiceUnavailable, httpx.KindUnavailable, "Not ready", "the event store is not ready"))
+		return
+	}
+	_, _ = w.Write([]byte("ready\n"))
+}
+
+// Stop shuts down in dependency order: HTTP (draining requests), the committer (committing
+// what is queued), the NATS connection, then the server. Safe on a partly started system.
+func (s *System) Stop(ctx context.Context) {
+	s.ready.Store(false)
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.ShutdownTimeout)
+	defer cancel()
+	if s.http != nil {
+		if err := s.http.Shutdown(ctx); err != nil {
+			s.log.Warn("http shutdown", zap.Error(err))
+		}
+	}
+	if s.committer != nil {
+		s.committer.Close()
+	}
+	if s.nc != nil {
+		s.nc.Close()
+	}
+	if s.NATS != nil {
+		s.NATS.Shutdown()
+		s.NATS.WaitForShutdown()
+	}
+	s.log.Info("ledgerdesk stopped")
+}

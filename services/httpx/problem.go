@@ -1,0 +1,89 @@
+package httpx
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/ledgerdesk/ledgerdesk/events"
+)
+
+// ProblemTypePrefix prefixes every problem type URI. NB: the full URIs are API contract.
+const ProblemTypePrefix = "urn:ledgerdesk:problem:"
+
+// Problem is an RFC 9457 problem details object.
+type Problem struct {
+	Type    string   `json:"type"`
+	Title   string   `json:"title"`
+	Status  int      `json:"status"`
+	Detail  string   `json:"detail,omitempty"`
+	Field   string   `json:"field,omitempty"`  // the offending request field, where there is one
+	Allowed []string `json:"allowed,omitzero"` // the commands the ticket's state allows, for invalid-transition
+}
+
+// Problem kinds: the stable slugs after ProblemTypePrefix.
+const (
+	KindMalformedJSON      = "malformed-json"
+	KindValidation         = "validation"
+	KindBodyTooLarge       = "body-too-large"
+	KindUnauthorized       = "unauthorized"
+	KindNotFound           = "not-found"
+	KindInvalidTransition  = "invalid-transition"
+	KindConflict           = "conflict"
+	KindPreconditionFailed = "precondition-failed"
+	KindIdempotencyReuse   = "idempotency-key-reused"
+	KindUnknownCommand     = "unknown-command"
+	KindUnavailable        = "unavailable"
+	KindInternal           = "internal"
+)
+
+// NewProblem builds a problem of a kind with a status and detail.
+func NewProblem(status int, kind, title, detail string) *Problem {
+	return &Problem{Type: ProblemTypePrefix + kind, Title: title, Status: status, Detail: detail}
+}
+
+func (p *Problem) Error() string { return p.Title + ": " + p.Detail }
+
+// WriteProblem writes p as application/problem+json.
+func WriteProblem(w http.ResponseWriter, p *Problem) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
+}
+
+// ProblemFor maps any error to its problem: the one place where domain and store errors
+// become HTTP statuses. Unknown errors become 500 without leaking their text.
+func ProblemFor(err error) *Problem {
+	var (
+		p  *Problem
+		ve *events.ValidationError
+		te *events.TransitionError
+		mb *http.MaxBytesError
+	)
+	switch {
+	case errors.As(err, &p):
+		return p
+	case errors.As(err, &mb):
+		return NewProblem(http.StatusRequestEntityTooLarge, KindBodyTooLarge, "Request body too large",
+			"the body exceeds the limit of 1 MiB")
+	case errors.As(err, &ve):
+		pr := NewProblem(http.StatusBadRequest, KindValidation, "Invalid field", ve.Field+": "+ve.Reason)
+		pr.Field = ve.Field
+		return pr
+	case errors.As(err, &te):
+		pr := NewProblem(http.StatusConflict, KindInvalidTransition, "Transition not allowed",
+			te.Command+" is not allowed in state "+string(te.State)+"; allowed: "+strings.Join(te.Allowed, ", "))
+		pr.Allowed = te.Allowed
+		if pr.Allowed == nil {
+			pr.Allowed = []string{}
+		}
+		return pr
+	case errors.Is(err, events.ErrNotFound):
+		return NewProblem(http.StatusNotFound, KindNotFound, "Not found", "no ticket with that id")
+	case errors.Is(err, events.ErrConflict), errors.Is(err, events.ErrDuplicate):
+		return NewProblem(http.StatusConflict, KindConflict, "Concurrent modification",
+			"the ticket changed while the request was applied; reload and retry")
+	}
+	return NewProblem(http.StatusInternalServerError, KindInternal, "Internal error", "the request could not be completed")
+}

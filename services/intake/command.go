@@ -1,0 +1,94 @@
+package intake
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/ledgerdesk/ledgerdesk/events"
+	"github.com/ledgerdesk/ledgerdesk/services/httpx"
+)
+
+// commandRetries bounds how often a command without If-Match is re-decided after losing
+// a race with a concurrent command on the same ticket.
+const commandRetries = 3
+
+// exposedCommands are the command names POST /v1/tickets/{id}/{command} accepts.
+var exposedCommands = []string{"assign", "cancel", "close", "comment", "escalate", "hold", "link",
+	"recategorize", "reopen", "reprioritize", "resolve", "respond", "resume"}
+
+// command applies one command to a ticket. With If-Match the ticket must still be at that
+// version (else 412). Without it, a command that loses a race is decided again against
+// the new state, so two conflicting commands never both apply. A refused command
+// appends nothing.
+func (h *Handler) command(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("command")
+	cmd, ok := events.NewCommand(name)
+	if !ok || !slices.Contains(exposedCommands, name) {
+		p := httpx.NewProblem(http.StatusNotFound, httpx.KindUnknownCommand, "Unknown command",
+			name+" is not a ticket command; commands: "+strings.Join(exposedCommands, ", "))
+		p.Allowed = exposedCommands
+		httpx.WriteProblem(w, p)
+		return
+	}
+	if err := httpx.DecodeJSON(w, r, cmd, true); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	want, conditional, err := ifMatch(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	corr := correlationID(r)
+	for attempt := 0; ; attempt++ {
+		hist, t, version, err := h.load(r.Context(), r.PathValue("id"))
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		if conditional && version != want {
+			h.fail(w, r, preconditionFailed(version))
+			return
+		}
+		decided, err := events.Decide(t, cmd, h.cfg.Now())
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		evs := make([]events.Event, len(decided))
+		for i, p := range decided {
+			evs[i] = events.Event{Data: p, Source: Source, Actor: h.cfg.Actor, CorrelationID: corr, CausationID: corr}
+		}
+		last := hist[len(hist)-1]
+		ap, err := h.cfg.Committer.Append(r.Context(), events.Append{Tenant: t.Tenant, TicketID: t.ID,
+			ExpectedVersion: version, PrevHash: last.Hash, Events: evs})
+		if errors.Is(err, events.ErrConflict) {
+			if conditional {
+				h.fail(w, r, preconditionFailed(0))
+				return
+			}
+			if attempt < commandRetries {
+				continue
+			}
+		}
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		for _, e := range ap.Events {
+			t = events.Evolve(t, e)
+		}
+		writeTicket(w, http.StatusOK, t, ap.Version)
+		return
+	}
+}
+
+func preconditionFailed(current uint64) *httpx.Problem {
+	detail := "the ticket changed since the If-Match version; reload and retry"
+	if current > 0 {
+		detail = "the ticket is at a newer version than If-Match; reload and retry"
+	}
+	return httpx.NewProblem(http.StatusPreconditionFailed, httpx.KindPreconditionFailed, "Precondition failed", detail)
+}

@@ -1,0 +1,143 @@
+package intake
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"go.uber.org/zap"
+
+	"github.com/ledgerdesk/ledgerdesk/events"
+	"github.com/ledgerdesk/ledgerdesk/services/httpx"
+)
+
+// Source is the ce-source of events the intake appends.
+const Source = "/ledgerdesk/intake"
+
+// Config wires the intake API.
+type Config struct {
+	Store     *events.Store    // required: reads
+	Committer *Committer       // required: appends
+	Logger    *zap.Logger      // required
+	Now       func() time.Time // clock; default time.Now
+	Actor     string           // actor recorded on events (default "admin")
+}
+
+// Handler serves the intake routes under /v1/tickets. Auth is the caller's concern.
+type Handler struct {
+	cfg Config
+	mux *http.ServeMux
+}
+
+// NewHandler returns the intake API; it refuses missing dependencies.
+func NewHandler(cfg Config) (*Handler, error) {
+	var errs []error
+	if cfg.Store == nil {
+		errs = append(errs, errors.New("intake: Store is required"))
+	}
+	if cfg.Committer == nil {
+		errs = append(errs, errors.New("intake: Committer is required"))
+	}
+	if cfg.Logger == nil {
+		errs = append(errs, errors.New("intake: Logger is required"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Actor == "" {
+		cfg.Actor = "admin"
+	}
+	h := &Handler{cfg: cfg, mux: http.NewServeMux()}
+	h.mux.HandleFunc("POST /v1/tickets", h.create)
+	h.mux.HandleFunc("GET /v1/tickets/{id}", h.get)
+	h.mux.HandleFunc("GET /v1/tickets/{id}/events", h.history)
+	h.mux.HandleFunc("POST /v1/tickets/{id}/{command}", h.command)
+	return h, nil
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+// fail writes err as a problem, logging the unexpected ones.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	p := httpx.ProblemFor(err)
+	if p.Status >= 500 {
+		h.cfg.Logger.Error("request failed", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err))
+	}
+	httpx.WriteProblem(w, p)
+}
+
+func writeTicket(w http.ResponseWriter, status int, t events.Ticket, version uint64) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", strconv.Quote(strconv.FormatUint(version, 10)))
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(ticketJSON(t, version))
+}
+
+// envelope returns the correlation id of a request (X-Correlation-Id or a new one).
+func correlationID(r *http.Request) string {
+	if id := r.Header.Get("X-Correlation-Id"); id != "" && len(id) <= 128 {
+		return id
+	}
+	return uuid.NewString()
+}
+
+// load returns a ticket's history, its fold and its version.
+func (h *Handler) load(ctx context.Context, id string) ([]events.Raw, events.Ticket, uint64, error) {
+	hist, version, err := h.cfg.Store.Load(ctx, id)
+	if err != nil {
+		return nil, events.Ticket{}, 0, err
+	}
+	evs := make([]events.Event, len(hist))
+	for i, r := range hist {
+		evs[i] = r.Event
+	}
+	return hist, events.Fold(evs), version, nil
+}
+
+func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
+	_, t, version, err := h.load(r.Context(), r.PathValue("id"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeTicket(w, http.StatusOK, t, version)
+}
+
+// history serves the ticket's events as a CloudEvents JSON batch, in log order.
+func (h *Handler) history(w http.ResponseWriter, r *http.Request) {
+	hist, _, version, err := h.load(r.Context(), r.PathValue("id"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	out := make([]events.Structured, len(hist))
+	for i, e := range hist {
+		out[i] = e.ToStructured()
+	}
+	w.Header().Set("Content-Type", "application/cloudevents-batch+json")
+	w.Header().Set("ETag", strconv.Quote(strconv.FormatUint(version, 10)))
+	_ = json.NewEncoder(w).Encode(out)
+}
+
+// ifMatch parses an optional If-Match: "<version>" header; ok is false when absent.
+func ifMatch(r *http.Request) (version uint64, ok bool, err error) {
+	v := strings.TrimSpace(r.Header.Get("If-Match"))
+	if v == "" {
+		return 0, false, nil
+	}
+	v = strings.TrimPrefix(v, "W/")
+	n, perr := strconv.ParseUint(strings.Trim(v, `"`), 10, 64)
+	if perr != nil {
+		return 0, false, httpx.NewProblem(http.StatusBadRequest, httpx.KindValidation, "Invalid If-Match",
+			`If-Match must be an ETag of this API: "<version>"`)
+	}
+	return n, true, nil
+}
