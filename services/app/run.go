@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"sync/atomic"
 	"time"
@@ -32,8 +33,11 @@ type RunConfig struct {
 	// AdminToken is the bearer token of the /v1/ API; empty means read or generate
 	// <DataDir>/admin.token.
 	AdminToken string
-	// CommitWorkers is the number of group-commit workers (default 2).
+	// CommitWorkers is the number of group-commit workers (default 1: one batch in flight at a time gathers the most requests per fsync).
 	CommitWorkers int
+	// DebugAddr, when set, serves Go's /debug/pprof profiles there (off by default; bind
+	// it to loopback).
+	DebugAddr string
 	// ShutdownTimeout bounds graceful shutdown (default 10s).
 	ShutdownTimeout time.Duration
 }
@@ -49,7 +53,7 @@ func (c *RunConfig) setDefaults() {
 		c.NATSListen = "127.0.0.1:4222"
 	}
 	if c.CommitWorkers == 0 {
-		c.CommitWorkers = 2
+		c.CommitWorkers = 1
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 10 * time.Second
@@ -81,6 +85,7 @@ type System struct {
 	nc        *nats.Conn
 	committer *intake.Committer
 	http      *http.Server
+	debug     *http.Server
 	httpDone  chan error
 	ready     atomic.Bool
 	cfg       RunConfig
@@ -144,6 +149,11 @@ func Start(ctx context.Context, cfg RunConfig, log *zap.Logger) (*System, error)
 	sys.HTTPAddr = ln.Addr()
 	sys.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { sys.httpDone <- sys.http.Serve(ln) }()
+	if cfg.DebugAddr != "" {
+		if err := sys.serveDebug(cfg.DebugAddr); err != nil {
+			return nil, err
+		}
+	}
 	sys.ready.Store(true)
 	log.Info("ledgerdesk ready", zap.String("http", "http://"+sys.HTTPAddr.String()))
 	ok = true
@@ -164,6 +174,9 @@ func (s *System) Stop(ctx context.Context) {
 	s.ready.Store(false)
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.ShutdownTimeout)
 	defer cancel()
+	if s.debug != nil {
+		_ = s.debug.Close()
+	}
 	if s.http != nil {
 		if err := s.http.Shutdown(ctx); err != nil {
 			s.log.Warn("http shutdown", zap.Error(err))
@@ -180,4 +193,20 @@ func (s *System) Stop(ctx context.Context) {
 		s.NATS.WaitForShutdown()
 	}
 	s.log.Info("ledgerdesk stopped")
+}
+
+// serveDebug serves pprof on addr.
+func (s *System) serveDebug(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen debug: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	s.debug = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = s.debug.Serve(ln) }()
+	s.log.Info("debug listener", zap.String("addr", ln.Addr().String()))
+	return nil
 }

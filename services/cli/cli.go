@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/ledgerdesk/ledgerdesk/services/app"
 )
@@ -78,7 +79,8 @@ func run(args []string, stderr io.Writer) int {
 	fs.StringVar(&cfg.HTTPAddr, "http", "127.0.0.1:8080", "HTTP listen address")
 	fs.StringVar(&cfg.NATSListen, "nats-listen", "127.0.0.1:4222", "embedded NATS client listen address")
 	fs.StringVar(&cfg.AdminToken, "admin-token", "", "admin bearer token (default: read or generate <data>/admin.token)")
-	fs.IntVar(&cfg.CommitWorkers, "commit-workers", 2, "group-commit workers")
+	fs.StringVar(&cfg.DebugAddr, "debug-listen", "", "serve /debug/pprof on this address (off when empty)")
+	fs.IntVar(&cfg.CommitWorkers, "commit-workers", 1, "group-commit workers")
 	if err := parse(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -86,7 +88,9 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "ledgerdesk run:", err)
 		return 2
 	}
-	log, err := zap.NewProduction()
+	logCfg := zap.NewProductionConfig()
+	logCfg.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
+	log, err := logCfg.Build()
 	if err != nil {
 		fmt.Fprintln(stderr, "ledgerdesk run: logger:", err)
 		return 1
