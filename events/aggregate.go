@@ -163,6 +163,9 @@ func Decide(t Ticket, cmd Payload, now time.Time) ([]Payload, error) {
 		if err != nil {
 			return nil, err
 		}
+		if c.Priority != "" && c.Priority != p {
+			return nil, derivedPriority()
+		}
 		if c.Impact == t.Impact && c.Urgency == t.Urgency {
 			return nil, &ValidationError{Field: "impact", Reason: "impact and urgency are unchanged"}
 		}
@@ -219,8 +222,16 @@ func decideOpen(c Opened) ([]Payload, error) {
 	case strings.TrimSpace(c.Source) == "":
 		return nil, required("source")
 	}
+	if c.Priority != "" && c.Priority != p {
+		return nil, derivedPriority()
+	}
 	c.Priority = p
 	return []Payload{c}, nil
+}
+
+// derivedPriority refuses a client-chosen priority that contradicts the matrix.
+func derivedPriority() *ValidationError {
+	return &ValidationError{Field: "priority", Reason: "is derived from impact × urgency; send those instead"}
 }
 
 // decideEscalate moves the ticket up: tier 0 in the command means the next tier. Tier 4

@@ -388,26 +388,29 @@ func (s *Store) Subscribe(ctx context.Context, from uint64, handle func(Raw) err
 	if err != nil {
 		return nil, fmt.Errorf("subscribe from seq %d: %w", from, err)
 	}
-	var cc jetstream.ConsumeContext
-	cc, err = cons.Consume(func(m jetstream.Msg) {
+	ctx, cancel := context.WithCancel(ctx)
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		if ctx.Err() != nil {
+			return // stopped: deliver nothing after a handler error
+		}
 		md, err := m.Metadata()
-		if err != nil {
-			return
-		}
-		r, err := FromMsg(m.Subject(), m.Headers(), m.Data(), md.Sequence.Stream)
 		if err == nil {
-			err = handle(r)
+			var r Raw
+			if r, err = FromMsg(m.Subject(), m.Headers(), m.Data(), md.Sequence.Stream); err == nil {
+				err = handle(r)
+			}
 		}
 		if err != nil {
-			cc.Stop()
+			cancel()
 		}
 	})
 	if err != nil {
+		cancel()
 		return nil, fmt.Errorf("subscribe from seq %d: %w", from, err)
 	}
 	go func() {
 		<-ctx.Done()
 		cc.Stop()
 	}()
-	return cc.Stop, nil
+	return cancel, nil
 }

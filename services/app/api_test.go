@@ -228,6 +228,7 @@ func TestRequestErrors(t *testing.T) {
 		{"missing tenant", "POST", "/v1/tickets", strings.Replace(openBody, `"tenant":"acme",`, ``, 1), nil, 400, "validation", "tenant"},
 		{"missing title", "POST", "/v1/tickets", strings.Replace(openBody, `"title":"VPN down",`, ``, 1), nil, 400, "validation", "title"},
 		{"bad impact", "POST", "/v1/tickets", strings.Replace(openBody, `"impact":"high"`, `"impact":"huge"`, 1), nil, 400, "validation", "impact"},
+		{"contradicting priority", "POST", "/v1/tickets", strings.Replace(openBody, `"impact"`, `"priority":"P5","impact"`, 1), nil, 400, "validation", "priority"},
 		{"bad type", "POST", "/v1/tickets", strings.Replace(openBody, `"incident"`, `"outage"`, 1), nil, 400, "validation", "type"},
 		{"bad email", "POST", "/v1/tickets", strings.Replace(openBody, `ann@example.com`, `ann`, 1), nil, 400, "validation", "requester.email"},
 		{"too large", "POST", "/v1/tickets", big, nil, 413, "body-too-large", ""},

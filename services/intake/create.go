@@ -34,7 +34,6 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, &events.ValidationError{Field: "tenant", Reason: "required: 1-64 letters, digits, '-' or '_'"})
 		return
 	}
-	req.Opened.Priority = "" // derived, never taken from the client
 	decided, err := events.Decide(events.Ticket{}, req.Opened, h.cfg.Now())
 	if err != nil {
 		h.fail(w, r, err)
