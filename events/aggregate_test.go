@@ -2,120 +2,424 @@ package events
 
 import (
 	"errors"
+	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
 
-var t0 = time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+var tkNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-func validOpen() Opened {
-	return Opened{Type: Incident, Title: "VPN down", Description: "d", Requester: Requester{Name: "Ann", Email: "ann@example.com"},
-		Impact: High, Urgency: Medium, Category: "network", Source: "email"}
+// tkStates is every lifecycle state, including the not-yet-opened one.
+var tkStates = []State{StateNone, StateNew, StateAssigned, StateInProgress, StateOnHold,
+	StateResolved, StateClosed, StateCancelled}
+
+// tkAllowed is the state machine under test: command → from state → resulting state.
+// Every (state, command) pair not listed here must be refused with a *TransitionError.
+var tkAllowed = map[string]map[State]State{
+	"open": {StateNone: StateNew},
+	"route": {StateNew: StateNew, StateAssigned: StateAssigned,
+		StateInProgress: StateInProgress, StateOnHold: StateOnHold},
+	"assign": {StateNew: StateAssigned, StateAssigned: StateAssigned,
+		StateInProgress: StateInProgress, StateOnHold: StateOnHold},
+	"respond": {StateAssigned: StateInProgress, StateInProgress: StateInProgress},
+	"comment": {StateNew: StateNew, StateAssigned: StateAssigned,
+		StateInProgress: StateInProgress, StateOnHold: StateOnHold, StateResolved: StateResolved},
+	"hold":   {StateInProgress: StateOnHold},
+	"resume": {StateOnHold: StateInProgress},
+	"reprioritize": {StateNew: StateNew, StateAssigned: StateAssigned,
+		StateInProgress: StateInProgress, StateOnHold: StateOnHold},
+	"recategorize": {StateNew: StateNew, StateAssigned: StateAssigned,
+		StateInProgress: StateInProgress, StateOnHold: StateOnHold},
+	"escalate": {StateNew: StateNew, StateAssigned: StateAssigned,
+		StateInProgress: StateInProgress, StateOnHold: StateOnHold},
+	"resolve": {StateInProgress: StateResolved, StateOnHold: StateResolved},
+	"reopen":  {StateResolved: StateInProgress},
+	"close":   {StateResolved: StateClosed},
+	"cancel": {StateNew: StateCancelled, StateAssigned: StateCancelled,
+		StateInProgress: StateCancelled, StateOnHold: StateCancelled},
+	"link": {StateNew: StateNew, StateAssigned: StateAssigned,
+		StateInProgress: StateInProgress, StateOnHold: StateOnHold, StateResolved: StateResolved},
 }
 
-// ticketIn returns a ticket folded into the given state through real events.
-func ticketIn(t *testing.T, s State) Ticket {
-	t.Helper()
-	paths := map[State][]Payload{
-		StateNone:       nil,
-		StateNew:        {validOpen()},
-		StateAssigned:   {validOpen(), Assigned{Agent: "bob"}},
-		StateInProgress: {validOpen(), Assigned{Agent: "bob"}, Responded{Message: "hi"}},
-		StateOnHold:     {validOpen(), Assigned{Agent: "bob"}, Responded{Message: "hi"}, Held{Reason: AwaitingCustomer}},
-		StateResolved:   {validOpen(), Assigned{Agent: "bob"}, Responded{Message: "hi"}, Resolved{}},
-		StateClosed:     {validOpen(), Assigned{Agent: "bob"}, Responded{Message: "hi"}, Resolved{}, Closed{}},
-		StateCancelled:  {validOpen(), Cancelled{}},
+// tkOpened is a valid open command.
+func tkOpened() Opened {
+	return Opened{
+		Type: Incident, Title: "VPN down", Description: "since 9am",
+		Requester: Requester{Name: "Ada", Email: "ada@example.com"},
+		Impact:    High, Urgency: Medium, Category: "network", Source: "portal",
 	}
-	var tk Ticket
-	for i, p := range paths[s] {
-		tk = Evolve(tk, Event{TicketID: "T1", Tenant: "acme", Time: t0.Add(time.Duration(i) * time.Minute), Data: p})
+}
+
+// tkValid returns a command that is valid for tkTicket in any state that allows it.
+func tkValid(name string) Payload {
+	switch name {
+	case "open":
+		return tkOpened()
+	case "route":
+		return Routed{Group: "network", Tier: 2, RuleID: "r1", RuleVersion: 1}
+	case "assign":
+		return Assigned{Agent: "bob", Group: "network"}
+	case "respond":
+		return Responded{Message: "looking into it"}
+	case "comment":
+		return Commented{Body: "checked the gateway"}
+	case "hold":
+		return Held{Reason: AwaitingCustomer}
+	case "resume":
+		return Resumed{}
+	case "reprioritize":
+		return Reprioritized{Impact: Low, Urgency: Low}
+	case "recategorize":
+		return Recategorized{Category: "hardware"}
+	case "escalate":
+		return Escalated{}
+	case "resolve":
+		return Resolved{Code: "fixed"}
+	case "reopen":
+		return Reopened{Reason: "back again"}
+	case "close":
+		return Closed{}
+	case "cancel":
+		return Cancelled{Reason: "duplicate"}
+	case "link":
+		return Linked{Kind: LinkProblem, Target: "T-2"}
 	}
-	if tk.State != s {
-		t.Fatalf("fixture for %q folded to %q", s, tk.State)
+	panic("unknown command " + name)
+}
+
+// tkPtr returns a pointer to a copy of a payload value, as NewCommand would hand out.
+func tkPtr(p Payload) Payload {
+	v := reflect.New(reflect.TypeOf(p))
+	v.Elem().Set(reflect.ValueOf(p))
+	return v.Interface().(Payload)
+}
+
+// tkTicket is an opened ticket in state s; resolved an hour before tkNow.
+func tkTicket(s State) Ticket {
+	if s == StateNone {
+		return Ticket{}
 	}
-	return tk
+	t := Ticket{
+		ID: "T-1", Tenant: "acme", Type: Incident, Title: "VPN down",
+		Requester: Requester{Name: "Ada", Email: "ada@example.com"},
+		Impact:    High, Urgency: Medium, Priority: "P2", Category: "network", Source: "portal",
+		State: s, Tier: 1, OpenedAt: tkNow.Add(-48 * time.Hour), Version: 3,
+	}
+	switch s {
+	case StateOnHold:
+		t.HoldReason = AwaitingCustomer
+	case StateResolved, StateClosed:
+		t.ResolvedAt = tkNow.Add(-time.Hour)
+	}
+	return t
 }
 
-// validCommand is a command of each name that passes field validation in any state it
-// is allowed in.
-var validCommand = map[string]Payload{
-	"open":         validOpen(),
-	"route":        Routed{Group: "network", Tier: 2},
-	"assign":       Assigned{Agent: "carol"},
-	"respond":      Responded{Message: "on it"},
-	"comment":      Commented{Body: "note"},
-	"hold":         Held{Reason: AwaitingVendor},
-	"resume":       Resumed{},
-	"reprioritize": Reprioritized{Impact: Low, Urgency: Low},
-	"recategorize": Recategorized{Category: "firewall"},
-	"escalate":     Escalated{Tier: 3},
-	"resolve":      Resolved{Code: "fixed"},
-	"reopen":       Reopened{Reason: "again"},
-	"close":        Closed{},
-	"cancel":       Cancelled{Reason: "dup"},
-	"link":         Linked{Kind: LinkProblem, Target: "P9"},
+// tkApply evolves t through the decided payloads as events at tkNow.
+func tkApply(t Ticket, ps []Payload) Ticket {
+	for _, p := range ps {
+		t = Evolve(t, Event{Type: p.EventType(), TicketID: "T-1", Tenant: "acme", Time: tkNow, Data: p})
+	}
+	return t
 }
 
-// allowed is the state machine of design.md: per state, each allowed command and the
-// state after it. Every pair missing here must be refused.
-var allowed = map[State]map[string]State{
-	StateNone: {"open": StateNew},
-	StateNew: {"route": StateNew, "assign": StateAssigned, "comment": StateNew, "reprioritize": StateNew,
-		"recategorize": StateNew, "escalate": StateNew, "cancel": StateCancelled, "link": StateNew},
-	StateAssigned: {"route": StateAssigned, "assign": StateAssigned, "respond": StateInProgress, "comment": StateAssigned,
-		"reprioritize": StateAssigned, "recategorize": StateAssigned, "escalate": StateAssigned, "cancel": StateCancelled, "link": StateAssigned},
-	StateInProgress: {"route": StateInProgress, "assign": StateInProgress, "respond": StateInProgress, "comment": StateInProgress,
-		"hold": StateOnHold, "reprioritize": StateInProgress, "recategorize": StateInProgress, "escalate": StateInProgress,
-		"resolve": StateResolved, "cancel": StateCancelled, "link": StateInProgress},
-	StateOnHold: {"route": StateOnHold, "assign": StateOnHold, "comment": StateOnHold, "resume": StateInProgress,
-		"reprioritize": StateOnHold, "recategorize": StateOnHold, "escalate": StateOnHold, "resolve": StateResolved,
-		"cancel": StateCancelled, "link": StateOnHold},
-	StateResolved:  {"comment": StateResolved, "reopen": StateInProgress, "close": StateClosed, "link": StateResolved},
-	StateClosed:    {},
-	StateCancelled: {},
+func tkCommandNames() []string {
+	names := make([]string, 0, len(tkAllowed))
+	for n := range tkAllowed {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
 }
 
-func TestStateMachineEveryPair(t *testing.T) {
-	for state, okCmds := range allowed {
-		for name, cmd := range validCommand {
-			tk := ticketIn(t, state)
-			now := t0.Add(time.Hour)
-			t.Run(string(state)+"/"+name, func(t *testing.T) {
-				evs, err := Decide(tk, cmd, now)
-				next, ok := okCmds[name]
-				if !ok {
-					var te *TransitionError
-					if !errors.As(err, &te) {
-						t.Fatalf("Decide = %v, %v; want a TransitionError", evs, err)
-					}
-					want := slices.Sorted(func(yield func(string) bool) {
-						for c := range okCmds {
-							if !yield(c) {
-								return
-							}
-						}
-					})
-					if te.Command != name || te.State != state || !slices.Equal(te.Allowed, want) {
-						t.Fatalf("TransitionError = %+v, want allowed %v", te, want)
-					}
-					return
-				}
-				if err != nil {
-					t.Fatalf("Decide: %v", err)
-				}
-				for _, e := range evs {
-					tk = Evolve(tk, Event{TicketID: "T1", Tenant: "acme", Time: now, Data: e})
-				}
-				if tk.State != next {
-					t.Fatalf("state after %s = %q, want %q", name, tk.State, next)
-				}
-			})
+// tkAllowedIn lists, sorted, the commands the table allows in s.
+func tkAllowedIn(s State) []string {
+	var out []string
+	for _, n := range tkCommandNames() {
+		if _, ok := tkAllowed[n][s]; ok {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func TestAllowedCommands(t *testing.T) {
+	for _, s := range tkStates {
+		got := tkTicket(s).AllowedCommands()
+		want := tkAllowedIn(s)
+		if len(want) == 0 {
+			want = []string{}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("AllowedCommands(%q) = %v, want %v", s, got, want)
+		}
+		if !slices.IsSorted(got) {
+			t.Errorf("AllowedCommands(%q) not sorted: %v", s, got)
+		}
+	}
+	for _, s := range []State{StateClosed, StateCancelled} {
+		if got := tkTicket(s).AllowedCommands(); len(got) != 0 {
+			t.Errorf("terminal state %q allows %v", s, got)
 		}
 	}
 }
 
-func TestPriorityMatrix(t *testing.T) {
+// TestTransitions covers every (state × command) pair: allowed pairs must produce
+// events that evolve to the expected state, refused pairs a *TransitionError.
+func TestTransitions(t *testing.T) {
+	for _, s := range tkStates {
+		for _, name := range tkCommandNames() {
+			to, allowed := tkAllowed[name][s]
+			for _, form := range []string{"value", "pointer"} {
+				cmd := tkValid(name)
+				if form == "pointer" {
+					cmd = tkPtr(cmd)
+				}
+				t.Run(string(s)+"/"+name+"/"+form, func(t *testing.T) {
+					tk := tkTicket(s)
+					before := tk.Version
+					evs, err := Decide(tk, cmd, tkNow)
+					if !allowed {
+						var te *TransitionError
+						if !errors.As(err, &te) {
+							t.Fatalf("Decide = %v, %v; want *TransitionError", evs, err)
+						}
+						if te.Command != name || te.State != s {
+							t.Errorf("TransitionError = %+v, want command %q state %q", te, name, s)
+						}
+						want := tkAllowedIn(s)
+						if len(want) == 0 {
+							want = []string{}
+						}
+						if !slices.Equal(te.Allowed, want) {
+							t.Errorf("Allowed = %v, want %v", te.Allowed, want)
+						}
+						if evs != nil {
+							t.Errorf("refused command returned events %v", evs)
+						}
+						return
+					}
+					if err != nil {
+						t.Fatalf("Decide: %v", err)
+					}
+					if len(evs) == 0 {
+						t.Fatal("Decide returned no events")
+					}
+					for _, e := range evs {
+						if reflect.TypeOf(e).Kind() == reflect.Pointer {
+							t.Errorf("Decide returned pointer payload %T", e)
+						}
+					}
+					if CommandName(evs[0]) != name {
+						t.Errorf("first event %T, want the %s event", evs[0], name)
+					}
+					got := tkApply(tk, evs)
+					if got.State != to {
+						t.Errorf("state after %s from %q = %q, want %q", name, s, got.State, to)
+					}
+					if got.Version != before+uint64(len(evs)) {
+						t.Errorf("Version = %d, want %d", got.Version, before+uint64(len(evs)))
+					}
+					if !got.UpdatedAt.Equal(tkNow) {
+						t.Errorf("UpdatedAt = %v, want %v", got.UpdatedAt, tkNow)
+					}
+				})
+			}
+		}
+	}
+}
+
+func TestValidation(t *testing.T) {
+	opened := func(f func(*Opened)) Payload { o := tkOpened(); f(&o); return o }
+	tier := func(s State, tier int) Ticket { tk := tkTicket(s); tk.Tier = tier; return tk }
+	cases := []struct {
+		name  string
+		tk    Ticket
+		cmd   Payload
+		field string
+	}{
+		{"open bad type", Ticket{}, opened(func(o *Opened) { o.Type = "bug" }), "type"},
+		{"open empty type", Ticket{}, opened(func(o *Opened) { o.Type = "" }), "type"},
+		{"open empty title", Ticket{}, opened(func(o *Opened) { o.Title = "" }), "title"},
+		{"open blank title", Ticket{}, opened(func(o *Opened) { o.Title = "   " }), "title"},
+		{"open long title", Ticket{}, opened(func(o *Opened) { o.Title = strings.Repeat("x", 201) }), "title"},
+		{"open no requester name", Ticket{}, opened(func(o *Opened) { o.Requester.Name = "" }), "requester.name"},
+		{"open bad email", Ticket{}, opened(func(o *Opened) { o.Requester.Email = "ada.example.com" }), "requester.email"},
+		{"open empty email", Ticket{}, opened(func(o *Opened) { o.Requester.Email = "" }), "requester.email"},
+		{"open bad impact", Ticket{}, opened(func(o *Opened) { o.Impact = "huge" }), "impact"},
+		{"open bad urgency", Ticket{}, opened(func(o *Opened) { o.Urgency = "" }), "urgency"},
+		{"open no category", Ticket{}, opened(func(o *Opened) { o.Category = "" }), "category"},
+		{"open no source", Ticket{}, opened(func(o *Opened) { o.Source = "" }), "source"},
+		{"open contradicting priority", Ticket{}, opened(func(o *Opened) { o.Priority = "P5" }), "priority"},
+		{"route no group", tkTicket(StateNew), Routed{Tier: 1}, "group"},
+		{"route negative tier", tkTicket(StateNew), Routed{Group: "g", Tier: -1}, "tier"},
+		{"route tier 5", tkTicket(StateNew), Routed{Group: "g", Tier: 5}, "tier"},
+		{"assign no agent", tkTicket(StateNew), Assigned{Group: "g"}, "agent"},
+		{"respond no message", tkTicket(StateAssigned), Responded{}, "message"},
+		{"comment no body", tkTicket(StateInProgress), Commented{Public: true}, "body"},
+		{"hold no reason", tkTicket(StateInProgress), Held{}, "reason"},
+		{"hold bad reason", tkTicket(StateInProgress), Held{Reason: "lunch"}, "reason"},
+		{"reprioritize unchanged", tkTicket(StateNew), Reprioritized{Impact: High, Urgency: Medium}, "impact"},
+		{"reprioritize bad impact", tkTicket(StateNew), Reprioritized{Impact: "x", Urgency: Low}, "impact"},
+		{"reprioritize bad urgency", tkTicket(StateNew), Reprioritized{Impact: Low, Urgency: "x"}, "urgency"},
+		{"reprioritize contradicting priority", tkTicket(StateNew), Reprioritized{Impact: Low, Urgency: Low, Priority: "P1"}, "priority"},
+		{"recategorize empty", tkTicket(StateNew), Recategorized{}, "category"},
+		{"recategorize unchanged", tkTicket(StateNew), Recategorized{Category: "network"}, "category"},
+		{"escalate same tier", tier(StateNew, 2), Escalated{Tier: 2}, "tier"},
+		{"escalate lower tier", tier(StateNew, 2), Escalated{Tier: 1}, "tier"},
+		{"escalate tier 5", tkTicket(StateNew), Escalated{Tier: 5}, "tier"},
+		{"escalate beyond vendor", tier(StateInProgress, 4), Escalated{}, "tier"},
+		{"escalate tier 4 no vendor", tkTicket(StateNew), Escalated{Tier: 4, VendorCase: "C-1"}, "vendor"},
+		{"escalate tier 4 no case", tkTicket(StateNew), Escalated{Tier: 4, Vendor: "Cisco"}, "vendor_case"},
+		{"escalate implicit tier 4 no vendor", tier(StateNew, 3), Escalated{}, "vendor"},
+		{"link bad kind", tkTicket(StateNew), Linked{Kind: "sibling", Target: "T-2"}, "kind"},
+		{"link no target", tkTicket(StateNew), Linked{Kind: LinkParent}, "target"},
+		{"link to itself", tkTicket(StateNew), Linked{Kind: LinkDuplicateOf, Target: "T-1"}, "target"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			for _, cmd := range []Payload{c.cmd, tkPtr(c.cmd)} {
+				evs, err := Decide(c.tk, cmd, tkNow)
+				var ve *ValidationError
+				if !errors.As(err, &ve) {
+					t.Fatalf("Decide(%T) = %v, %v; want *ValidationError", cmd, evs, err)
+				}
+				if ve.Field != c.field {
+					t.Errorf("Field = %q (%s), want %q", ve.Field, ve.Reason, c.field)
+				}
+				if ve.Reason == "" {
+					t.Error("empty Reason")
+				}
+				if evs != nil {
+					t.Errorf("invalid command returned events %v", evs)
+				}
+			}
+		})
+	}
+}
+
+func TestOpen(t *testing.T) {
+	o := tkOpened()
+	o.Title = strings.Repeat("x", 200)
+	o.MajorIncident = true
+	evs, err := Decide(Ticket{}, &o, tkNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, ok := evs[0].(Opened)
+	if len(evs) != 1 || !ok {
+		t.Fatalf("Decide = %#v, want one Opened", evs)
+	}
+	if got.Priority != "P2" {
+		t.Errorf("Priority = %q, want P2 (high × medium)", got.Priority)
+	}
+	tk := Fold([]Event{{Type: TypeOpened, TicketID: "T-9", Tenant: "acme", Time: tkNow, Data: got}})
+	want := Ticket{
+		ID: "T-9", Tenant: "acme", Type: Incident, Title: o.Title, Description: o.Description,
+		Requester: o.Requester, Impact: High, Urgency: Medium, Priority: "P2", MajorIncident: true,
+		Category: "network", Source: "portal", State: StateNew, Tier: 1,
+		OpenedAt: tkNow, UpdatedAt: tkNow, Version: 1,
+	}
+	if !reflect.DeepEqual(tk, want) {
+		t.Errorf("Fold =\n%+v\nwant\n%+v", tk, want)
+	}
+	// A matching client priority is accepted.
+	o.Priority = "P2"
+	if _, err := Decide(Ticket{}, o, tkNow); err != nil {
+		t.Errorf("matching priority refused: %v", err)
+	}
+}
+
+func TestReopenWindow(t *testing.T) {
+	cases := []struct {
+		name     string
+		resolved time.Duration // before now
+		ok       bool
+	}{
+		{"just resolved", 0, true},
+		{"one day", 24 * time.Hour, true},
+		{"exactly the window", ReopenWindow, true},
+		{"just past the window", ReopenWindow + time.Nanosecond, false},
+		{"a month", 30 * 24 * time.Hour, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tk := tkTicket(StateResolved)
+			tk.ResolvedAt = tkNow.Add(-c.resolved)
+			evs, err := Decide(tk, Reopened{}, tkNow)
+			if !c.ok {
+				var ve *ValidationError
+				if !errors.As(err, &ve) || ve.Field != "reopen" {
+					t.Fatalf("Decide = %v, %v; want *ValidationError on reopen", evs, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := tkApply(tk, evs)
+			if got.State != StateInProgress || got.Reopens != 1 {
+				t.Errorf("after reopen: state %q reopens %d", got.State, got.Reopens)
+			}
+		})
+	}
+}
+
+func TestEscalationTiers(t *testing.T) {
+	cases := []struct {
+		name      string
+		state     State
+		tier      int
+		cmd       Escalated
+		wantTier  int
+		wantHeld  bool
+		wantState State
+	}{
+		{"implicit next tier", StateNew, 1, Escalated{}, 2, false, StateNew},
+		{"from self-service", StateAssigned, 0, Escalated{}, 1, false, StateAssigned},
+		{"explicit tier", StateInProgress, 1, Escalated{Tier: 3, Reason: "needs eng"}, 3, false, StateInProgress},
+		{"vendor while worked holds", StateInProgress, 2, Escalated{Tier: 4, Vendor: "Cisco", VendorCase: "C-1"}, 4, true, StateOnHold},
+		{"implicit vendor tier", StateInProgress, 3, Escalated{Vendor: "Cisco", VendorCase: "C-1"}, 4, true, StateOnHold},
+		{"vendor from new", StateNew, 1, Escalated{Tier: 4, Vendor: "Cisco", VendorCase: "C-1"}, 4, false, StateNew},
+		{"vendor while on hold", StateOnHold, 3, Escalated{Tier: 4, Vendor: "Cisco", VendorCase: "C-1"}, 4, false, StateOnHold},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tk := tkTicket(c.state)
+			tk.Tier = c.tier
+			tk.Escalations = 1
+			evs, err := Decide(tk, &c.cmd, tkNow)
+			if err != nil {
+				t.Fatal(err)
+			}
+			esc, ok := evs[0].(Escalated)
+			if !ok || esc.Tier != c.wantTier {
+				t.Fatalf("first event %#v, want Escalated to tier %d", evs[0], c.wantTier)
+			}
+			if c.wantHeld {
+				if len(evs) != 2 || evs[1] != (Held{Reason: AwaitingVendor}) {
+					t.Fatalf("events %#v, want Escalated then Held awaiting_vendor", evs)
+				}
+			} else if len(evs) != 1 {
+				t.Fatalf("events %#v, want only Escalated", evs)
+			}
+			got := tkApply(tk, evs)
+			if got.Tier != c.wantTier || got.Escalations != 2 || got.State != c.wantState {
+				t.Errorf("after escalate: tier %d escalations %d state %q; want %d 2 %q",
+					got.Tier, got.Escalations, got.State, c.wantTier, c.wantState)
+			}
+			if c.wantHeld && got.HoldReason != AwaitingVendor {
+				t.Errorf("HoldReason = %q, want awaiting_vendor", got.HoldReason)
+			}
+			if got.Vendor != c.cmd.Vendor || got.VendorCase != c.cmd.VendorCase {
+				t.Errorf("vendor %q/%q, want %q/%q", got.Vendor, got.VendorCase, c.cmd.Vendor, c.cmd.VendorCase)
+			}
+		})
+	}
+}
+
+func TestPriorityOf(t *testing.T) {
 	cells := []struct {
 		impact, urgency Level
 		want            Priority
@@ -129,122 +433,154 @@ func TestPriorityMatrix(t *testing.T) {
 		if err != nil || got != c.want {
 			t.Errorf("PriorityOf(%s, %s) = %q, %v; want %q", c.impact, c.urgency, got, err, c.want)
 		}
-		o := validOpen()
-		o.Impact, o.Urgency = c.impact, c.urgency
-		evs, err := Decide(Ticket{}, o, t0)
-		if err != nil || evs[0].(Opened).Priority != c.want {
-			t.Errorf("open %s/%s: %v, %v; want priority %q", c.impact, c.urgency, evs, err, c.want)
-		}
 	}
-	for _, bad := range []struct {
+	bad := []struct {
 		impact, urgency Level
 		field           string
-	}{{"huge", High, "impact"}, {High, "", "urgency"}} {
-		var ve *ValidationError
-		if _, err := PriorityOf(bad.impact, bad.urgency); !errors.As(err, &ve) || ve.Field != bad.field {
-			t.Errorf("PriorityOf(%q, %q) = %v, want a ValidationError on %s", bad.impact, bad.urgency, err, bad.field)
-		}
-	}
-}
-
-func TestFieldValidation(t *testing.T) {
-	open := func(f func(*Opened)) Payload { o := validOpen(); f(&o); return o }
-	inProgress, resolved := ticketIn(t, StateInProgress), ticketIn(t, StateResolved)
-	cases := []struct {
-		name  string
-		tk    Ticket
-		cmd   Payload
-		now   time.Time
-		field string
 	}{
-		{"open bad type", Ticket{}, open(func(o *Opened) { o.Type = "outage" }), t0, "type"},
-		{"open no title", Ticket{}, open(func(o *Opened) { o.Title = " " }), t0, "title"},
-		{"open long title", Ticket{}, open(func(o *Opened) { o.Title = string(make([]byte, 201)) + "x" }), t0, "title"},
-		{"open no requester", Ticket{}, open(func(o *Opened) { o.Requester.Name = "" }), t0, "requester.name"},
-		{"open bad email", Ticket{}, open(func(o *Opened) { o.Requester.Email = "ann" }), t0, "requester.email"},
-		{"open bad urgency", Ticket{}, open(func(o *Opened) { o.Urgency = "soon" }), t0, "urgency"},
-		{"open no category", Ticket{}, open(func(o *Opened) { o.Category = "" }), t0, "category"},
-		{"open no source", Ticket{}, open(func(o *Opened) { o.Source = "" }), t0, "source"},
-		{"open contradicting priority", Ticket{}, open(func(o *Opened) { o.Priority = "P5" }), t0, "priority"},
-		{"route no group", inProgress, Routed{Tier: 1}, t0, "group"},
-		{"route tier 5", inProgress, Routed{Group: "g", Tier: 5}, t0, "tier"},
-		{"assign no agent", inProgress, Assigned{}, t0, "agent"},
-		{"respond empty", inProgress, Responded{}, t0, "message"},
-		{"comment empty", inProgress, Commented{}, t0, "body"},
-		{"hold bad reason", inProgress, Held{Reason: "lunch"}, t0, "reason"},
-		{"reprioritize unchanged", inProgress, Reprioritized{Impact: High, Urgency: Medium}, t0, "impact"},
-		{"reprioritize bad level", inProgress, Reprioritized{Impact: High, Urgency: "x"}, t0, "urgency"},
-		{"recategorize unchanged", inProgress, Recategorized{Category: "network"}, t0, "category"},
-		{"escalate down", inProgress, Escalated{Tier: 1}, t0, "tier"},
-		{"escalate beyond 4", inProgress, Escalated{Tier: 5}, t0, "tier"},
-		{"escalate to vendor without vendor", inProgress, Escalated{Tier: 4, VendorCase: "C1"}, t0, "vendor"},
-		{"escalate to vendor without case", inProgress, Escalated{Tier: 4, Vendor: "V"}, t0, "vendor_case"},
-		{"link bad kind", inProgress, Linked{Kind: "friend", Target: "X"}, t0, "kind"},
-		{"link to itself", inProgress, Linked{Kind: LinkParent, Target: "T1"}, t0, "target"},
-		{"reopen after window", resolved, Reopened{}, resolved.ResolvedAt.Add(ReopenWindow + time.Second), "reopen"},
+		{"", High, "impact"}, {"HIGH", High, "impact"}, {"critical", Low, "impact"},
+		{High, "", "urgency"}, {Low, "urgent", "urgency"}, {"x", "y", "impact"},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			var ve *ValidationError
-			if evs, err := Decide(c.tk, c.cmd, c.now); !errors.As(err, &ve) || ve.Field != c.field {
-				t.Fatalf("Decide = %v, %v; want a ValidationError on %s", evs, err, c.field)
-			}
-		})
-	}
-}
-
-func TestReopenWithinWindow(t *testing.T) {
-	tk := ticketIn(t, StateResolved)
-	evs, err := Decide(tk, &Reopened{}, tk.ResolvedAt.Add(ReopenWindow))
-	if err != nil || len(evs) != 1 {
-		t.Fatalf("reopen at the window's end: %v, %v", evs, err)
-	}
-	tk = Evolve(tk, Event{Time: tk.ResolvedAt.Add(ReopenWindow), Data: evs[0]})
-	if tk.State != StateInProgress || tk.Reopens != 1 || !tk.ResolvedAt.IsZero() {
-		t.Fatalf("after reopen: %+v", tk)
-	}
-}
-
-func TestEscalation(t *testing.T) {
-	tk := ticketIn(t, StateInProgress)
-	evs, err := Decide(tk, Escalated{}, t0)
-	if err != nil || evs[0].(Escalated).Tier != 2 {
-		t.Fatalf("escalate without tier: %v, %v; want the next tier, 2", evs, err)
-	}
-	evs, err = Decide(tk, Escalated{Tier: 4, Vendor: "Fortinet", VendorCase: "FN-1"}, t0)
-	if err != nil || len(evs) != 2 || evs[1] != (Held{Reason: AwaitingVendor}) {
-		t.Fatalf("escalate to vendor: %v, %v; want escalated then held awaiting_vendor", evs, err)
-	}
-	for _, e := range evs {
-		tk = Evolve(tk, Event{Time: t0, Data: e})
-	}
-	if tk.Tier != 4 || tk.Vendor != "Fortinet" || tk.VendorCase != "FN-1" || tk.State != StateOnHold ||
-		tk.HoldReason != AwaitingVendor || tk.Escalations != 1 {
-		t.Fatalf("after vendor escalation: %+v", tk)
-	}
-}
-
-func TestEvolveRecordsFacts(t *testing.T) {
-	tk := ticketIn(t, StateNew)
-	if tk.ID != "T1" || tk.Tenant != "acme" || tk.Priority != "" || tk.Tier != 1 || !tk.OpenedAt.Equal(t0) || tk.Version != 1 {
-		t.Fatalf("opened: %+v", tk)
-	}
-	tk = Evolve(tk, Event{Time: t0, Data: &Reprioritized{Impact: High, Urgency: High, Priority: "P1"}})
-	tk = Evolve(tk, Event{Time: t0, Data: Linked{Kind: LinkProblem, Target: "P1"}})
-	tk = Evolve(tk, Event{Time: t0, Data: Routed{Group: "net", Tier: 2}})
-	if tk.Priority != "P1" || len(tk.Links) != 1 || tk.Group != "net" || tk.Tier != 2 || tk.Version != 4 {
-		t.Fatalf("after facts: %+v", tk)
-	}
-}
-
-func TestCommandNames(t *testing.T) {
-	for name := range validCommand {
-		p, ok := NewCommand(name)
-		if !ok || CommandName(p) != name {
-			t.Errorf("NewCommand(%q) = %T, %v; CommandName = %q", name, p, ok, CommandName(p))
+	for _, c := range bad {
+		got, err := PriorityOf(c.impact, c.urgency)
+		var ve *ValidationError
+		if !errors.As(err, &ve) || ve.Field != c.field || ve.Reason != "must be one of high, medium, low" || got != "" {
+			t.Errorf("PriorityOf(%q, %q) = %q, %v; want ValidationError on %s", c.impact, c.urgency, got, err, c.field)
 		}
 	}
-	if _, ok := NewCommand("explode"); ok {
-		t.Error("unknown command accepted")
+}
+
+func TestReprioritizeFillsPriority(t *testing.T) {
+	tk := tkTicket(StateInProgress)
+	evs, err := Decide(tk, &Reprioritized{Impact: Low, Urgency: High, Reason: "workaround found"}, tkNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Reprioritized{Impact: Low, Urgency: High, Priority: "P3", Reason: "workaround found"}
+	if len(evs) != 1 || evs[0] != want {
+		t.Fatalf("Decide = %#v, want %#v", evs, want)
+	}
+	got := tkApply(tk, evs)
+	if got.Impact != Low || got.Urgency != High || got.Priority != "P3" {
+		t.Errorf("after reprioritize: %s/%s/%s", got.Impact, got.Urgency, got.Priority)
+	}
+}
+
+// TestFold folds a whole life and checks the facts each event contributes.
+func TestFold(t *testing.T) {
+	at := func(h int) time.Time { return tkNow.Add(time.Duration(h) * time.Hour) }
+	ps := []Payload{
+		tkOpened(),
+		Routed{Group: "network", Tier: 2, RuleID: "r1", RuleVersion: 3},
+		&Assigned{Agent: "bob"},
+		Responded{Message: "on it"},
+		Held{Reason: AwaitingCustomer},
+		Resumed{},
+		Linked{Kind: LinkProblem, Target: "P-1"},
+		Escalated{Tier: 4, Vendor: "Cisco", VendorCase: "C-1"},
+		Resolved{Code: "fixed"},
+		Reopened{},
+		Resolved{},
+		Closed{},
+	}
+	evs := make([]Event, len(ps))
+	for i, p := range ps {
+		evs[i] = Event{Type: p.EventType(), TicketID: "T-1", Tenant: "acme", Time: at(i), Data: p}
+	}
+	tk := Fold(evs)
+	if tk.ID != "T-1" || tk.Tenant != "acme" || !tk.OpenedAt.Equal(at(0)) {
+		t.Errorf("identity %q %q %v", tk.ID, tk.Tenant, tk.OpenedAt)
+	}
+	if tk.Group != "network" || tk.Agent != "bob" || !tk.Responded {
+		t.Errorf("group %q agent %q responded %v", tk.Group, tk.Agent, tk.Responded)
+	}
+	if tk.Tier != 4 || tk.Escalations != 1 || tk.Vendor != "Cisco" || tk.VendorCase != "C-1" {
+		t.Errorf("tier %d escalations %d vendor %q/%q", tk.Tier, tk.Escalations, tk.Vendor, tk.VendorCase)
+	}
+	if !slices.Equal(tk.Links, []Link{{Kind: LinkProblem, Target: "P-1"}}) {
+		t.Errorf("links %v", tk.Links)
+	}
+	if tk.State != StateClosed || tk.Reopens != 1 || tk.HoldReason != "" {
+		t.Errorf("state %q reopens %d hold %q", tk.State, tk.Reopens, tk.HoldReason)
+	}
+	if !tk.ResolvedAt.Equal(at(10)) || !tk.UpdatedAt.Equal(at(11)) || tk.Version != uint64(len(ps)) {
+		t.Errorf("resolved %v updated %v version %d", tk.ResolvedAt, tk.UpdatedAt, tk.Version)
+	}
+	if got := Fold(nil); !reflect.DeepEqual(got, Ticket{}) {
+		t.Errorf("Fold(nil) = %+v", got)
+	}
+}
+
+func TestHoldResolveClearsReason(t *testing.T) {
+	tk := tkTicket(StateOnHold)
+	tk.HoldReason = AwaitingVendor
+	evs, err := Decide(tk, Resolved{}, tkNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := tkApply(tk, evs)
+	if got.HoldReason != "" || !got.ResolvedAt.Equal(tkNow) {
+		t.Errorf("after resolve: hold %q resolved %v", got.HoldReason, got.ResolvedAt)
+	}
+	evs, _ = Decide(tk, Resumed{}, tkNow)
+	if got := tkApply(tk, evs); got.HoldReason != "" {
+		t.Errorf("after resume: hold %q", got.HoldReason)
+	}
+}
+
+// TestEvolveDoesNotAlias checks that folding a link never writes into an earlier state's slice.
+func TestEvolveDoesNotAlias(t *testing.T) {
+	base := tkTicket(StateNew)
+	base.Links = make([]Link, 1, 4)
+	base.Links[0] = Link{Kind: LinkParent, Target: "T-0"}
+	a := Evolve(base, Event{Time: tkNow, Data: Linked{Kind: LinkChild, Target: "T-2"}})
+	b := Evolve(base, Event{Time: tkNow, Data: Linked{Kind: LinkChild, Target: "T-3"}})
+	if a.Links[1].Target != "T-2" || b.Links[1].Target != "T-3" || len(base.Links) != 1 {
+		t.Errorf("aliased links: a %v b %v base %v", a.Links, b.Links, base.Links)
+	}
+}
+
+func TestCommandNameRoundTrip(t *testing.T) {
+	exposed := []string{"assign", "respond", "comment", "hold", "resume", "reprioritize",
+		"recategorize", "escalate", "resolve", "reopen", "close", "cancel", "link"}
+	for _, name := range exposed {
+		p, ok := NewCommand(name)
+		if !ok {
+			t.Errorf("NewCommand(%q) unknown", name)
+			continue
+		}
+		v := reflect.ValueOf(p)
+		if v.Kind() != reflect.Pointer || !v.Elem().IsZero() {
+			t.Errorf("NewCommand(%q) = %#v, want pointer to zero payload", name, p)
+		}
+		if got := CommandName(p); got != name {
+			t.Errorf("CommandName(%T) = %q, want %q", p, got, name)
+		}
+		if got := CommandName(deref(p)); got != name {
+			t.Errorf("CommandName(%T) = %q, want %q", deref(p), got, name)
+		}
+	}
+	for _, name := range []string{"", "delete", "Hold", "opened"} {
+		if p, ok := NewCommand(name); ok {
+			t.Errorf("NewCommand(%q) = %T, true; want false", name, p)
+		}
+	}
+	if got := CommandName(Opened{}); got != "open" {
+		t.Errorf("CommandName(Opened) = %q", got)
+	}
+	if got := CommandName(&Routed{}); got != "route" {
+		t.Errorf("CommandName(*Routed) = %q", got)
+	}
+	if got := CommandName(Held{}); got != "hold" {
+		t.Errorf("CommandName(Held) = %q", got)
+	}
+	// Every registered event type has exactly one command name.
+	seen := map[string]bool{}
+	for _, typ := range Types() {
+		name := CommandName(registry[typ]())
+		if name == "" || seen[name] {
+			t.Errorf("event type %s: command name %q missing or duplicated", typ, name)
+		}
+		seen[name] = true
 	}
 }
