@@ -233,6 +233,8 @@ func TestRequestErrors(t *testing.T) {
 		{"bad email", "POST", "/v1/tickets", strings.Replace(openBody, `ann@example.com`, `ann`, 1), nil, 400, "validation", "requester.email"},
 		{"too large", "POST", "/v1/tickets", big, nil, 413, "body-too-large", ""},
 		{"too large command", "POST", "/v1/tickets/" + tk.ID + "/comment", `{"body":"` + strings.Repeat("y", 1<<20) + `"}`, nil, 413, "body-too-large", ""},
+		{"unknown route", "GET", "/v1/nothing-here", ``, nil, 404, "not-found", ""},
+		{"unknown top-level route", "GET", "/favicon.ico", ``, nil, 404, "not-found", ""},
 		{"unknown command", "POST", "/v1/tickets/" + tk.ID + "/explode", `{}`, nil, 404, "unknown-command", ""},
 		{"command on unknown ticket", "POST", "/v1/tickets/0198c7d2-0000-7000-8000-000000000000/assign", `{"agent":"a"}`, nil, 404, "not-found", ""},
 		{"missing agent", "POST", "/v1/tickets/" + tk.ID + "/assign", `{}`, nil, 400, "validation", "agent"},

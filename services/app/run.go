@@ -142,6 +142,7 @@ func Start(ctx context.Context, cfg RunConfig, log *zap.Logger) (*System, error)
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", sys.readyz)
 	mux.Handle("/v1/", httpx.RequireBearer(token, api))
+	mux.HandleFunc("/", httpx.NotFound)
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return nil, fmt.Errorf("listen http: %w", err)

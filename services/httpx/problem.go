@@ -87,3 +87,8 @@ func ProblemFor(err error) *Problem {
 	}
 	return NewProblem(http.StatusInternalServerError, KindInternal, "Internal error", "the request could not be completed")
 }
+
+// NotFound answers any request no route matched with a not-found problem.
+func NotFound(w http.ResponseWriter, r *http.Request) {
+	WriteProblem(w, NewProblem(http.StatusNotFound, KindNotFound, "Not found", "no route for "+r.Method+" "+r.URL.Path))
+}

@@ -60,6 +60,7 @@ func NewHandler(cfg Config) (*Handler, error) {
 	h.mux.HandleFunc("GET /v1/tickets/{id}", h.get)
 	h.mux.HandleFunc("GET /v1/tickets/{id}/events", h.history)
 	h.mux.HandleFunc("POST /v1/tickets/{id}/{command}", h.command)
+	h.mux.HandleFunc("/", httpx.NotFound)
 	return h, nil
 }
 
