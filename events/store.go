@@ -86,7 +86,7 @@ func StreamConfig(cfg StoreConfig) jetstream.StreamConfig {
 	}
 }
 
-// NewStore creates or updates the TICKETS stream and returns a store on it.
+// NewStore creates or updates the TICKETS and CONFIG streams and returns a store on them.
 func NewStore(ctx context.Context, nc *nats.Conn, cfg StoreConfig) (*Store, error) {
 	if nc == nil {
 		return nil, errors.New("events: new store: nil connection")
@@ -99,6 +99,9 @@ func NewStore(ctx context.Context, nc *nats.Conn, cfg StoreConfig) (*Store, erro
 	stream, err := js.CreateOrUpdateStream(ctx, StreamConfig(cfg))
 	if err != nil {
 		return nil, fmt.Errorf("create or update stream %s: %w", StreamName, err)
+	}
+	if _, err := js.CreateOrUpdateStream(ctx, ConfigStreamConfig(cfg)); err != nil {
+		return nil, fmt.Errorf("create or update stream %s: %w", ConfigStreamName, err)
 	}
 	return &Store{nc: nc, js: js, stream: stream, cfg: cfg}, nil
 }
