@@ -16,13 +16,9 @@ const MaxBody = 1 << 20
 // one JSON value, no unknown fields. An empty body decodes as {} when allowEmpty. Errors
 // are *Problem values naming the offending field where there is one.
 func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any, allowEmpty bool) error {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	body, err := ReadBody(w, r)
 	if err != nil {
-		var mb *http.MaxBytesError
-		if errors.As(err, &mb) {
-			return ProblemFor(err)
-		}
-		return NewProblem(http.StatusBadRequest, KindMalformedJSON, "Unreadable body", err.Error())
+		return err
 	}
 	if len(strings.TrimSpace(string(body))) == 0 {
 		if allowEmpty {
@@ -39,6 +35,19 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any, allowEmpty bool
 		return NewProblem(http.StatusBadRequest, KindMalformedJSON, "Malformed JSON", "the body holds more than one JSON value")
 	}
 	return nil
+}
+
+// ReadBody reads at most MaxBody bytes of the request body; a larger body is a 413 problem.
+func ReadBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err != nil {
+		var mb *http.MaxBytesError
+		if errors.As(err, &mb) {
+			return nil, ProblemFor(err)
+		}
+		return nil, NewProblem(http.StatusBadRequest, KindMalformedJSON, "Unreadable body", err.Error())
+	}
+	return body, nil
 }
 
 func jsonProblem(err error) *Problem {

@@ -20,6 +20,14 @@ type Problem struct {
 	Detail  string   `json:"detail,omitempty"`
 	Field   string   `json:"field,omitempty"`  // the offending request field, where there is one
 	Allowed []string `json:"allowed,omitzero"` // the commands the ticket's state allows, for invalid-transition
+	// Errors lists every problem of a request that has several (an invalid configuration document).
+	Errors []FieldError `json:"errors,omitempty"`
+}
+
+// FieldError is one problem of a request, at a path such as "sla_policies[2].response".
+type FieldError struct {
+	Field  string `json:"field"`
+	Reason string `json:"reason"`
 }
 
 // Problem kinds: the stable slugs after ProblemTypePrefix.
@@ -34,6 +42,7 @@ const (
 	KindPreconditionFailed = "precondition-failed"
 	KindIdempotencyReuse   = "idempotency-key-reused"
 	KindUnknownCommand     = "unknown-command"
+	KindInvalidConfig      = "invalid-config"
 	KindUnavailable        = "unavailable"
 	KindInternal           = "internal"
 )
