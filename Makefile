@@ -24,5 +24,10 @@ lint:
 fmt:
 	gofmt -w $(MODULES)
 
+QUICK ?= false
+BENCH_ARGS ?=
+bench: ## benchmark suite (test/bench, tag bench): prints the table, writes bench-results.json; QUICK=1 for small sizes; BENCH_ARGS="-raw-n=N -intake-n=N"
+	cd test && go test -tags bench -run TestBenchSuite -count=1 -timeout 30m -v ./bench -args -quick=$(QUICK) $(BENCH_ARGS)
+
 tidy:
 	@set -e; for m in $(MODULES); do (cd $$m && go mod tidy); done

@@ -1,0 +1,55 @@
+//go:build bench
+
+package bench
+
+import (
+	"flag"
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"github.com/ledgerdesk/ledgerdesk/test/internal/ldproc"
+)
+
+var (
+	quick   = flag.Bool("quick", false, "small sizes: the whole suite in under a minute")
+	rawN    = flag.Int("raw-n", 0, "messages for raw.* (default 500000, quick 50000)")
+	intakeN = flag.Int("intake-n", 0, "tickets for intake.* (default 40000, quick 4000)")
+)
+
+// size returns the flag's value, or the default for the mode.
+func size(flagged, normal, small int) int {
+	switch {
+	case flagged > 0:
+		return flagged
+	case *quick:
+		return small
+	}
+	return normal
+}
+
+const notBuilt = "not measured: needs routing/SLA/projections"
+
+// TestBenchSuite measures the raw JetStream ceiling on this machine and ledgerdesk
+// against it, prints the table and writes bench-results.json at the repository root.
+// Unmet targets show in the table and the file; they do not fail the test.
+func TestBenchSuite(t *testing.T) {
+	rep := Report{Env: CollectEnv()}
+	rep.Results = append(rep.Results, measureRaw(t, size(*rawN, 500_000, 50_000))...)
+	rep.Results = append(rep.Results, measureIntake(t, size(*intakeN, 40_000, 4_000))...)
+	rep.Results = append(rep.Results,
+		NotMeasured("pipeline.opened_to_routed", "tickets/s", notBuilt),
+		NotMeasured("pipeline.opened_to_routed.p99_ms", "ms", notBuilt),
+		NotMeasured("rebuild.projections", "events/s", notBuilt),
+		NotMeasured("query.queue.p99_ms", "ms", notBuilt),
+	)
+	if err := rep.Finalize(); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Print("\n" + rep.Table())
+	path := filepath.Join(ldproc.RepoRoot(t), "bench-results.json")
+	if err := rep.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Println("wrote", path)
+}

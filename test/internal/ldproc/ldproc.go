@@ -1,0 +1,222 @@
+// Package ldproc builds the ledgerdesk binary and runs `ledgerdesk run` as a child process
+// for the end-to-end, fault-injection and benchmark suites. Every helper takes a
+// testing.TB and fails it on error; processes are stopped in t.Cleanup.
+package ldproc
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ledgerdesk/ledgerdesk/events/eventstest"
+)
+
+// readyTimeout bounds the wait for /readyz after a start.
+const readyTimeout = 30 * time.Second
+
+// RepoRoot returns the directory holding go.work, found by walking up from the working
+// directory (a test runs in its package directory).
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("ldproc: no go.work above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// Build compiles ./services/cmd/ledgerdesk from the repository root into a temp dir and
+// returns the binary's path.
+func Build(t testing.TB) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "ledgerdesk")
+	cmd := exec.Command("go", "build", "-o", bin, "./services/cmd/ledgerdesk")
+	cmd.Dir = RepoRoot(t)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build ledgerdesk: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// FreeAddr returns a loopback host:port that was free a moment ago (listen on :0, close).
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// Proc is a running `ledgerdesk run` child process.
+type Proc struct {
+	URL     string // base URL of the HTTP API, http://host:port
+	Token   string // admin bearer token
+	DataDir string
+
+	cmd     *exec.Cmd
+	logPath string
+	done    chan struct{} // closed when the process has exited
+	waitErr error         // set before done is closed
+}
+
+// Start runs `bin run` on free ports with its store in dataDir and token as the admin
+// token, and returns once GET /readyz answers 200. The process is stopped (SIGTERM, then
+// SIGKILL) in t.Cleanup; when the test failed, the tail of its log is printed.
+func Start(t testing.TB, bin, dataDir, token string) *Proc {
+	t.Helper()
+	httpAddr, natsAddr := FreeAddr(t), FreeAddr(t)
+	logPath := filepath.Join(t.TempDir(), "ledgerdesk.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "run", "--data", dataDir, "--http", httpAddr, "--nats-listen", natsAddr)
+	cmd.Env = append(os.Environ(), "LEDGERDESK_ADMIN_TOKEN="+token)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		t.Fatalf("start ledgerdesk: %v", err)
+	}
+	p := &Proc{URL: "http://" + httpAddr, Token: token, DataDir: dataDir, cmd: cmd, logPath: logPath, done: make(chan struct{})}
+	go func() {
+		p.waitErr = cmd.Wait()
+		logFile.Close()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		p.Stop(t)
+		if t.Failed() {
+			t.Logf("ledgerdesk log (pid %d), last lines:\n%s", cmd.Process.Pid, p.LogTail(40))
+		}
+	})
+
+	client := &http.Client{Timeout: time.Second}
+	defer client.CloseIdleConnections()
+	eventstest.CheckFor(t, readyTimeout, 50*time.Millisecond, func() error {
+		if p.Exited() {
+			t.Fatalf("ledgerdesk exited before ready: %v\n%s", p.waitErr, p.LogTail(40))
+		}
+		resp, err := client.Get(p.URL + "/readyz")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("GET /readyz: %s", resp.Status)
+		}
+		return nil
+	})
+	return p
+}
+
+// Pid is the process id.
+func (p *Proc) Pid() int { return p.cmd.Process.Pid }
+
+// Exited reports whether the process has exited.
+func (p *Proc) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Kill sends SIGKILL — no shutdown code runs — and waits for the process to be gone.
+func (p *Proc) Kill(t testing.TB) {
+	t.Helper()
+	if p.Exited() {
+		t.Fatalf("kill ledgerdesk: already exited: %v", p.waitErr)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatalf("kill ledgerdesk: %v", err)
+	}
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("kill ledgerdesk: still running 10s after SIGKILL")
+	}
+}
+
+// Stop sends SIGTERM and waits up to 15s for a graceful exit, then SIGKILLs. It is a
+// no-op on an exited process and reports a graceful exit that failed.
+func (p *Proc) Stop(t testing.TB) {
+	t.Helper()
+	if p.Exited() {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+		if p.waitErr != nil {
+			t.Errorf("ledgerdesk exited after SIGTERM with %v", p.waitErr)
+		}
+	case <-time.After(15 * time.Second):
+		_ = p.cmd.Process.Signal(syscall.SIGKILL)
+		<-p.done
+		t.Errorf("ledgerdesk did not stop within 15s of SIGTERM")
+	}
+}
+
+// PeakRSSMB returns the process's peak resident set size (VmHWM) in MiB; it must be
+// called while the process runs.
+func (p *Proc) PeakRSSMB() (float64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.Pid()))
+	if err != nil {
+		return 0, fmt.Errorf("read peak rss: %w", err)
+	}
+	defer f.Close()
+	return parseVmHWM(f)
+}
+
+// parseVmHWM finds "VmHWM:  <n> kB" in a /proc/<pid>/status file and returns MiB.
+func parseVmHWM(r io.Reader) (float64, error) {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:")
+		if !ok {
+			continue
+		}
+		kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+		if err != nil {
+			return 0, fmt.Errorf("parse VmHWM %q: %w", rest, err)
+		}
+		return kb / 1024, nil
+	}
+	if err := sc.Err(); err != nil {
+		return 0, err
+	}
+	return 0, errors.New("no VmHWM in /proc status")
+}
+
+// LogTail returns the last n lines of the process's stderr and stdout.
+func (p *Proc) LogTail(n int) string {
+	b, err := os.ReadFile(p.logPath)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
