@@ -94,15 +94,8 @@ func (s *Store) ApplyConfig(ctx context.Context, tenant string, doc json.RawMess
 	}
 	next := ConfigVersion{Tenant: tenant, Version: prev.Version + 1, AppliedAt: time.Now().UTC(), Actor: actor, Document: doc}
 	m := nats.NewMsg(configSubject(tenant))
-	m.Header.Set(HeaderSpecVersion, SpecVersion)
-	m.Header.Set(HeaderID, uuid.Must(uuid.NewV7()).String())
-	m.Header.Set(HeaderSource, "/ledgerdesk/config")
-	m.Header.Set(HeaderType, TypeConfigApplied)
-	m.Header.Set(HeaderSubject, tenant)
-	m.Header.Set(HeaderTime, next.AppliedAt.Format(timeFormat))
-	m.Header.Set(HeaderDataContentType, DataContentType)
-	m.Header.Set(HeaderTenant, tenant)
-	setIf(m.Header, HeaderActor, actor)
+	setEnvelope(m.Header, Event{ID: uuid.Must(uuid.NewV7()).String(), Type: TypeConfigApplied, Source: "/ledgerdesk/config",
+		Tenant: tenant, TicketID: tenant, Time: next.AppliedAt, Actor: actor})
 	m.Header.Set(headerConfigVersion, strconv.FormatUint(next.Version, 10))
 	m.Data = doc
 	ack, err := s.js.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(prev.Sequence))

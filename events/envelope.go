@@ -64,10 +64,19 @@ func encodeData(p Payload) ([]byte, error) {
 	return data, nil
 }
 
-// toMsg builds the NATS message of an event whose Hash is already set.
+// toMsg builds the NATS message of a ticket event whose Hash is already set.
 func toMsg(e Event, data []byte) *nats.Msg {
 	m := nats.NewMsg(Subject(e.Tenant, e.TicketID))
-	h := m.Header
+	setEnvelope(m.Header, e)
+	setIf(m.Header, HeaderPrevHash, e.PrevHash)
+	m.Header.Set(HeaderHash, e.Hash)
+	m.Data = data
+	return m
+}
+
+// setEnvelope sets the CloudEvents attributes every ledgerdesk event carries, and the
+// Nats-Msg-Id (= ce-id) that deduplicates it. TicketID stands as ce-subject.
+func setEnvelope(h nats.Header, e Event) {
 	h.Set(HeaderSpecVersion, SpecVersion)
 	h.Set(HeaderID, e.ID)
 	h.Set(HeaderSource, e.Source)
@@ -79,11 +88,7 @@ func toMsg(e Event, data []byte) *nats.Msg {
 	setIf(h, HeaderActor, e.Actor)
 	setIf(h, HeaderCorrelationID, e.CorrelationID)
 	setIf(h, HeaderCausationID, e.CausationID)
-	setIf(h, HeaderPrevHash, e.PrevHash)
-	h.Set(HeaderHash, e.Hash)
 	h.Set(nats.MsgIdHdr, e.ID)
-	m.Data = data
-	return m
 }
 
 func setIf(h nats.Header, k, v string) {
