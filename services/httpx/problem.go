@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 
+	"go.uber.org/zap"
+
 	"github.com/ledgerdesk/ledgerdesk/events"
 )
 
@@ -52,7 +54,13 @@ func NewProblem(status int, kind, title, detail string) *Problem {
 	return &Problem{Type: ProblemTypePrefix + kind, Title: title, Status: status, Detail: detail}
 }
 
-func (p *Problem) Error() string { return p.Title + ": " + p.Detail }
+func (p *Problem) Error() string {
+	msg := p.Title + ": " + p.Detail
+	for _, e := range p.Errors {
+		msg += "\n  " + e.Field + ": " + e.Reason
+	}
+	return msg
+}
 
 // WriteProblem writes p as application/problem+json.
 func WriteProblem(w http.ResponseWriter, p *Problem) {
@@ -100,4 +108,14 @@ func ProblemFor(err error) *Problem {
 // NotFound answers any request no route matched with a not-found problem.
 func NotFound(w http.ResponseWriter, r *http.Request) {
 	WriteProblem(w, NewProblem(http.StatusNotFound, KindNotFound, "Not found", "no route for "+r.Method+" "+r.URL.Path))
+}
+
+// Fail writes err as a problem and logs it when it is the server's fault (5xx): the
+// cause stays in the log, never in the answer.
+func Fail(w http.ResponseWriter, r *http.Request, log *zap.Logger, err error) {
+	p := ProblemFor(err)
+	if p.Status >= 500 {
+		log.Error("request failed", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err))
+	}
+	WriteProblem(w, p)
 }

@@ -33,28 +33,28 @@ func (h *Handler) command(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := httpx.DecodeJSON(w, r, cmd, true); err != nil {
-		h.fail(w, r, err)
+		httpx.Fail(w, r, h.cfg.Logger, err)
 		return
 	}
 	want, conditional, err := ifMatch(r)
 	if err != nil {
-		h.fail(w, r, err)
+		httpx.Fail(w, r, h.cfg.Logger, err)
 		return
 	}
 	corr := correlationID(r)
 	for attempt := 0; ; attempt++ {
 		hist, t, version, err := h.load(r.Context(), r.PathValue("id"))
 		if err != nil {
-			h.fail(w, r, err)
+			httpx.Fail(w, r, h.cfg.Logger, err)
 			return
 		}
 		if conditional && version != want {
-			h.fail(w, r, preconditionFailed(version))
+			httpx.Fail(w, r, h.cfg.Logger, preconditionFailed(version))
 			return
 		}
 		decided, err := events.Decide(t, cmd, h.cfg.Now())
 		if err != nil {
-			h.fail(w, r, err)
+			httpx.Fail(w, r, h.cfg.Logger, err)
 			return
 		}
 		evs := make([]events.Event, len(decided))
@@ -66,7 +66,7 @@ func (h *Handler) command(w http.ResponseWriter, r *http.Request) {
 			ExpectedVersion: version, PrevHash: last.Hash, Events: evs})
 		if errors.Is(err, events.ErrConflict) {
 			if conditional {
-				h.fail(w, r, preconditionFailed(0))
+				httpx.Fail(w, r, h.cfg.Logger, preconditionFailed(0))
 				return
 			}
 			if attempt < commandRetries {
@@ -74,7 +74,7 @@ func (h *Handler) command(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		if err != nil {
-			h.fail(w, r, err)
+			httpx.Fail(w, r, h.cfg.Logger, err)
 			return
 		}
 		for _, e := range ap.Events {

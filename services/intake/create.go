@@ -27,21 +27,21 @@ type createRequest struct {
 func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 	var req createRequest
 	if err := httpx.DecodeJSON(w, r, &req, false); err != nil {
-		h.fail(w, r, err)
+		httpx.Fail(w, r, h.cfg.Logger, err)
 		return
 	}
 	if !events.ValidToken(req.Tenant) {
-		h.fail(w, r, &events.ValidationError{Field: "tenant", Reason: "required: 1-64 letters, digits, '-' or '_'"})
+		httpx.Fail(w, r, h.cfg.Logger, &events.ValidationError{Field: "tenant", Reason: "required: 1-64 letters, digits, '-' or '_'"})
 		return
 	}
 	decided, err := events.Decide(events.Ticket{}, req.Opened, h.cfg.Now())
 	if err != nil {
-		h.fail(w, r, err)
+		httpx.Fail(w, r, h.cfg.Logger, err)
 		return
 	}
 	id, err := uuid.NewV7()
 	if err != nil {
-		h.fail(w, r, err)
+		httpx.Fail(w, r, h.cfg.Logger, err)
 		return
 	}
 	corr := correlationID(r)
@@ -49,14 +49,14 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 	key := r.Header.Get("Idempotency-Key")
 	if key != "" {
 		if len(key) > 255 {
-			h.fail(w, r, &events.ValidationError{Field: "Idempotency-Key", Reason: "at most 255 characters"})
+			httpx.Fail(w, r, h.cfg.Logger, &events.ValidationError{Field: "Idempotency-Key", Reason: "at most 255 characters"})
 			return
 		}
 		ev.ID = uuid.NewSHA1(idempotencyNamespace, []byte(req.Tenant+"\x00"+key)).String()
 	}
 	ap, err := h.cfg.Committer.Append(r.Context(), events.Append{Tenant: req.Tenant, TicketID: id.String(), Events: []events.Event{ev}})
 	if err != nil {
-		h.fail(w, r, err)
+		httpx.Fail(w, r, h.cfg.Logger, err)
 		return
 	}
 	if ap.Duplicate {
@@ -72,11 +72,11 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) replay(w http.ResponseWriter, r *http.Request, seq uint64, opened events.Payload) {
 	first, err := h.cfg.Store.Get(r.Context(), seq)
 	if err != nil {
-		h.fail(w, r, err)
+		httpx.Fail(w, r, h.cfg.Logger, err)
 		return
 	}
 	if !reflect.DeepEqual(first.Data, opened) {
-		h.fail(w, r, httpx.NewProblem(http.StatusUnprocessableEntity, httpx.KindIdempotencyReuse,
+		httpx.Fail(w, r, h.cfg.Logger, httpx.NewProblem(http.StatusUnprocessableEntity, httpx.KindIdempotencyReuse,
 			"Idempotency-Key reused", "this Idempotency-Key opened a ticket with a different request"))
 		return
 	}
@@ -85,7 +85,7 @@ func (h *Handler) replay(w http.ResponseWriter, r *http.Request, seq uint64, ope
 		if errors.Is(err, events.ErrNotFound) {
 			err = errors.New("idempotent replay: original ticket not loadable")
 		}
-		h.fail(w, r, err)
+		httpx.Fail(w, r, h.cfg.Logger, err)
 		return
 	}
 	w.Header().Set("Location", "/v1/tickets/"+t.ID)

@@ -66,15 +66,6 @@ func NewHandler(cfg Config) (*Handler, error) {
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
 
-// fail writes err as a problem, logging the unexpected ones.
-func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	p := httpx.ProblemFor(err)
-	if p.Status >= 500 {
-		h.cfg.Logger.Error("request failed", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err))
-	}
-	httpx.WriteProblem(w, p)
-}
-
 func writeTicket(w http.ResponseWriter, status int, t events.Ticket, version uint64) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("ETag", strconv.Quote(strconv.FormatUint(version, 10)))
@@ -106,7 +97,7 @@ func (h *Handler) load(ctx context.Context, id string) ([]events.Raw, events.Tic
 func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
 	_, t, version, err := h.load(r.Context(), r.PathValue("id"))
 	if err != nil {
-		h.fail(w, r, err)
+		httpx.Fail(w, r, h.cfg.Logger, err)
 		return
 	}
 	writeTicket(w, http.StatusOK, t, version)
@@ -116,7 +107,7 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) history(w http.ResponseWriter, r *http.Request) {
 	hist, _, version, err := h.load(r.Context(), r.PathValue("id"))
 	if err != nil {
-		h.fail(w, r, err)
+		httpx.Fail(w, r, h.cfg.Logger, err)
 		return
 	}
 	out := make([]events.Structured, len(hist))
