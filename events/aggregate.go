@@ -25,6 +25,7 @@ type Ticket struct {
 	MajorIncident bool
 	Category      string
 	Source        string
+	Labels        []string
 	State         State
 	HoldReason    HoldReason
 	Tier          int
@@ -267,7 +268,7 @@ func Evolve(t Ticket, e Event) Ticket {
 		t.ID, t.Tenant, t.OpenedAt = e.TicketID, e.Tenant, e.Time
 		t.Type, t.Title, t.Description, t.Requester = d.Type, d.Title, d.Description, d.Requester
 		t.Impact, t.Urgency, t.Priority, t.MajorIncident = d.Impact, d.Urgency, d.Priority, d.MajorIncident
-		t.Category, t.Source = d.Category, d.Source
+		t.Category, t.Source, t.Labels = d.Category, d.Source, slices.Clone(d.Labels)
 		t.State, t.Tier = StateNew, 1
 	case Routed:
 		t.Group, t.Tier = d.Group, d.Tier

@@ -3,6 +3,7 @@ package events
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 )
 
 // Event types on the wire. A released type's schema never changes: a new shape gets a new
@@ -23,6 +24,19 @@ const (
 	TypeClosed        = "ledgerdesk.ticket.closed.v1"
 	TypeCancelled     = "ledgerdesk.ticket.cancelled.v1"
 	TypeLinked        = "ledgerdesk.ticket.linked.v1"
+
+	// Derived by the SLA service.
+	TypeSLAAttached  = "ledgerdesk.ticket.sla_attached.v1"
+	TypeSLAPaused    = "ledgerdesk.ticket.sla_paused.v1"
+	TypeSLAResumed   = "ledgerdesk.ticket.sla_resumed.v1"
+	TypeSLAWarning   = "ledgerdesk.ticket.sla_warning.v1"
+	TypeSLABreached  = "ledgerdesk.ticket.sla_breached.v1"
+	TypeSLACompleted = "ledgerdesk.ticket.sla_completed.v1"
+
+	// Derived by the escalation service.
+	TypeNotificationRequested = "ledgerdesk.ticket.notification_requested.v1"
+	TypeNotificationDelivered = "ledgerdesk.ticket.notification_delivered.v1"
+	TypeNotificationFailed    = "ledgerdesk.ticket.notification_failed.v1"
 )
 
 // Payload is the data of one ticket event. Each payload type is bound to exactly one
@@ -107,6 +121,7 @@ type Opened struct {
 	Category      string     `json:"category"`
 	Source        string     `json:"source"`
 	MajorIncident bool       `json:"major_incident,omitempty"`
+	Labels        []string   `json:"labels,omitempty"`
 }
 
 // Routed records the support group and tier a ticket was routed to and the rule that chose them.
@@ -117,10 +132,14 @@ type Routed struct {
 	RuleVersion int    `json:"rule_version,omitempty"`
 }
 
-// Assigned records the agent (and optionally group) now working the ticket.
+// Assigned records the agent (and optionally group) now working the ticket; when the
+// routing service chose the agent, the group's strategy and the routing decision's rule.
 type Assigned struct {
-	Agent string `json:"agent"`
-	Group string `json:"group,omitempty"`
+	Agent       string `json:"agent"`
+	Group       string `json:"group,omitempty"`
+	Strategy    string `json:"strategy,omitempty"`
+	RuleID      string `json:"rule_id,omitempty"`
+	RuleVersion int    `json:"rule_version,omitempty"`
 }
 
 // Responded records the first (or a later) response to the requester.
@@ -164,6 +183,9 @@ type Escalated struct {
 	Reason     string `json:"reason,omitempty"`
 	Vendor     string `json:"vendor,omitempty"`
 	VendorCase string `json:"vendor_case,omitempty"`
+	// RuleID and RuleVersion name the escalation rule of a functional escalation.
+	RuleID      string `json:"rule_id,omitempty"`
+	RuleVersion int    `json:"rule_version,omitempty"`
 }
 
 // Resolved records the resolution.
@@ -193,6 +215,106 @@ type Linked struct {
 	Target string   `json:"target"`
 }
 
+// SLA clock names.
+const (
+	ClockResponse   = "response"
+	ClockResolution = "resolution"
+)
+
+// SLATarget is one clock's target and, while it runs, its due time.
+type SLATarget struct {
+	Clock    string     `json:"clock"`
+	TargetMS int64      `json:"target_ms"`
+	Due      *time.Time `json:"due,omitempty"`
+}
+
+// SLAAttached attaches an SLA policy to the ticket with targets and due times, on open or,
+// retroactively from the open time, on a priority change.
+type SLAAttached struct {
+	PolicyID      string      `json:"policy_id"`
+	PolicyVersion int         `json:"policy_version"`
+	Calendar      string      `json:"calendar"`
+	Priority      Priority    `json:"priority"`
+	Reason        string      `json:"reason"` // opened or reprioritized
+	Targets       []SLATarget `json:"targets"`
+	Warnings      []int       `json:"warnings"`
+}
+
+// SLAPaused records clocks stopped by a pausing hold.
+type SLAPaused struct {
+	Reason HoldReason `json:"reason"`
+	Clocks []string   `json:"clocks"`
+}
+
+// SLAResumed records clocks running again, with their new due times.
+type SLAResumed struct {
+	Targets []SLATarget `json:"targets"`
+}
+
+// SLAWarning records that a clock used Percent of its target.
+type SLAWarning struct {
+	Clock         string    `json:"clock"`
+	Percent       int       `json:"percent"`
+	Due           time.Time `json:"due"`
+	PolicyID      string    `json:"policy_id"`
+	PolicyVersion int       `json:"policy_version"`
+}
+
+// SLABreached records that a clock passed its due time unmet.
+type SLABreached struct {
+	Clock         string    `json:"clock"`
+	Due           time.Time `json:"due"`
+	PolicyID      string    `json:"policy_id"`
+	PolicyVersion int       `json:"policy_version"`
+}
+
+// SLA outcomes.
+const (
+	OutcomeMet    = "met"
+	OutcomeMissed = "missed"
+)
+
+// SLACompleted records a clock's verdict when it stops: met or missed, and the business
+// time used (pauses excluded).
+type SLACompleted struct {
+	Clock         string `json:"clock"`
+	Outcome       string `json:"outcome"`
+	UsedMS        int64  `json:"used_ms"`
+	TargetMS      int64  `json:"target_ms"`
+	PolicyID      string `json:"policy_id"`
+	PolicyVersion int    `json:"policy_version"`
+}
+
+// NotificationRequested asks for one recipient to be told about the ticket.
+type NotificationRequested struct {
+	Role        string   `json:"role"`
+	Name        string   `json:"name,omitempty"`
+	Email       string   `json:"email"`
+	Level       int      `json:"level,omitempty"` // for a manager: 1 is the assignee's manager
+	Reason      string   `json:"reason"`
+	Webhooks    []string `json:"webhooks,omitempty"` // ids of the webhooks to deliver to
+	RuleID      string   `json:"rule_id"`
+	RuleVersion int      `json:"rule_version"`
+}
+
+// NotificationDelivered records a webhook delivery the receiver accepted.
+type NotificationDelivered struct {
+	Request  string `json:"request"` // id of the notification_requested event
+	Webhook  string `json:"webhook"`
+	URL      string `json:"url"`
+	Status   int    `json:"status"`
+	Attempts int    `json:"attempts"`
+}
+
+// NotificationFailed records a webhook delivery given up on.
+type NotificationFailed struct {
+	Request  string `json:"request"`
+	Webhook  string `json:"webhook"`
+	URL      string `json:"url"`
+	Error    string `json:"error"`
+	Attempts int    `json:"attempts"`
+}
+
 func (Opened) EventType() string        { return TypeOpened }
 func (Routed) EventType() string        { return TypeRouted }
 func (Assigned) EventType() string      { return TypeAssigned }
@@ -208,6 +330,16 @@ func (Reopened) EventType() string      { return TypeReopened }
 func (Closed) EventType() string        { return TypeClosed }
 func (Cancelled) EventType() string     { return TypeCancelled }
 func (Linked) EventType() string        { return TypeLinked }
+
+func (SLAAttached) EventType() string           { return TypeSLAAttached }
+func (SLAPaused) EventType() string             { return TypeSLAPaused }
+func (SLAResumed) EventType() string            { return TypeSLAResumed }
+func (SLAWarning) EventType() string            { return TypeSLAWarning }
+func (SLABreached) EventType() string           { return TypeSLABreached }
+func (SLACompleted) EventType() string          { return TypeSLACompleted }
+func (NotificationRequested) EventType() string { return TypeNotificationRequested }
+func (NotificationDelivered) EventType() string { return TypeNotificationDelivered }
+func (NotificationFailed) EventType() string    { return TypeNotificationFailed }
 
 // registry maps each wire type to a constructor of its payload: the one place that
 // binds names to Go types.
@@ -227,7 +359,29 @@ var registry = map[string]func() Payload{
 	TypeClosed:        func() Payload { return &Closed{} },
 	TypeCancelled:     func() Payload { return &Cancelled{} },
 	TypeLinked:        func() Payload { return &Linked{} },
+
+	TypeSLAAttached:           func() Payload { return &SLAAttached{} },
+	TypeSLAPaused:             func() Payload { return &SLAPaused{} },
+	TypeSLAResumed:            func() Payload { return &SLAResumed{} },
+	TypeSLAWarning:            func() Payload { return &SLAWarning{} },
+	TypeSLABreached:           func() Payload { return &SLABreached{} },
+	TypeSLACompleted:          func() Payload { return &SLACompleted{} },
+	TypeNotificationRequested: func() Payload { return &NotificationRequested{} },
+	TypeNotificationDelivered: func() Payload { return &NotificationDelivered{} },
+	TypeNotificationFailed:    func() Payload { return &NotificationFailed{} },
 }
+
+// derived are the event types only services append (no command requests them): SLA
+// verdicts and notifications.
+var derived = map[string]bool{
+	TypeSLAAttached: true, TypeSLAPaused: true, TypeSLAResumed: true, TypeSLAWarning: true,
+	TypeSLABreached: true, TypeSLACompleted: true,
+	TypeNotificationRequested: true, TypeNotificationDelivered: true, TypeNotificationFailed: true,
+}
+
+// IsDerived reports whether an event type is appended only by a service as the effect of
+// another event, never requested by a command.
+func IsDerived(eventType string) bool { return derived[eventType] }
 
 // Types lists every registered event type.
 func Types() []string {
@@ -283,6 +437,24 @@ func deref(p Payload) Payload {
 	case *Cancelled:
 		return *v
 	case *Linked:
+		return *v
+	case *SLAAttached:
+		return *v
+	case *SLAPaused:
+		return *v
+	case *SLAResumed:
+		return *v
+	case *SLAWarning:
+		return *v
+	case *SLABreached:
+		return *v
+	case *SLACompleted:
+		return *v
+	case *NotificationRequested:
+		return *v
+	case *NotificationDelivered:
+		return *v
+	case *NotificationFailed:
 		return *v
 	}
 	return p
