@@ -109,3 +109,29 @@ func (s *Store) ApplyConfig(ctx context.Context, tenant string, doc json.RawMess
 	next.Sequence = ack.Sequence
 	return next, nil
 }
+
+// ConfigAt returns version v of the tenant's configuration, or ErrNotFound. Versions are
+// numbered 1, 2, … in the order of the tenant's subject, so version v is its v-th message.
+func (s *Store) ConfigAt(ctx context.Context, tenant string, v uint64) (ConfigVersion, error) {
+	if !ValidToken(tenant) || v == 0 {
+		return ConfigVersion{}, ErrNotFound
+	}
+	stream, err := s.js.Stream(ctx, ConfigStreamName)
+	if err != nil {
+		return ConfigVersion{}, fmt.Errorf("config stream: %w", err)
+	}
+	seq := uint64(1)
+	for n := uint64(1); ; n++ {
+		m, err := stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(configSubject(tenant)))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return ConfigVersion{}, ErrNotFound
+		}
+		if err != nil {
+			return ConfigVersion{}, fmt.Errorf("load config %d of %s: %w", v, tenant, err)
+		}
+		if n == v {
+			return configFromMsg(tenant, m.Header, m.Data, m.Sequence, m.Time)
+		}
+		seq = m.Sequence + 1
+	}
+}

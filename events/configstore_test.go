@@ -31,6 +31,15 @@ func TestConfigVersions(t *testing.T) {
 	if err != nil || cur.Version != 2 || cur.Sequence != v2.Sequence || string(cur.Document) != `{"tenant":"acme","n":2}` || cur.Actor != "admin" {
 		t.Fatalf("current = %+v, %v", cur, err)
 	}
+	for v, want := range map[uint64]string{1: `{"tenant":"acme","n":1}`, 2: `{"tenant":"acme","n":2}`} {
+		got, err := s.ConfigAt(ctx, "acme", v)
+		if err != nil || got.Version != v || string(got.Document) != want {
+			t.Fatalf("ConfigAt(%d) = %+v, %v", v, got, err)
+		}
+	}
+	if _, err := s.ConfigAt(ctx, "acme", 3); !errors.Is(err, events.ErrNotFound) {
+		t.Fatalf("ConfigAt(3) = %v, want ErrNotFound", err)
+	}
 }
 
 func TestConcurrentConfigAppliesGetDistinctVersions(t *testing.T) {

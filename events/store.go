@@ -417,3 +417,12 @@ func (s *Store) Subscribe(ctx context.Context, from uint64, handle func(Raw) err
 	}()
 	return cancel, nil
 }
+
+// LastSequence returns the sequence of the last event in the log (0 when empty).
+func (s *Store) LastSequence(ctx context.Context) (uint64, error) {
+	info, err := s.stream.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("stream %s info: %w", StreamName, err)
+	}
+	return info.State.LastSeq, nil
+}

@@ -11,6 +11,13 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
+// Metadata keys a Subscriber adds to every message: the NATS subject it was stored
+// under and its stream sequence. NB: never rename; handlers and dead letters rely on them.
+const (
+	MetadataSubject  = "ledgerdesk-subject"
+	MetadataSequence = "ledgerdesk-stream-seq"
+)
+
 // Route says where a watermill topic lives in JetStream.
 type Route struct {
 	// Stream is the name of the stream that stores the topic.

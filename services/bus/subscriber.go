@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -269,6 +270,10 @@ func toMessage(jm jetstream.Msg, stream string) *message.Message {
 		if meta, err := jm.Metadata(); err == nil {
 			id = fmt.Sprintf("%s-%d", stream, meta.Sequence.Stream)
 		}
+	}
+	md[MetadataSubject] = jm.Subject()
+	if meta, err := jm.Metadata(); err == nil {
+		md[MetadataSequence] = strconv.FormatUint(meta.Sequence.Stream, 10)
 	}
 	m := message.NewMessage(id, jm.Data())
 	m.Metadata = md

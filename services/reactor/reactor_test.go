@@ -1,0 +1,286 @@
+package reactor_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/ledgerdesk/ledgerdesk/events"
+	"github.com/ledgerdesk/ledgerdesk/events/eventstest"
+	"github.com/ledgerdesk/ledgerdesk/services/reactor"
+)
+
+func setup(t *testing.T) (*nats.Conn, *events.Store) {
+	t.Helper()
+	_, nc := eventstest.RunJetStream(t)
+	store, err := events.NewStore(context.Background(), nc, events.StoreConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nc, store
+}
+
+func open(t *testing.T, store *events.Store) events.Event {
+	t.Helper()
+	res, err := store.Append(context.Background(), events.Append{Tenant: "acme", TicketID: eventstest.NewTicketID(t),
+		Events: []events.Event{{Data: eventstest.OpenedFixture("printer on fire")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Events[0]
+}
+
+func newService(t *testing.T, nc *nats.Conn, store *events.Store) *reactor.Service {
+	t.Helper()
+	svc, err := reactor.New(context.Background(), reactor.Config{Name: "testsvc", Conn: nc, Store: store,
+		Logger: zap.NewNop(), MaxRetries: 2, RetryInterval: 10 * time.Millisecond, AckWait: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
+}
+
+// run runs svc until the test ends (or stop is called) and waits until it consumes.
+func run(t *testing.T, svc *reactor.Service) (stop func()) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(context.Background()) }()
+	select {
+	case <-svc.Running():
+	case err := <-done:
+		t.Fatalf("service ended: %v", err)
+	}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			_ = svc.Close()
+			<-done
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// effect is a test decision: one comment per cause, with a derived id.
+func effect(cause events.Event) reactor.Decide {
+	return func(reactor.History) ([]events.Event, error) {
+		return []events.Event{{ID: reactor.DerivedID(cause.ID, "test-effect"), Data: events.Commented{Body: "effect of " + cause.ID}}}, nil
+	}
+}
+
+// effects counts the recorded effects of a ticket and checks their envelope.
+func effects(t *testing.T, store *events.Store, ticket string) []events.Raw {
+	t.Helper()
+	raws, _, err := store.Load(context.Background(), ticket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []events.Raw
+	for _, r := range raws {
+		if r.Type == events.TypeCommented {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func TestApplyRecordsAnEffectOnce(t *testing.T) {
+	nc, store := setup(t)
+	svc := newService(t, nc, store)
+	cause := open(t, store)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	var appended atomic.Int32
+	for range 5 { // concurrent replicas handling the same cause
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			evs, err := svc.Apply(ctx, cause, effect(cause))
+			if err != nil {
+				t.Error(err)
+			}
+			appended.Add(int32(len(evs)))
+		}()
+	}
+	wg.Wait()
+	if _, err := svc.Apply(ctx, cause, effect(cause)); err != nil { // a replay later on
+		t.Fatal(err)
+	}
+	got := effects(t, store, cause.TicketID)
+	if len(got) != 1 || appended.Load() != 1 {
+		t.Fatalf("recorded %d effects, Apply reported %d appended; want 1", len(got), appended.Load())
+	}
+	e := got[0]
+	if e.CausationID != cause.ID || e.CorrelationID != cause.ID || e.Source != "/ledgerdesk/testsvc" || e.Actor != "service:testsvc" {
+		t.Fatalf("effect envelope: causation %q correlation %q source %q actor %q", e.CausationID, e.CorrelationID, e.Source, e.Actor)
+	}
+	raws, _, _ := store.Load(ctx, cause.TicketID)
+	if err := events.VerifyChain(raws); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPoisonedMessageGoesToDeadLetters: a message that keeps failing lands in DEADLETTER
+// with the error and its original headers, and the next messages are still handled.
+func TestPoisonedMessageGoesToDeadLetters(t *testing.T) {
+	nc, store := setup(t)
+	svc := newService(t, nc, store)
+	bad := open(t, store)
+	var mu sync.Mutex
+	var handled []string
+	var attempts atomic.Int32
+	err := svc.HandleTickets("poison", func(ctx context.Context, r events.Raw) error {
+		if r.ID == bad.ID {
+			attempts.Add(1)
+			return errors.New("cannot handle this one")
+		}
+		mu.Lock()
+		handled = append(handled, r.ID)
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, svc)
+	good := open(t, store)
+	eventstest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if !slices.Contains(handled, good.ID) {
+			return errors.New("the message after the poisoned one is not handled")
+		}
+		return nil
+	})
+	if n := attempts.Load(); n != 3 { // the first try and MaxRetries 2
+		t.Errorf("poisoned message tried %d times, want 3", n)
+	}
+	js, _ := jetstream.New(nc)
+	stream, err := js.Stream(context.Background(), reactor.DeadLetterStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := stream.GetLastMsgForSubject(context.Background(), "deadletter.testsvc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Header.Get(reactor.MetadataReason); got != "cannot handle this one" {
+		t.Errorf("dead letter reason %q", got)
+	}
+	if m.Header.Get(events.HeaderID) != bad.ID || m.Header.Get(events.HeaderType) != events.TypeOpened ||
+		m.Header.Get(events.HeaderSubject) != bad.TicketID || m.Header.Get(events.HeaderHash) != bad.Hash {
+		t.Errorf("dead letter lost the original headers: %v", m.Header)
+	}
+}
+
+// TestRedeliveryAfterCrashDoesNotRepeatEffects: the handler records its effect and then
+// dies before the ack, twice (a panic, then a restart of the service mid-handling);
+// the redelivered cause finds its effect recorded and appends nothing.
+func TestRedeliveryAfterCrashDoesNotRepeatEffects(t *testing.T) {
+	nc, store := setup(t)
+	cause := open(t, store)
+	var calls atomic.Int32
+	blocked := make(chan struct{})
+	handler := func(svc *reactor.Service) func(context.Context, events.Raw) error {
+		return func(ctx context.Context, r events.Raw) error {
+			if r.Type != events.TypeOpened {
+				return nil
+			}
+			if _, err := svc.Apply(ctx, r.Event, effect(r.Event)); err != nil {
+				return err
+			}
+			switch calls.Add(1) {
+			case 1:
+				panic("crash after recording the effect")
+			case 2:
+				close(blocked) // the service is stopped while this message is in flight
+				<-ctx.Done()
+				return ctx.Err()
+			}
+			return nil
+		}
+	}
+	first := newService(t, nc, store)
+	if err := first.HandleTickets("effects", handler(first)); err != nil {
+		t.Fatal(err)
+	}
+	stopFirst := run(t, first)
+	<-blocked
+	stopFirst()
+	second := newService(t, nc, store)
+	if err := second.HandleTickets("effects", handler(second)); err != nil {
+		t.Fatal(err)
+	}
+	run(t, second)
+	eventstest.CheckFor(t, 15*time.Second, 20*time.Millisecond, func() error {
+		if n := calls.Load(); n < 3 {
+			return fmt.Errorf("handled %d times, want 3 (panic, restart, success)", n)
+		}
+		return nil
+	})
+	if got := effects(t, store, cause.TicketID); len(got) != 1 {
+		t.Fatalf("%d effects recorded after redeliveries, want 1", len(got))
+	}
+}
+
+// TestReplicasHandleInOrderAndOnce: three replicas of a service share its consumer; the
+// log's events are handled in stream order, each exactly once.
+func TestReplicasHandleInOrderAndOnce(t *testing.T) {
+	nc, store := setup(t)
+	var mu sync.Mutex
+	var order []uint64
+	byReplica := map[int]int{}
+	for i := range 3 {
+		svc := newService(t, nc, store)
+		if err := svc.HandleTickets("ordered", func(ctx context.Context, r events.Raw) error {
+			mu.Lock()
+			order = append(order, r.Sequence)
+			byReplica[i]++
+			mu.Unlock()
+			if r.Type == events.TypeOpened {
+				_, err := svc.Apply(ctx, r.Event, effect(r.Event))
+				return err
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		run(t, svc)
+	}
+	const tickets = 40
+	for range tickets {
+		open(t, store)
+	}
+	want := uint64(2 * tickets) // every opened and its effect
+	eventstest.CheckFor(t, 30*time.Second, 20*time.Millisecond, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if uint64(len(order)) < want {
+			return fmt.Errorf("handled %d of %d events", len(order), want)
+		}
+		return nil
+	})
+	time.Sleep(200 * time.Millisecond) // nothing more may arrive
+	mu.Lock()
+	defer mu.Unlock()
+	if uint64(len(order)) != want {
+		t.Fatalf("handled %d events, want %d", len(order), want)
+	}
+	for i, seq := range order {
+		if seq != uint64(i+1) {
+			t.Fatalf("handled seq %d at position %d: out of order or twice (%v)", seq, i, order)
+		}
+	}
+	if len(byReplica) != 3 {
+		t.Errorf("events handled per replica: %v; want all three replicas sharing the consumer", byReplica)
+	}
+}

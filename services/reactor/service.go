@@ -1,0 +1,292 @@
+package reactor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/ledgerdesk/ledgerdesk/events"
+	"github.com/ledgerdesk/ledgerdesk/services/bus"
+)
+
+// DeadLetterStream keeps the messages a handler gave up on, under
+// deadletter.<service>, with the error and the original headers. NB: never rename.
+const (
+	DeadLetterStream  = "DEADLETTER"
+	deadLetterTopic   = "deadletter"
+	deadLetterSubject = "deadletter"
+)
+
+// Metadata keys the poison queue sets on a dead letter (watermill's own names).
+const (
+	MetadataReason  = middleware.ReasonForPoisonedKey
+	MetadataHandler = middleware.PoisonedHandlerKey
+)
+
+// TicketsRoute is the ticket log as a topic: every event of every ticket, in stream order.
+var TicketsRoute = bus.Route{Stream: events.StreamName, Subject: events.SubjectPrefix + ".>"}
+
+// Config configures a reacting service.
+type Config struct {
+	// Name is the service's name: event source "/ledgerdesk/<name>", actor
+	// "service:<name>", dead letters under deadletter.<name>. NB: never rename a service:
+	// its handlers' durable consumers carry the name and would start over from sequence 1.
+	Name string
+	// Conn is the NATS connection (required; not closed by the service).
+	Conn *nats.Conn
+	// Store is the ticket event store (required).
+	Store *events.Store
+	// Logger (required).
+	Logger *zap.Logger
+	// MaxRetries is how often a failing message is retried, with exponential backoff,
+	// before it goes to the dead-letter stream (default 5).
+	MaxRetries int
+	// RetryInterval is the first retry's delay; each next one doubles it (default 100ms).
+	RetryInterval time.Duration
+	// AckWait is how long JetStream waits for a handler before it redelivers (default 30s).
+	AckWait time.Duration
+}
+
+func (c *Config) setDefaults() {
+	if c.MaxRetries == 0 {
+		c.MaxRetries = 5
+	}
+	if c.RetryInterval == 0 {
+		c.RetryInterval = 100 * time.Millisecond
+	}
+	if c.AckWait == 0 {
+		c.AckWait = 30 * time.Second
+	}
+}
+
+// Validate reports every problem of the configuration.
+func (c Config) Validate() error {
+	var errs []error
+	if !events.ValidToken(c.Name) {
+		errs = append(errs, fmt.Errorf("reactor: invalid service name %q", c.Name))
+	}
+	if c.Conn == nil {
+		errs = append(errs, errors.New("reactor: Conn is required"))
+	}
+	if c.Store == nil {
+		errs = append(errs, errors.New("reactor: Store is required"))
+	}
+	if c.Logger == nil {
+		errs = append(errs, errors.New("reactor: Logger is required"))
+	}
+	if c.MaxRetries < 0 || c.RetryInterval < 0 || c.AckWait < 0 {
+		errs = append(errs, errors.New("reactor: MaxRetries, RetryInterval and AckWait must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// Service is one reacting service: handlers on durable consumers inside a watermill
+// Router. Add handlers, then Run.
+type Service struct {
+	name, source, actor string
+	cfg                 Config
+	store               *events.Store
+	log                 *zap.Logger
+	router              *message.Router
+	dlq                 *bus.Publisher
+
+	mu     sync.Mutex
+	subs   []*bus.Subscriber
+	onStop []func()
+}
+
+// New creates the service, its router with middleware and the dead-letter stream.
+func New(ctx context.Context, cfg Config) (*Service, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	js, err := jetstream.New(cfg.Conn)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := js.CreateOrUpdateStream(ctx, DeadLetterStreamConfig()); err != nil {
+		return nil, fmt.Errorf("create stream %s: %w", DeadLetterStream, err)
+	}
+	wlog := zapAdapter{cfg.Logger.Named(cfg.Name)}
+	dlqRoute := bus.Route{Stream: DeadLetterStream, Subject: deadLetterSubject + "." + cfg.Name}
+	dlq, err := bus.NewPublisher(bus.PublisherConfig{Conn: cfg.Conn, Topics: fixedTopic(deadLetterTopic, dlqRoute)})
+	if err != nil {
+		return nil, err
+	}
+	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 30 * time.Second}, wlog)
+	if err != nil {
+		return nil, err
+	}
+	poison, err := middleware.PoisonQueue(dlq, deadLetterTopic)
+	if err != nil {
+		return nil, err
+	}
+	// Outermost first: a message that still fails after the retries is poisoned; panics
+	// become errors the retry sees.
+	router.AddMiddleware(
+		correlationID,
+		poison,
+		middleware.Retry{MaxRetries: cfg.MaxRetries, InitialInterval: cfg.RetryInterval, Multiplier: 2,
+			MaxInterval: 5 * time.Second, Logger: wlog}.Middleware,
+		middleware.Recoverer,
+	)
+	return &Service{name: cfg.Name, source: "/ledgerdesk/" + cfg.Name, actor: "service:" + cfg.Name,
+		cfg: cfg, store: cfg.Store, log: cfg.Logger.Named(cfg.Name), router: router, dlq: dlq}, nil
+}
+
+// DeadLetterStreamConfig is the DEADLETTER stream: file storage, kept 30 days.
+func DeadLetterStreamConfig() jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:        DeadLetterStream,
+		Description: "ledgerdesk messages a service gave up on, with the error and their original headers",
+		Subjects:    []string{deadLetterSubject + ".>"},
+		Storage:     jetstream.FileStorage,
+		MaxAge:      30 * 24 * time.Hour,
+		Duplicates:  time.Hour,
+	}
+}
+
+// Name is the service's name.
+func (s *Service) Name() string { return s.name }
+
+// Source is the ce-source of the events the service appends.
+func (s *Service) Source() string { return s.source }
+
+// Store is the ticket event store.
+func (s *Service) Store() *events.Store { return s.store }
+
+// Logger is the service's logger.
+func (s *Service) Logger() *zap.Logger { return s.log }
+
+// Handler handles one message; an error retries it, then dead-letters it.
+type Handler func(ctx context.Context, msg *message.Message) error
+
+// Handle adds a handler that consumes route through the durable consumer
+// "<service>-<handler>", shared by every replica of the service. NB: handler names are
+// persisted in consumer names; never rename one.
+func (s *Service) Handle(handler string, route bus.Route, h Handler) error {
+	consumer := s.name + "-" + handler
+	sub, err := bus.NewSubscriber(bus.SubscriberConfig{Conn: s.cfg.Conn, Topics: fixedTopic(route.Subject, route),
+		ConsumerGroup: consumer, AckWait: s.cfg.AckWait, Logger: zapAdapter{s.log}})
+	if err != nil {
+		return err
+	}
+	if err := sub.SubscribeInitialize(route.Subject); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.subs = append(s.subs, sub)
+	s.mu.Unlock()
+	s.router.AddConsumerHandler(consumer, route.Subject, sub, func(msg *message.Message) error {
+		return h(msg.Context(), msg)
+	})
+	return nil
+}
+
+// HandleTickets adds a handler of ticket events (see Handle); h gets each event decoded.
+func (s *Service) HandleTickets(handler string, h func(ctx context.Context, r events.Raw) error) error {
+	return s.Handle(handler, TicketsRoute, func(ctx context.Context, msg *message.Message) error {
+		r, err := RawFromMessage(msg)
+		if err != nil {
+			return err
+		}
+		return h(ctx, r)
+	})
+}
+
+// RawFromMessage decodes a ticket event delivered by the bus.
+func RawFromMessage(msg *message.Message) (events.Raw, error) {
+	seq, err := strconv.ParseUint(msg.Metadata.Get(bus.MetadataSequence), 10, 64)
+	if err != nil {
+		return events.Raw{}, fmt.Errorf("message %s: no stream sequence: %w", msg.UUID, err)
+	}
+	h := nats.Header{}
+	for k, v := range msg.Metadata {
+		h.Set(k, v)
+	}
+	return events.FromMsg(msg.Metadata.Get(bus.MetadataSubject), h, msg.Payload, seq)
+}
+
+// OnStop registers f to run when Run returns, after the handlers have stopped.
+func (s *Service) OnStop(f func()) {
+	s.mu.Lock()
+	s.onStop = append(s.onStop, f)
+	s.mu.Unlock()
+}
+
+// Run runs the handlers until ctx ends or Close; it returns once they have stopped.
+func (s *Service) Run(ctx context.Context) error {
+	err := s.router.Run(ctx)
+	s.mu.Lock()
+	subs, onStop := s.subs, s.onStop
+	s.mu.Unlock()
+	for _, f := range onStop {
+		f()
+	}
+	for _, sub := range subs {
+		err = errors.Join(err, sub.Close())
+	}
+	return errors.Join(err, s.dlq.Close())
+}
+
+// Running is closed when every handler is consuming.
+func (s *Service) Running() chan struct{} { return s.router.Running() }
+
+// Close stops the handlers, waiting for the ones in flight.
+func (s *Service) Close() error { return s.router.Close() }
+
+// correlationID carries the cause's ce-correlationid (or its id) as watermill's
+// correlation id, so that logs and dead letters name the request a message belongs to.
+func correlationID(h message.HandlerFunc) message.HandlerFunc {
+	return func(msg *message.Message) ([]*message.Message, error) {
+		id := msg.Metadata.Get(events.HeaderCorrelationID)
+		if id == "" {
+			id = msg.UUID
+		}
+		middleware.SetCorrelationID(id, msg)
+		return h(msg)
+	}
+}
+
+// fixedTopic maps exactly one topic to a route.
+func fixedTopic(topic string, r bus.Route) bus.Topics {
+	return func(t string) (bus.Route, error) {
+		if t != topic {
+			return bus.Route{}, fmt.Errorf("%w: %q", bus.ErrUnknownTopic, t)
+		}
+		return r, nil
+	}
+}
+
+// zapAdapter logs watermill's messages through zap. (watermill ships adapters for the
+// standard library and slog only; the project logs with zap.)
+type zapAdapter struct{ l *zap.Logger }
+
+func (a zapAdapter) fields(f watermill.LogFields) []zap.Field {
+	out := make([]zap.Field, 0, len(f))
+	for k, v := range f {
+		out = append(out, zap.Any(k, v))
+	}
+	return out
+}
+
+func (a zapAdapter) Error(msg string, err error, f watermill.LogFields) {
+	a.l.Error(msg, append(a.fields(f), zap.Error(err))...)
+}
+func (a zapAdapter) Info(msg string, f watermill.LogFields)  { a.l.Info(msg, a.fields(f)...) }
+func (a zapAdapter) Debug(msg string, f watermill.LogFields) { a.l.Debug(msg, a.fields(f)...) }
+func (a zapAdapter) Trace(msg string, f watermill.LogFields) { a.l.Debug(msg, a.fields(f)...) }
+func (a zapAdapter) With(f watermill.LogFields) watermill.LoggerAdapter {
+	return zapAdapter{a.l.With(a.fields(f)...)}
+}
