@@ -6,7 +6,7 @@ GOTEST_FLAGS ?= -count=1 -timeout 12m
 .PHONY: run build test lint fmt bench tidy
 
 run: ## start the whole system on the embedded JetStream default
-	go run ./services/cmd/ledgerdesk run --data $(DATA)
+	go run ./services/cmd/ledgerdesk run --data $(DATA) --seed-config deploy/demo-config
 
 build:
 	mkdir -p bin && go build -o bin/ledgerdesk ./services/cmd/ledgerdesk

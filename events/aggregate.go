@@ -51,6 +51,10 @@ const MaxTier = 4
 // Open states: a ticket in one of them is being worked.
 var openStates = []State{StateNew, StateAssigned, StateInProgress, StateOnHold}
 
+// IsOpen reports whether a ticket in the state is being worked (new, assigned, in
+// progress or on hold).
+func (s State) IsOpen() bool { return slices.Contains(openStates, s) }
+
 // transitions says, per command name, the states it is allowed in. Commands not in a
 // state's list are refused with a *TransitionError naming the allowed ones.
 var transitions = map[string][]State{

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 
 	"github.com/ledgerdesk/ledgerdesk/events"
 	"github.com/ledgerdesk/ledgerdesk/events/embedded"
+	"github.com/ledgerdesk/ledgerdesk/services/configapi"
 	"github.com/ledgerdesk/ledgerdesk/services/httpx"
 	"github.com/ledgerdesk/ledgerdesk/services/intake"
 )
@@ -35,6 +38,12 @@ type RunConfig struct {
 	AdminToken string
 	// CommitWorkers is the number of group-commit workers (default 1: one batch in flight at a time gathers the most requests per fsync).
 	CommitWorkers int
+	// SeedConfigDir, when set, holds tenant configuration documents applied at start
+	// for every tenant that has none yet (make run seeds deploy/demo-config).
+	SeedConfigDir string
+	// Services are the reacting services started in-process (default: all of them;
+	// []string{} for none, e.g. to measure intake alone).
+	Services []string
 	// DebugAddr, when set, serves Go's /debug/pprof profiles there (off by default; bind
 	// it to loopback).
 	DebugAddr string
@@ -58,6 +67,9 @@ func (c *RunConfig) setDefaults() {
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 10 * time.Second
 	}
+	if c.Services == nil {
+		c.Services = ReactorNames()
+	}
 }
 
 // Validate reports every problem with the configuration at once.
@@ -66,6 +78,11 @@ func (c RunConfig) Validate() error {
 	for name, addr := range map[string]string{"http": c.HTTPAddr, "nats-listen": c.NATSListen} {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			errs = append(errs, fmt.Errorf("--%s %q: %w", name, addr, err))
+		}
+	}
+	for _, name := range c.Services {
+		if !slices.Contains(ReactorNames(), name) {
+			errs = append(errs, fmt.Errorf("--services: unknown service %q (one of %s)", name, strings.Join(ReactorNames(), ", ")))
 		}
 	}
 	if c.CommitWorkers < 0 {
@@ -84,6 +101,7 @@ type System struct {
 	log       *zap.Logger
 	nc        *nats.Conn
 	committer *intake.Committer
+	reactors  []*Reactor
 	http      *http.Server
 	debug     *http.Server
 	httpDone  chan error
@@ -132,6 +150,25 @@ func Start(ctx context.Context, cfg RunConfig, log *zap.Logger) (*System, error)
 	if err != nil {
 		return nil, err
 	}
+	if cfg.SeedConfigDir != "" {
+		seeded, err := configapi.Seed(ctx, sys.Store, cfg.SeedConfigDir, "seed")
+		if err != nil {
+			return nil, err
+		}
+		log.Info("configuration seeded", zap.String("dir", cfg.SeedConfigDir), zap.Strings("tenants", seeded))
+	}
+	for _, name := range cfg.Services {
+		r, err := StartReactor(ctx, name, sys.nc, sys.Store, log)
+		if err != nil {
+			return nil, err
+		}
+		sys.reactors = append(sys.reactors, r)
+		log.Info("service started", zap.String("service", name))
+	}
+	configAPI, err := configapi.NewHandler(sys.Store, log, "admin")
+	if err != nil {
+		return nil, err
+	}
 	sys.committer = intake.NewCommitter(sys.Store, cfg.CommitWorkers)
 	api, err := intake.NewHandler(intake.Config{Store: sys.Store, Committer: sys.committer, Logger: log})
 	if err != nil {
@@ -141,6 +178,7 @@ func Start(ctx context.Context, cfg RunConfig, log *zap.Logger) (*System, error)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", sys.readyz)
+	mux.Handle("/v1/tenants/", httpx.RequireBearer(token, configAPI))
 	mux.Handle("/v1/", httpx.RequireBearer(token, api))
 	mux.HandleFunc("/", httpx.NotFound)
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
@@ -170,7 +208,8 @@ func (s *System) readyz(w http.ResponseWriter, _ *http.Request) {
 }
 
 // Stop shuts down in dependency order: HTTP (draining requests), the committer (committing
-// what is queued), the NATS connection, then the server. Safe on a partly started system.
+// what is queued), the reacting services (finishing the message in flight), the NATS
+// connection, then the server. Safe on a partly started system.
 func (s *System) Stop(ctx context.Context) {
 	s.ready.Store(false)
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.ShutdownTimeout)
@@ -185,6 +224,11 @@ func (s *System) Stop(ctx context.Context) {
 	}
 	if s.committer != nil {
 		s.committer.Close()
+	}
+	for _, r := range s.reactors {
+		if err := r.Stop(); err != nil {
+			s.log.Warn("service stop", zap.Error(err))
+		}
 	}
 	if s.nc != nil {
 		s.nc.Close()

@@ -161,16 +161,22 @@ type subscription struct {
 	inflight sync.WaitGroup // handle calls that may still send on out
 }
 
-// run waits for the end of the subscription, stops the consumer, waits for the
-// handler, closes out and deletes an ephemeral consumer.
+// run waits for the end of the subscription, drains the consumer (naking what it
+// pulled), waits for the handler, closes out and deletes an ephemeral consumer.
 func (sub *subscription) run(cc jetstream.ConsumeContext, consumer string) {
 	defer sub.s.subs.Done()
 	defer sub.cancel()
 	<-sub.ctx.Done()
-	cc.Stop()
 	sub.mu.Lock()
 	sub.ended = true
 	sub.mu.Unlock()
+	// Drain, not Stop: a message the client has already pulled would otherwise stay
+	// pending on the server until AckWait; drained, handle naks it for another replica.
+	cc.Drain()
+	select {
+	case <-cc.Closed():
+	case <-time.After(sub.s.cfg.CloseTimeout):
+	}
 	sub.inflight.Wait()
 	close(sub.out)
 	if sub.s.cfg.ConsumerGroup == "" {

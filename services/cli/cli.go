@@ -22,7 +22,10 @@ import (
 const usage = `ledgerdesk — event-sourced IT service desk on NATS JetStream
 
 Usage:
-  ledgerdesk run [flags]    the whole system in one process on embedded JetStream
+  ledgerdesk run [flags]                 the whole system in one process on embedded JetStream
+  ledgerdesk serve SERVICE [flags]       one reacting service (routing, sla or escalation)
+                                         against a NATS server; replicas share its consumers
+  ledgerdesk config apply FILE [flags]   validate and apply a tenant configuration document
 
 Every flag can also be set as an environment variable: --nats-listen is
 LEDGERDESK_NATS_LISTEN. Flags given on the command line win.
@@ -38,6 +41,14 @@ func Main(args []string, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		return run(args[1:], stderr)
+	case "serve":
+		return serve(args[1:], stderr)
+	case "config":
+		if len(args) < 2 || args[1] != "apply" {
+			fmt.Fprintf(stderr, "ledgerdesk config: usage: ledgerdesk config apply FILE --url URL --token TOKEN\n")
+			return 2
+		}
+		return configApply(args[2:], stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stderr, usage)
 		return 0
@@ -79,8 +90,10 @@ func run(args []string, stderr io.Writer) int {
 	fs.StringVar(&cfg.HTTPAddr, "http", "127.0.0.1:8080", "HTTP listen address")
 	fs.StringVar(&cfg.NATSListen, "nats-listen", "127.0.0.1:4222", "embedded NATS client listen address")
 	fs.StringVar(&cfg.AdminToken, "admin-token", "", "admin bearer token (default: read or generate <data>/admin.token)")
+	fs.StringVar(&cfg.SeedConfigDir, "seed-config", "", "apply the configuration documents in this directory for tenants that have none")
 	fs.StringVar(&cfg.DebugAddr, "debug-listen", "", "serve /debug/pprof on this address (off when empty)")
 	fs.IntVar(&cfg.CommitWorkers, "commit-workers", 1, "group-commit workers")
+	services := fs.String("services", strings.Join(app.ReactorNames(), ","), "reacting services to run in-process, comma-separated (\"\" for none)")
 	if err := parse(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -88,9 +101,13 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "ledgerdesk run:", err)
 		return 2
 	}
-	logCfg := zap.NewProductionConfig()
-	logCfg.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
-	log, err := logCfg.Build()
+	cfg.Services = []string{}
+	for _, name := range strings.Split(*services, ",") {
+		if name = strings.TrimSpace(name); name != "" {
+			cfg.Services = append(cfg.Services, name)
+		}
+	}
+	log, err := newLogger()
 	if err != nil {
 		fmt.Fprintln(stderr, "ledgerdesk run: logger:", err)
 		return 1
@@ -108,4 +125,11 @@ func run(args []string, stderr io.Writer) int {
 	log.Info("shutting down", zap.String("signal", "received"))
 	sys.Stop(context.Background())
 	return 0
+}
+
+// newLogger is the production JSON logger with ISO 8601 times.
+func newLogger() (*zap.Logger, error) {
+	logCfg := zap.NewProductionConfig()
+	logCfg.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
+	return logCfg.Build()
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/ledgerdesk/ledgerdesk/events"
 	"github.com/ledgerdesk/ledgerdesk/events/eventstest"
 	"github.com/ledgerdesk/ledgerdesk/services/reactor"
+	"github.com/ledgerdesk/ledgerdesk/services/reactor/reactortest"
 )
 
 func setup(t *testing.T) (*nats.Conn, *events.Store) {
@@ -47,27 +48,6 @@ func newService(t *testing.T, nc *nats.Conn, store *events.Store) *reactor.Servi
 		t.Fatal(err)
 	}
 	return svc
-}
-
-// run runs svc until the test ends (or stop is called) and waits until it consumes.
-func run(t *testing.T, svc *reactor.Service) (stop func()) {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- svc.Run(context.Background()) }()
-	select {
-	case <-svc.Running():
-	case err := <-done:
-		t.Fatalf("service ended: %v", err)
-	}
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			_ = svc.Close()
-			<-done
-		})
-	}
-	t.Cleanup(stop)
-	return stop
 }
 
 // effect is a test decision: one comment per cause, with a derived id.
@@ -151,7 +131,7 @@ func TestPoisonedMessageGoesToDeadLetters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run(t, svc)
+	reactortest.RunService(t, svc)
 	good := open(t, store)
 	eventstest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
 		mu.Lock()
@@ -213,14 +193,14 @@ func TestRedeliveryAfterCrashDoesNotRepeatEffects(t *testing.T) {
 	if err := first.HandleTickets("effects", handler(first)); err != nil {
 		t.Fatal(err)
 	}
-	stopFirst := run(t, first)
+	stopFirst := reactortest.RunService(t, first)
 	<-blocked
 	stopFirst()
 	second := newService(t, nc, store)
 	if err := second.HandleTickets("effects", handler(second)); err != nil {
 		t.Fatal(err)
 	}
-	run(t, second)
+	reactortest.RunService(t, second)
 	eventstest.CheckFor(t, 15*time.Second, 20*time.Millisecond, func() error {
 		if n := calls.Load(); n < 3 {
 			return fmt.Errorf("handled %d times, want 3 (panic, restart, success)", n)
@@ -254,7 +234,7 @@ func TestReplicasHandleInOrderAndOnce(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		run(t, svc)
+		reactortest.RunService(t, svc)
 	}
 	const tickets = 40
 	for range tickets {

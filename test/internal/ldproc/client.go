@@ -123,3 +123,21 @@ func (c *Client) do(req *http.Request, okStatus int, into any) (*http.Response, 
 	}
 	return resp, nil
 }
+
+// Send sends method path with a JSON (or YAML) body and returns the status and the
+// response body; err is set only when no answer arrived.
+func (c *Client) Send(ctx context.Context, method, path, contentType string, body []byte) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}

@@ -1,0 +1,69 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/nats-io/nats.go"
+	"go.uber.org/zap"
+
+	"github.com/ledgerdesk/ledgerdesk/events"
+	"github.com/ledgerdesk/ledgerdesk/services/escalation"
+	"github.com/ledgerdesk/ledgerdesk/services/reactor"
+	"github.com/ledgerdesk/ledgerdesk/services/routing"
+	"github.com/ledgerdesk/ledgerdesk/services/sla"
+)
+
+// reactors are the services that react to the ticket log, by name.
+var reactors = map[string]func(context.Context, reactor.Config) (*reactor.Service, error){
+	routing.Name:    routing.New,
+	sla.Name:        sla.New,
+	escalation.Name: escalation.New,
+}
+
+// ReactorNames lists the reacting services, sorted.
+func ReactorNames() []string {
+	out := make([]string, 0, len(reactors))
+	for n := range reactors {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Reactor is a reacting service running in the background.
+type Reactor struct {
+	svc  *reactor.Service
+	done chan error
+}
+
+// StartReactor starts the named reacting service on nc and returns once its handlers
+// consume. Stop it with Stop.
+func StartReactor(ctx context.Context, name string, nc *nats.Conn, store *events.Store, log *zap.Logger) (*Reactor, error) {
+	newService, ok := reactors[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown service %q (one of %s)", name, strings.Join(ReactorNames(), ", "))
+	}
+	svc, err := newService(ctx, reactor.Config{Conn: nc, Store: store, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	r := &Reactor{svc: svc, done: make(chan error, 1)}
+	go func() { r.done <- svc.Run(context.WithoutCancel(ctx)) }()
+	select {
+	case <-svc.Running():
+		return r, nil
+	case err := <-r.done:
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+}
+
+// Stop stops the service, letting the message in flight finish.
+func (r *Reactor) Stop() error {
+	if err := r.svc.Close(); err != nil {
+		return err
+	}
+	return <-r.done
+}

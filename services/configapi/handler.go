@@ -1,0 +1,116 @@
+package configapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"go.uber.org/zap"
+
+	"github.com/ledgerdesk/ledgerdesk/events"
+	"github.com/ledgerdesk/ledgerdesk/services/httpx"
+	"github.com/ledgerdesk/ledgerdesk/services/tenantconfig"
+)
+
+// Handler serves /v1/tenants/{tenant}/config. Auth is the caller's concern.
+type Handler struct {
+	store *events.Store
+	log   *zap.Logger
+	actor string
+	mux   *http.ServeMux
+}
+
+// NewHandler refuses missing dependencies.
+func NewHandler(store *events.Store, log *zap.Logger, actor string) (*Handler, error) {
+	if store == nil || log == nil {
+		return nil, errors.New("configapi: store and logger are required")
+	}
+	h := &Handler{store: store, log: log, actor: actor, mux: http.NewServeMux()}
+	h.mux.HandleFunc("PUT /v1/tenants/{tenant}/config", h.put)
+	h.mux.HandleFunc("GET /v1/tenants/{tenant}/config", h.get)
+	return h, nil
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+// put validates the whole document (JSON or YAML) and stores it as the next version.
+func (h *Handler) put(w http.ResponseWriter, r *http.Request) {
+	body, err := httpx.ReadBody(w, r)
+	if err != nil {
+		httpx.Fail(w, r, h.log, err)
+		return
+	}
+	v, err := Apply(r.Context(), h.store, r.PathValue("tenant"), body, h.actor)
+	if err != nil {
+		httpx.Fail(w, r, h.log, err)
+		return
+	}
+	writeVersion(w, http.StatusOK, v)
+}
+
+// Apply parses a configuration document (JSON or YAML), fills its defaults, validates it
+// whole and stores it as the tenant's next version. tenant "" means the document's own.
+// An invalid document is refused with a 422 problem listing every problem, and nothing
+// is stored; an unparsable one with 400.
+func Apply(ctx context.Context, store *events.Store, tenant string, body []byte, actor string) (events.ConfigVersion, error) {
+	doc, err := tenantconfig.Parse(body)
+	if err != nil {
+		return events.ConfigVersion{}, problemOf(http.StatusBadRequest, httpx.KindMalformedJSON, "Unparsable configuration",
+			"the document cannot be read; nothing was applied", err)
+	}
+	if tenant == "" {
+		tenant = doc.Tenant
+	}
+	if !events.ValidToken(tenant) {
+		return events.ConfigVersion{}, &events.ValidationError{Field: "tenant", Reason: "must be 1-64 letters, digits, '-' or '_'"}
+	}
+	if doc.Tenant == "" {
+		doc.Tenant = tenant
+	}
+	if doc.Tenant != tenant {
+		return events.ConfigVersion{}, &events.ValidationError{Field: "tenant",
+			Reason: "the document's tenant " + strconv.Quote(doc.Tenant) + " is not " + strconv.Quote(tenant)}
+	}
+	doc.SetDefaults()
+	if err := doc.Validate(); err != nil {
+		return events.ConfigVersion{}, problemOf(http.StatusUnprocessableEntity, httpx.KindInvalidConfig, "Invalid configuration",
+			"the document has problems; nothing was applied", err)
+	}
+	canonical, err := json.Marshal(doc)
+	if err != nil {
+		return events.ConfigVersion{}, fmt.Errorf("encode configuration: %w", err)
+	}
+	return store.ApplyConfig(ctx, tenant, canonical, actor)
+}
+
+// problemOf is a problem listing every tenantconfig.Problem of err under errors.
+func problemOf(status int, kind, title, detail string, err error) *httpx.Problem {
+	p := httpx.NewProblem(status, kind, title, detail)
+	for _, pr := range tenantconfig.Problems(err) {
+		p.Errors = append(p.Errors, httpx.FieldError{Field: pr.Path, Reason: pr.Reason})
+	}
+	return p
+}
+
+func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
+	v, err := h.store.CurrentConfig(r.Context(), r.PathValue("tenant"))
+	if errors.Is(err, events.ErrNotFound) {
+		httpx.WriteProblem(w, httpx.NewProblem(http.StatusNotFound, httpx.KindNotFound, "Not found", "this tenant has no configuration yet"))
+		return
+	}
+	if err != nil {
+		httpx.Fail(w, r, h.log, err)
+		return
+	}
+	writeVersion(w, http.StatusOK, v)
+}
+
+func writeVersion(w http.ResponseWriter, status int, v events.ConfigVersion) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", strconv.Quote(strconv.FormatUint(v.Version, 10)))
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

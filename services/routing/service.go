@@ -1,0 +1,99 @@
+package routing
+
+import (
+	"context"
+	"errors"
+
+	"go.uber.org/zap"
+
+	"github.com/ledgerdesk/ledgerdesk/events"
+	"github.com/ledgerdesk/ledgerdesk/services/reactor"
+)
+
+// Name is the routing service's name. NB: never rename (see reactor.Config.Name).
+const Name = "routing"
+
+// Reserved rule ids for decisions no routing rule made.
+const (
+	RuleDefaultGroup = "default_group" // no rule matched: the tenant's default group at tier 1
+	RuleTierFallback = "tier_fallback" // escalated: no rule for the new tier; the first group at it
+)
+
+type router struct {
+	svc     *reactor.Service
+	configs *reactor.Configs
+	view    *View
+}
+
+// New creates the routing service: on opened, reopened, recategorized and escalated it
+// appends routed and, when an agent is available, assigned, each naming the rule and
+// configuration version that decided it. Its load view follows the log through an
+// ordered consumer. Call Run on the result.
+func New(ctx context.Context, cfg reactor.Config) (*reactor.Service, error) {
+	cfg.Name = Name
+	svc, err := reactor.New(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	r := &router{svc: svc, configs: reactor.NewConfigs(cfg.Store), view: NewView()}
+	stop, err := cfg.Store.Subscribe(ctx, 1, func(e events.Raw) error { r.view.Apply(e); return nil })
+	if err != nil {
+		return nil, err
+	}
+	svc.OnStop(stop)
+	if err := svc.HandleTickets("tickets", r.handle); err != nil {
+		stop()
+		return nil, err
+	}
+	return svc, nil
+}
+
+func (r *router) handle(ctx context.Context, cause events.Raw) error {
+	escalated := false
+	switch cause.Type {
+	case events.TypeOpened, events.TypeReopened, events.TypeRecategorized:
+	case events.TypeEscalated:
+		escalated = true
+	default:
+		return nil
+	}
+	doc, version, err := r.configs.Current(ctx, cause.Tenant)
+	if errors.Is(err, events.ErrNotFound) {
+		r.svc.Logger().Debug("tenant has no configuration; ticket not routed",
+			zap.String("tenant", cause.Tenant), zap.String("ticket", cause.TicketID))
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	// The strategies count what is in the log: wait until the view has every event
+	// recorded so far, including the assignments just made for earlier tickets.
+	last, err := r.svc.Store().LastSequence(ctx)
+	if err != nil {
+		return err
+	}
+	if err := r.view.WaitFor(ctx, max(last, cause.Sequence)); err != nil {
+		return err
+	}
+	_, err = r.svc.Apply(ctx, cause.Event, func(h reactor.History) ([]events.Event, error) {
+		if !h.Ticket().State.IsOpen() {
+			return nil, nil
+		}
+		d := Pick(doc, events.Fold(h.Until(cause.Sequence)), escalated, r.view)
+		rule := d.RuleID
+		if rule == "" {
+			rule = RuleDefaultGroup
+			if escalated {
+				rule = RuleTierFallback
+			}
+		}
+		out := []events.Event{{ID: reactor.DerivedID(cause.ID, "routed"),
+			Data: events.Routed{Group: d.Group, Tier: d.Tier, RuleID: rule, RuleVersion: version}}}
+		if d.Agent != "" {
+			out = append(out, events.Event{ID: reactor.DerivedID(cause.ID, "assigned"),
+				Data: events.Assigned{Agent: d.Agent, Group: d.Group, Strategy: string(d.Strategy), RuleID: rule, RuleVersion: version}})
+		}
+		return out, nil
+	})
+	return err
+}

@@ -1,0 +1,113 @@
+package routing_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ledgerdesk/ledgerdesk/events"
+	"github.com/ledgerdesk/ledgerdesk/events/eventstest"
+	"github.com/ledgerdesk/ledgerdesk/services/reactor/reactortest"
+	"github.com/ledgerdesk/ledgerdesk/services/routing"
+	"github.com/ledgerdesk/ledgerdesk/services/tenantconfig"
+)
+
+func document() tenantconfig.Document {
+	return tenantconfig.Document{
+		Tenant: "acme",
+		Groups: []tenantconfig.Group{
+			{ID: "desk", Tier: 1, Strategy: tenantconfig.RoundRobin, Agents: []tenantconfig.Agent{{ID: "alice"}, {ID: "avi"}}},
+			{ID: "network", Tier: 2, Strategy: tenantconfig.LeastLoaded, Agents: []tenantconfig.Agent{{ID: "nina"}, {ID: "ned"}}},
+		},
+		DefaultGroup: "desk",
+		RoutingRules: []tenantconfig.RoutingRule{
+			{ID: "network-outages", Match: tenantconfig.RouteMatch{Categories: []string{"network"}, Keywords: []string{"outage"}}, Group: "network"},
+		},
+	}
+}
+
+func opened(title, category string) events.Opened {
+	o := eventstest.OpenedFixture(title)
+	o.Category = category
+	return o
+}
+
+func routedOnce(t *testing.T, env reactortest.Env, ticket string, n int) ([]events.Raw, []events.Raw) {
+	t.Helper()
+	var routed, assigned []events.Raw
+	eventstest.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+		routed, assigned = env.Events(t, ticket, events.TypeRouted), env.Events(t, ticket, events.TypeAssigned)
+		if len(routed) < n || len(assigned) < n {
+			return fmt.Errorf("%d routed and %d assigned, want %d", len(routed), len(assigned), n)
+		}
+		return nil
+	})
+	return routed, assigned
+}
+
+func TestRoutesByRuleAndStrategyAndReplaysNothing(t *testing.T) {
+	env := reactortest.New(t)
+	version := env.ApplyConfig(t, document())
+	stop := env.Run(t, routing.New)
+
+	outage := env.Open(t, "acme", opened("WAN outage in Berlin", "network"))
+	routed, assigned := routedOnce(t, env, outage.TicketID, 1)
+	r := routed[0].Data.(events.Routed)
+	a := assigned[0].Data.(events.Assigned)
+	if r != (events.Routed{Group: "network", Tier: 2, RuleID: "network-outages", RuleVersion: version}) {
+		t.Errorf("routed %+v", r)
+	}
+	if a.Agent != "nina" || a.Strategy != "least_loaded" || a.RuleID != "network-outages" {
+		t.Errorf("assigned %+v", a)
+	}
+	if routed[0].CausationID != outage.ID || assigned[0].CausationID != outage.ID {
+		t.Errorf("causation %s / %s, want the opened event %s", routed[0].CausationID, assigned[0].CausationID, outage.ID)
+	}
+	// least_loaded: nina has one open ticket now, so the next outage goes to ned.
+	second := env.Open(t, "acme", opened("another outage", "network"))
+	if _, as := routedOnce(t, env, second.TicketID, 1); as[0].Data.(events.Assigned).Agent != "ned" {
+		t.Errorf("second outage assigned to %+v, want ned", as[0].Data)
+	}
+	// No rule matches: the default group at tier 1, round robin.
+	var agents []string
+	var tickets []string
+	for i := range 3 {
+		o := env.Open(t, "acme", opened(fmt.Sprintf("printer %d jammed", i), "printing"))
+		rs, as := routedOnce(t, env, o.TicketID, 1)
+		if got := rs[0].Data.(events.Routed); got.Group != "desk" || got.Tier != 1 || got.RuleID != routing.RuleDefaultGroup {
+			t.Errorf("unmatched ticket routed %+v", got)
+		}
+		agents = append(agents, as[0].Data.(events.Assigned).Agent)
+		tickets = append(tickets, o.TicketID)
+	}
+	if fmt.Sprint(agents) != "[alice avi alice]" {
+		t.Errorf("round robin gave %v", agents)
+	}
+	// Recategorizing re-routes.
+	env.Do(t, tickets[0], events.Recategorized{Category: "network"})
+	env.Do(t, tickets[0], events.Commented{Body: "mentions an outage now"}) // no effect
+	if rs, _ := routedOnce(t, env, tickets[0], 2); rs[1].Data.(events.Routed).Group != "desk" {
+		t.Errorf("recategorized ticket re-routed to %+v (its title has no outage keyword)", rs[1].Data)
+	}
+
+	// Replay the whole log: drop the durable consumer while the service is down.
+	stop()
+	js, _ := jetstream.New(env.Conn)
+	if err := js.DeleteConsumer(context.Background(), events.StreamName, routing.Name+"-tickets"); err != nil {
+		t.Fatal(err)
+	}
+	env.Run(t, routing.New)
+	probe := env.Open(t, "acme", opened("after the replay", "printing"))
+	routedOnce(t, env, probe.TicketID, 1) // the replay has reached the end of the log
+	for _, id := range append(tickets[1:], outage.TicketID, second.TicketID) {
+		if n := len(env.Events(t, id, events.TypeRouted)); n != 1 {
+			t.Errorf("ticket %s routed %d times after a replay, want 1", id, n)
+		}
+	}
+	if n := len(env.Events(t, tickets[0], events.TypeRouted)); n != 2 {
+		t.Errorf("recategorized ticket routed %d times after a replay, want 2", n)
+	}
+}

@@ -1,0 +1,347 @@
+package sla
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/ledgerdesk/ledgerdesk/events"
+	"github.com/ledgerdesk/ledgerdesk/services/bus"
+	"github.com/ledgerdesk/ledgerdesk/services/calendar"
+	"github.com/ledgerdesk/ledgerdesk/services/reactor"
+	"github.com/ledgerdesk/ledgerdesk/services/tenantconfig"
+)
+
+// Name is the SLA service's name. NB: never rename (see reactor.Config.Name).
+const Name = "sla"
+
+// The timer stream: a JetStream message schedule per ticket under
+// sla.schedule.<tenant>.<ticket> fires at the ticket's next SLA instant into
+// sla.due.<tenant>.<ticket>, which the service consumes durably. A newer schedule of a
+// ticket replaces the older one. NB: wire names; never rename.
+const (
+	TimersStream    = "SLA_TIMERS"
+	scheduleSubject = "sla.schedule"
+	dueSubject      = "sla.due"
+)
+
+// TimersStreamConfig is the SLA_TIMERS stream: file storage, message schedules on.
+func TimersStreamConfig() jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:              TimersStream,
+		Description:       "ledgerdesk SLA timers: one message schedule per ticket and the fired timers",
+		Subjects:          []string{scheduleSubject + ".>", dueSubject + ".>"},
+		Storage:           jetstream.FileStorage,
+		AllowMsgSchedules: true,
+		AllowRollup:       true,
+		MaxAge:            30 * 24 * time.Hour,
+	}
+}
+
+// clockEvents are the ticket events that start, stop, pause or re-target SLA clocks.
+var clockEvents = []string{events.TypeOpened, events.TypeHeld, events.TypeResumed, events.TypeReprioritized,
+	events.TypeResponded, events.TypeResolved, events.TypeReopened, events.TypeCancelled, events.TypeClosed}
+
+type service struct {
+	svc     *reactor.Service
+	configs *reactor.Configs
+	js      jetstream.JetStream
+	now     func() time.Time
+
+	mu        sync.Mutex
+	calendars map[calendarKey]*calendar.Calendar
+}
+
+type calendarKey struct {
+	tenant  string
+	version int
+	id      string
+}
+
+// New creates the SLA service: on every clock event of a ticket and at each timer it
+// reconciles the ticket's SLA events with Evaluate's verdict — attached, paused,
+// resumed, warning, breached, completed, each once — and schedules the ticket's next
+// SLA instant. Call Run on the result.
+func New(ctx context.Context, cfg reactor.Config) (*reactor.Service, error) {
+	cfg.Name = Name
+	svc, err := reactor.New(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	js, err := jetstream.New(cfg.Conn)
+	if err != nil {
+		return nil, err
+	}
+	timers := bus.Route{Stream: TimersStream, Subject: dueSubject + ".>", Create: ptr(TimersStreamConfig())}
+	s := &service{svc: svc, configs: reactor.NewConfigs(cfg.Store), js: js, now: time.Now, calendars: map[calendarKey]*calendar.Calendar{}}
+	if err := svc.HandleTickets("tickets", s.onEvent); err != nil {
+		return nil, err
+	}
+	if err := svc.Handle("timers", timers, s.onTimer); err != nil {
+		return nil, err
+	}
+	return svc, nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func (s *service) onEvent(ctx context.Context, cause events.Raw) error {
+	if !slices.Contains(clockEvents, cause.Type) {
+		return nil
+	}
+	return s.reconcile(ctx, cause.Event)
+}
+
+// onTimer handles a fired schedule; its headers name the ticket.
+func (s *service) onTimer(ctx context.Context, msg *message.Message) error {
+	tenant, ticket := msg.Metadata.Get(events.HeaderTenant), msg.Metadata.Get(events.HeaderSubject)
+	if !events.ValidToken(tenant) || !events.ValidToken(ticket) {
+		return fmt.Errorf("sla timer %s: no ticket in its headers", msg.UUID)
+	}
+	return s.reconcile(ctx, events.Event{ID: msg.UUID, Tenant: tenant, TicketID: ticket})
+}
+
+// reconcile appends the SLA events the ticket's history calls for and are not recorded
+// yet, then schedules the next timer.
+func (s *service) reconcile(ctx context.Context, cause events.Event) error {
+	var next time.Time
+	_, err := s.svc.Apply(ctx, cause, func(h reactor.History) ([]events.Event, error) {
+		out, n, err := s.decide(ctx, h, s.now())
+		next = n
+		return out, err
+	})
+	if err != nil || next.IsZero() {
+		return err
+	}
+	return s.schedule(ctx, cause.Tenant, cause.TicketID, next)
+}
+
+// schedule replaces the ticket's timer with one firing at `at`.
+func (s *service) schedule(ctx context.Context, tenant, ticket string, at time.Time) error {
+	m := nats.NewMsg(scheduleSubject + "." + tenant + "." + ticket)
+	m.Header.Set("Nats-Schedule", "@at "+at.UTC().Format(time.RFC3339Nano))
+	m.Header.Set("Nats-Schedule-Target", dueSubject+"."+tenant+"."+ticket)
+	m.Header.Set(events.HeaderTenant, tenant)
+	m.Header.Set(events.HeaderSubject, ticket)
+	if _, err := s.js.PublishMsg(ctx, m); err != nil {
+		return fmt.Errorf("schedule SLA timer of %s at %s: %w", ticket, at.Format(time.RFC3339), err)
+	}
+	return nil
+}
+
+// decide returns the SLA events the history calls for (Apply drops those recorded) and
+// the next instant a clock reaches a threshold.
+func (s *service) decide(ctx context.Context, h reactor.History, now time.Time) ([]events.Event, time.Time, error) {
+	evs := h.Events()
+	opened := evs[0]
+	if opened.Type != events.TypeOpened {
+		return nil, time.Time{}, nil
+	}
+	// The policy version is the one the SLA was first attached with; re-targets keep it.
+	var doc *tenantconfig.Document
+	version := 0
+	for _, e := range evs {
+		if a, ok := e.Data.(events.SLAAttached); ok {
+			version = a.PolicyVersion
+			break
+		}
+	}
+	var err error
+	if version == 0 {
+		doc, version, err = s.configs.Current(ctx, opened.Tenant)
+	} else {
+		doc, err = s.configs.At(ctx, opened.Tenant, version)
+	}
+	if errors.Is(err, events.ErrNotFound) {
+		s.svc.Logger().Debug("tenant has no configuration; no SLA", zap.String("tenant", opened.Tenant), zap.String("ticket", opened.TicketID))
+		return nil, time.Time{}, nil
+	}
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	st := Evaluate(evs, s.policyFor(opened.Tenant, doc, version), now)
+	if !st.Applies {
+		return nil, time.Time{}, nil
+	}
+	d := decision{status: st, correlation: opened.CorrelationID}
+	if d.correlation == "" {
+		d.correlation = opened.ID
+	}
+	d.attach(evs, now)
+	d.pauses(evs, now)
+	d.thresholds()
+	return d.out, d.next(), nil
+}
+
+// policyFor resolves the document's SLA policies, compiling each calendar once.
+func (s *service) policyFor(tenant string, doc *tenantconfig.Document, version int) PolicyFor {
+	return func(tt events.TicketType, p events.Priority) (Policy, bool) {
+		sp, ok := doc.Policy(tt, p)
+		if !ok {
+			return Policy{}, false
+		}
+		cal, err := s.calendar(tenant, doc, version, sp.Calendar)
+		if err != nil { // validated when applied, so only a broken stream gets here
+			s.svc.Logger().Error("SLA calendar does not compile", zap.String("tenant", tenant), zap.String("calendar", sp.Calendar), zap.Error(err))
+			return Policy{}, false
+		}
+		return Policy{ID: sp.ID, Version: version, CalendarID: sp.Calendar, Calendar: cal,
+			Response: time.Duration(sp.Response), Resolution: time.Duration(sp.Resolution),
+			Warnings: sp.Warnings, Pausing: sp.PausingReasons}, true
+	}
+}
+
+func (s *service) calendar(tenant string, doc *tenantconfig.Document, version int, id string) (*calendar.Calendar, error) {
+	k := calendarKey{tenant, version, id}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.calendars[k]; ok {
+		return c, nil
+	}
+	c, err := doc.CompileCalendar(id)
+	if err != nil {
+		return nil, err
+	}
+	s.calendars[k] = c
+	return c, nil
+}
+
+// decision collects the SLA events one reconciliation calls for.
+type decision struct {
+	status      Status
+	correlation string
+	attachID    string // id of the attached event the current targets come from
+	out         []events.Event
+}
+
+func (d *decision) add(id, causation string, p events.Payload) {
+	d.out = append(d.out, events.Event{ID: id, CausationID: causation, CorrelationID: d.correlation, Data: p})
+}
+
+// targets renders the clocks' targets with the due times of the running ones.
+func (d *decision) targets() []events.SLATarget {
+	var out []events.SLATarget
+	for _, c := range d.status.Clocks {
+		t := events.SLATarget{Clock: c.Name, TargetMS: c.Target.Milliseconds()}
+		if c.Running {
+			t.Due = ptr(c.Due.UTC())
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// attach attaches the policy for the latest priority: on open, and again, retroactively,
+// after each priority change while the ticket is open.
+func (d *decision) attach(evs []events.Event, now time.Time) {
+	cause, reason, open := evs[0], "opened", true
+	for _, e := range evs {
+		if e.Time.After(now) {
+			break
+		}
+		switch e.Data.(type) {
+		case events.Reprioritized:
+			cause, reason = e, "reprioritized"
+		case events.Resolved, events.Cancelled, events.Closed:
+			open = false
+		case events.Reopened:
+			open = true
+		}
+	}
+	d.attachID = reactor.DerivedID(cause.ID, "sla_attached")
+	if reason != "opened" && !open {
+		// a priority change recorded after the ticket ended re-targets nothing
+		d.attachID = d.lastAttachID(evs)
+		return
+	}
+	p := d.status.Policy
+	d.add(d.attachID, cause.ID, events.SLAAttached{PolicyID: p.ID, PolicyVersion: p.Version, Calendar: p.CalendarID,
+		Priority: d.status.Priority, Reason: reason, Targets: d.targets(), Warnings: p.Warnings})
+}
+
+func (d *decision) lastAttachID(evs []events.Event) string {
+	id := ""
+	for _, e := range evs {
+		if _, ok := e.Data.(events.SLAAttached); ok {
+			id = e.ID
+		}
+	}
+	return id
+}
+
+// pauses records each pausing hold of the clocks and each resume after one.
+func (d *decision) pauses(evs []events.Event, now time.Time) {
+	pausing, responded := false, false
+	for _, e := range evs {
+		if e.Time.After(now) {
+			break
+		}
+		switch p := e.Data.(type) {
+		case events.Responded:
+			responded = true
+		case events.Held:
+			if !slices.Contains(d.status.Policy.Pausing, p.Reason) {
+				continue
+			}
+			clocks := []string{events.ClockResolution}
+			if !responded {
+				clocks = []string{events.ClockResponse, events.ClockResolution}
+			}
+			pausing = true
+			d.add(reactor.DerivedID(e.ID, "sla_paused"), e.ID, events.SLAPaused{Reason: p.Reason, Clocks: clocks})
+		case events.Resumed, events.Resolved, events.Cancelled:
+			if pausing {
+				pausing = false
+				if _, ok := p.(events.Resumed); ok {
+					d.add(reactor.DerivedID(e.ID, "sla_resumed"), e.ID, events.SLAResumed{Targets: d.targets()})
+				}
+			}
+		}
+	}
+}
+
+// thresholds records the warnings and breaches of the running (or paused) clocks
+// against the current targets, and the verdict of each stopped clock.
+func (d *decision) thresholds() {
+	p := d.status.Policy
+	for _, c := range d.status.Clocks {
+		if c.Stopped {
+			if !c.Cancelled {
+				outcome := events.OutcomeMet
+				if c.Breached {
+					outcome = events.OutcomeMissed
+				}
+				d.add(reactor.DerivedID(c.StoppedBy, c.Name, "sla_completed"), c.StoppedBy, events.SLACompleted{Clock: c.Name,
+					Outcome: outcome, UsedMS: c.Elapsed.Milliseconds(), TargetMS: c.Target.Milliseconds(), PolicyID: p.ID, PolicyVersion: p.Version})
+			}
+			continue
+		}
+		for _, pct := range c.Crossed {
+			d.add(reactor.DerivedID(d.attachID, c.Name, "sla_warning", fmt.Sprint(pct)), d.attachID,
+				events.SLAWarning{Clock: c.Name, Percent: pct, Due: c.Due.UTC(), PolicyID: p.ID, PolicyVersion: p.Version})
+		}
+		if c.Breached {
+			d.add(reactor.DerivedID(d.attachID, c.Name, "sla_breached"), d.attachID,
+				events.SLABreached{Clock: c.Name, Due: c.Due.UTC(), PolicyID: p.ID, PolicyVersion: p.Version})
+		}
+	}
+}
+
+// next is the earliest instant a running clock reaches its next threshold.
+func (d *decision) next() time.Time {
+	var next time.Time
+	for _, c := range d.status.Clocks {
+		if c.Running && !c.Next.IsZero() && (next.IsZero() || c.Next.Before(next)) {
+			next = c.Next
+		}
+	}
+	return next
+}
