@@ -43,6 +43,9 @@ func Parse(data []byte) (Document, error) {
 	if err := dec.Decode(&tree); err != nil {
 		return Document{}, &Problem{Reason: "not valid YAML or JSON: " + err.Error()}
 	}
+	if tree == nil { // only comments
+		return Document{}, &Problem{Reason: "the document is empty"}
+	}
 	root, ok := tree.(map[string]any)
 	if !ok {
 		return Document{}, &Problem{Reason: "the document must be a mapping of keys (tenant, groups, …), not " + kindOf(tree)}
