@@ -31,6 +31,7 @@ func NewHandler(store *events.Store, log *zap.Logger, actor string) (*Handler, e
 	h := &Handler{store: store, log: log, actor: actor, mux: http.NewServeMux()}
 	h.mux.HandleFunc("PUT /v1/tenants/{tenant}/config", h.put)
 	h.mux.HandleFunc("GET /v1/tenants/{tenant}/config", h.get)
+	h.mux.HandleFunc("/", httpx.NotFound)
 	return h, nil
 }
 

@@ -164,6 +164,10 @@ func TestInvalidDocumentsChangeNothing(t *testing.T) {
 	if problemOf(t, h, body); status != http.StatusNotFound {
 		t.Errorf("GET of a tenant without configuration: %d %s", status, body)
 	}
+	status, h, body = call(t, srv, http.MethodDelete, "acme", "", "")
+	if problemOf(t, h, body); status != http.StatusNotFound {
+		t.Errorf("DELETE of a configuration: %d %s, want a not-found problem", status, body)
+	}
 }
 
 // TestSeed applies the demo documents to an empty store, and nothing the second time.
