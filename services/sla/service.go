@@ -277,7 +277,8 @@ func (d *decision) lastAttachID(evs []events.Event) string {
 	return id
 }
 
-// pauses records each pausing hold of the clocks and each resume after one.
+// pauses records each pausing hold of the clocks, each resume after one and each reopen
+// (the resolution clock runs again).
 func (d *decision) pauses(evs []events.Event, now time.Time) {
 	pausing, responded := false, false
 	for _, e := range evs {
@@ -297,6 +298,9 @@ func (d *decision) pauses(evs []events.Event, now time.Time) {
 			}
 			pausing = true
 			d.add(reactor.DerivedID(e.ID, "sla_paused"), e.ID, events.SLAPaused{Reason: p.Reason, Clocks: clocks})
+		case events.Reopened:
+			// the resolution clock runs on: record its new due time
+			d.add(reactor.DerivedID(e.ID, "sla_resumed"), e.ID, events.SLAResumed{Targets: d.targets()})
 		case events.Resumed, events.Resolved, events.Cancelled:
 			if pausing {
 				pausing = false

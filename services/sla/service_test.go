@@ -146,3 +146,33 @@ func TestPriorityChangeRetargetsFromTheOpenTime(t *testing.T) {
 		t.Errorf("completed %+v, want the response clock's verdict", c)
 	}
 }
+
+// TestReopenResumesTheResolutionClock: a reopen records the resolution clock's new due
+// time, measured with the time it used before the resolve.
+func TestReopenResumesTheResolutionClock(t *testing.T) {
+	env := reactortest.New(t)
+	env.ApplyConfig(t, document())
+	env.Run(t, sla.New)
+	opened := env.Open(t, "acme", incident(events.Medium, events.Medium))
+	waitFor(t, env, opened.TicketID, events.TypeSLAAttached, 1, 5*time.Second)
+	env.Do(t, opened.TicketID, events.Assigned{Agent: "alice"})
+	env.Do(t, opened.TicketID, events.Responded{Message: "on it"})
+	resolved := env.Do(t, opened.TicketID, events.Resolved{Code: "fixed"})[0]
+	waitFor(t, env, opened.TicketID, events.TypeSLACompleted, 2, 5*time.Second)
+	reopened := env.Do(t, opened.TicketID, events.Reopened{Reason: "still broken"})[0]
+	r := waitFor(t, env, opened.TicketID, events.TypeSLAResumed, 1, 5*time.Second)[0]
+	if r.CausationID != reopened.ID {
+		t.Fatalf("sla resumed caused by %s, want the reopen %s", r.CausationID, reopened.ID)
+	}
+	var due *time.Time
+	for _, tg := range decode[events.SLAResumed](t, r).Targets {
+		if tg.Clock == events.ClockResolution {
+			due = tg.Due
+		}
+	}
+	// 8h of resolution target, of which the time between open and resolve is used.
+	want := reopened.Time.Add(8*time.Hour - resolved.Time.Sub(opened.Time))
+	if due == nil || due.Sub(want).Abs() > time.Millisecond {
+		t.Errorf("resolution due after the reopen %v, want %s", due, want)
+	}
+}

@@ -1,0 +1,118 @@
+package projections
+
+import (
+	"bytes"
+	"strconv"
+
+	"github.com/ledgerdesk/ledgerdesk/events"
+)
+
+// entry is one key of an ordered index and the scope whose count it adds to.
+type entry struct {
+	key, count []byte
+}
+
+// QueueScope names one queue: a tenant's open tickets, optionally only those of a group,
+// a tier or an agent. (An agent's queue filtered by group or tier is read from the
+// agent's queue.)
+type QueueScope struct {
+	Tenant string
+	Group  string
+	Tier   *int
+	Agent  string
+}
+
+// key is the scope's key prefix component; ok is false for a combination not indexed.
+func (s QueueScope) key() (string, bool) {
+	k := "t/" + part(s.Tenant)
+	switch {
+	case s.Agent != "":
+		return k + "/a/" + part(s.Agent), true
+	case s.Group != "" && s.Tier != nil:
+		return k + "/g/" + part(s.Group) + "/r/" + strconv.Itoa(*s.Tier), true
+	case s.Group != "":
+		return k + "/g/" + part(s.Group), true
+	case s.Tier != nil:
+		return k + "/r/" + strconv.Itoa(*s.Tier), true
+	}
+	return k, true
+}
+
+// scopes are the queues an open ticket is in.
+func scopes(t events.Ticket) []QueueScope {
+	tier := t.Tier
+	out := []QueueScope{{Tenant: t.Tenant}, {Tenant: t.Tenant, Tier: &tier}}
+	if t.Group != "" {
+		out = append(out, QueueScope{Tenant: t.Tenant, Group: t.Group}, QueueScope{Tenant: t.Tenant, Group: t.Group, Tier: &tier})
+	}
+	if t.Agent != "" {
+		out = append(out, QueueScope{Tenant: t.Tenant, Agent: t.Agent})
+	}
+	return out
+}
+
+func queuePrefix(scope string) []byte { return []byte(prefixQueue + scope + "\x00") }
+
+func queueCountKey(scope string) []byte { return []byte(prefixCount + "q" + scope) }
+
+func boardPrefix(tenant, status string) []byte {
+	return []byte(prefixBoard + part(tenant) + "/" + status + "\x00")
+}
+
+func boardCountKey(tenant, status string) []byte {
+	return []byte(prefixCount + "b" + part(tenant) + "/" + status)
+}
+
+// priorityRank orders P1 first; an unknown priority last.
+func priorityRank(p events.Priority) byte {
+	if len(p) == 2 && p[0] == 'P' && p[1] >= '1' && p[1] <= '5' {
+		return p[1] - '0'
+	}
+	return 9
+}
+
+// entries are the index keys of a view: its queues while open, its board status.
+func entries(v *View) []entry {
+	t := v.Ticket
+	if t.ID == "" || !t.State.IsOpen() {
+		return nil
+	}
+	due := u64(dueKey(v.NextDue()))
+	var order []byte
+	order = append(order, due...)
+	order = append(order, priorityRank(t.Priority))
+	order = append(order, u64(uint64(t.OpenedAt.UnixMilli()))...)
+	order = append(order, t.ID...)
+	var out []entry
+	for _, s := range scopes(t) {
+		k, _ := s.key()
+		out = append(out, entry{key: append(queuePrefix(k), order...), count: queueCountKey(k)})
+	}
+	if b := v.Board(); b != "" {
+		out = append(out, entry{key: append(append(boardPrefix(t.Tenant, b), due...), t.ID...), count: boardCountKey(t.Tenant, b)})
+	}
+	return out
+}
+
+// diff returns the entries of old not in new, and of new not in old.
+func diff(old, new []entry) (gone, added []entry) {
+	has := func(list []entry, e entry) bool {
+		for _, x := range list {
+			if bytes.Equal(x.key, e.key) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, e := range old {
+		if !has(new, e) {
+			gone = append(gone, e)
+		}
+	}
+	for _, e := range new {
+		if !has(old, e) {
+			added = append(added, e)
+		}
+	}
+	return gone, added
+}

@@ -1,0 +1,281 @@
+package projections
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/ledgerdesk/ledgerdesk/events"
+)
+
+// ErrNotFound is returned for a ticket the read models do not know (yet).
+var ErrNotFound = errors.New("projections: not found")
+
+// Options configure a Projector.
+type Options struct {
+	// FS is the file system of the Pebble store (default: the OS's; vfs.NewMem() in tests).
+	FS vfs.FS
+	// BatchSize bounds the events applied in one Pebble batch (default 1,000).
+	BatchSize int
+}
+
+func (o *Options) setDefaults() {
+	if o.FS == nil {
+		o.FS = vfs.Default
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 1000
+	}
+}
+
+// Projector maintains the read models in a Pebble store in dir. It is safe for concurrent
+// use: one Run applies events while any number of readers query committed state.
+type Projector struct {
+	db   *pebble.DB
+	opts Options
+
+	mu       sync.Mutex
+	seq      uint64        // last committed stream sequence
+	advanced chan struct{} // closed when seq moves on
+
+	// beforeCommit, when set (tests), runs before each batch commits; an error aborts the
+	// batch as a crash inside it would.
+	beforeCommit func(lastSeq uint64) error
+}
+
+// Open opens (or creates) the read models in dir. A store written in another
+// FormatVersion is emptied, so the next Run rebuilds it from sequence 1.
+func Open(dir string, opts Options) (*Projector, error) {
+	opts.setDefaults()
+	db, err := pebble.Open(dir, &pebble.Options{FS: opts.FS})
+	if err != nil {
+		return nil, fmt.Errorf("open read models: %w", err)
+	}
+	p := &Projector{db: db, opts: opts, advanced: make(chan struct{})}
+	format, err := p.getUint(keyFormat)
+	if err == nil && format != FormatVersion {
+		err = p.Rebuild()
+	}
+	if err == nil {
+		p.seq, err = p.getUint(keyCheckpoint)
+	}
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// Close closes the store. Run must have returned.
+func (p *Projector) Close() error { return p.db.Close() }
+
+// Rebuild drops every read model and the checkpoint: the next Run replays the log from
+// sequence 1. Run must not be running.
+func (p *Projector) Rebuild() error {
+	b := p.db.NewBatch()
+	defer b.Close()
+	if err := b.DeleteRange([]byte{0}, []byte{0xff}, nil); err != nil {
+		return err
+	}
+	if err := b.Set(keyFormat, u64(FormatVersion), nil); err != nil {
+		return err
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("rebuild read models: %w", err)
+	}
+	p.mu.Lock()
+	p.seq = 0
+	p.mu.Unlock()
+	return nil
+}
+
+// Seq is the stream sequence of the last event the read models include.
+func (p *Projector) Seq() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.seq
+}
+
+// WaitFor blocks until the read models include the event at seq, or ctx ends.
+func (p *Projector) WaitFor(ctx context.Context, seq uint64) error {
+	for {
+		p.mu.Lock()
+		cur, ch := p.seq, p.advanced
+		p.mu.Unlock()
+		if cur >= seq {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Run follows the log from the checkpoint on, applying events in batches, until ctx ends
+// (nil) or an event cannot be applied (its error).
+func (p *Projector) Run(ctx context.Context, store *events.Store) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	feed := make(chan events.Raw, p.opts.BatchSize)
+	stop, err := store.Subscribe(ctx, p.Seq()+1, func(r events.Raw) error {
+		select {
+		case feed <- r:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+	if err != nil {
+		return err
+	}
+	defer stop()
+	batch := make([]events.Raw, 0, p.opts.BatchSize)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case r := <-feed:
+			batch = append(batch[:0], r)
+		}
+	gather:
+		for len(batch) < p.opts.BatchSize {
+			select {
+			case r := <-feed:
+				batch = append(batch, r)
+			default:
+				break gather
+			}
+		}
+		if err := p.Apply(batch); err != nil {
+			return err
+		}
+	}
+}
+
+// Apply applies events, in stream order, in one synced batch with the checkpoint. Events
+// at or below the checkpoint are skipped, so applying again is harmless.
+func (p *Projector) Apply(evs []events.Raw) error {
+	b := p.db.NewIndexedBatch()
+	defer b.Close()
+	last := p.Seq()
+	for _, e := range evs {
+		if e.Sequence <= last {
+			continue
+		}
+		if err := applyEvent(b, e.Event); err != nil {
+			return fmt.Errorf("project event seq %d: %w", e.Sequence, err)
+		}
+		last = e.Sequence
+	}
+	if last == p.Seq() {
+		return nil
+	}
+	if err := b.Set(keyCheckpoint, u64(last), nil); err != nil {
+		return err
+	}
+	if err := b.Set(keyFormat, u64(FormatVersion), nil); err != nil {
+		return err
+	}
+	if p.beforeCommit != nil {
+		if err := p.beforeCommit(last); err != nil {
+			return err
+		}
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("commit read models at seq %d: %w", last, err)
+	}
+	p.mu.Lock()
+	p.seq = last
+	close(p.advanced)
+	p.advanced = make(chan struct{})
+	p.mu.Unlock()
+	return nil
+}
+
+// applyEvent folds one event into the ticket's view and moves its index entries.
+func applyEvent(b *pebble.Batch, e events.Event) error {
+	key := []byte(prefixView + e.TicketID)
+	var v View
+	if err := getJSON(b, key, &v); err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	before := entries(&v)
+	v.apply(e)
+	gone, added := diff(before, entries(&v))
+	for _, en := range gone {
+		if err := b.Delete(en.key, nil); err != nil {
+			return err
+		}
+		if err := addCount(b, en.count, -1); err != nil {
+			return err
+		}
+	}
+	for _, en := range added {
+		if err := b.Set(en.key, nil, nil); err != nil {
+			return err
+		}
+		if err := addCount(b, en.count, 1); err != nil {
+			return err
+		}
+	}
+	val, err := json.Marshal(&v)
+	if err != nil {
+		return err
+	}
+	return b.Set(key, val, nil)
+}
+
+type reader interface {
+	Get(key []byte) ([]byte, io.Closer, error)
+}
+
+func getJSON(r reader, key []byte, into any) error {
+	val, closer, err := r.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	defer closer.Close()
+	return json.Unmarshal(val, into)
+}
+
+func getUint(r reader, key []byte) (uint64, error) {
+	val, closer, err := r.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer closer.Close()
+	if len(val) != 8 {
+		return 0, fmt.Errorf("read models: %q holds %d bytes, want 8", key, len(val))
+	}
+	return binary.BigEndian.Uint64(val), nil
+}
+
+func (p *Projector) getUint(key []byte) (uint64, error) { return getUint(p.db, key) }
+
+// addCount adds delta to a counter; a counter back at zero is deleted.
+func addCount(b *pebble.Batch, key []byte, delta int64) error {
+	n, err := getUint(b, key)
+	if err != nil {
+		return err
+	}
+	n = uint64(int64(n) + delta)
+	if n == 0 {
+		return b.Delete(key, nil)
+	}
+	return b.Set(key, u64(n), nil)
+}

@@ -1,0 +1,350 @@
+package projections_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"go.uber.org/goleak"
+
+	"github.com/ledgerdesk/ledgerdesk/events"
+	"github.com/ledgerdesk/ledgerdesk/events/eventstest"
+	"github.com/ledgerdesk/ledgerdesk/projections"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// logWriter appends ticket events to a real store.
+type logWriter struct {
+	t     *testing.T
+	store *events.Store
+	ids   map[string]string // name → ticket id
+}
+
+func (w *logWriter) open(name, tenant string, p events.Priority) {
+	w.t.Helper()
+	o := eventstest.OpenedFixture(name)
+	o.Priority = p
+	id := eventstest.NewTicketID(w.t)
+	if _, err := w.store.Append(context.Background(), events.Append{Tenant: tenant, TicketID: id, Events: []events.Event{{Data: o}}}); err != nil {
+		w.t.Fatal(err)
+	}
+	w.ids[name] = id
+}
+
+func (w *logWriter) add(name string, ps ...events.Payload) {
+	w.t.Helper()
+	ctx := context.Background()
+	raws, version, err := w.store.Load(ctx, w.ids[name])
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	var evs []events.Event
+	for _, p := range ps {
+		evs = append(evs, events.Event{Data: p})
+	}
+	last := raws[len(raws)-1]
+	if _, err := w.store.Append(ctx, events.Append{Tenant: last.Tenant, TicketID: w.ids[name], ExpectedVersion: version,
+		PrevHash: last.Hash, Events: evs}); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+var now = time.Now().UTC().Truncate(time.Millisecond)
+
+func attached(response, resolution time.Duration) events.SLAAttached {
+	due := func(d time.Duration) *time.Time { t := now.Add(d); return &t }
+	return events.SLAAttached{PolicyID: "p", PolicyVersion: 1, Calendar: "24x7", Reason: "opened", Targets: []events.SLATarget{
+		{Clock: events.ClockResponse, TargetMS: response.Milliseconds(), Due: due(response)},
+		{Clock: events.ClockResolution, TargetMS: resolution.Milliseconds(), Due: due(resolution)},
+	}}
+}
+
+// fixture writes six tickets; see TestQueuesAndBoard for what the read models must say.
+func fixture(t *testing.T) (*events.Store, *logWriter) {
+	_, nc := eventstest.RunJetStream(t)
+	store, err := events.NewStore(context.Background(), nc, events.StoreConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &logWriter{t: t, store: store, ids: map[string]string{}}
+	w.open("A", "acme", "P2")
+	w.open("B", "acme", "P1")
+	w.open("C", "acme", "P3")
+	w.open("D", "acme", "P2")
+	w.open("E", "acme", "P1")
+	w.open("F", "globex", "P1")
+	w.add("A", events.Routed{Group: "desk", Tier: 1}, events.Assigned{Agent: "ann"}, attached(30*time.Minute, 4*time.Hour))
+	w.add("B", events.Routed{Group: "desk", Tier: 1}, events.Assigned{Agent: "bob"}, attached(10*time.Minute, time.Hour))
+	w.add("C", events.Routed{Group: "net", Tier: 2})
+	w.add("D", events.Routed{Group: "desk", Tier: 1}, events.Assigned{Agent: "ann"}, attached(30*time.Minute, 4*time.Hour))
+	w.add("E", events.Routed{Group: "desk", Tier: 1}, events.Assigned{Agent: "ann"}, events.Responded{Message: "on it"})
+	w.add("E", events.Resolved{Code: "fixed"})
+	w.add("F", events.Routed{Group: "desk", Tier: 1}, events.Assigned{Agent: "ann"})
+	w.add("B", events.SLAWarning{Clock: events.ClockResponse, Percent: 50})
+	w.add("A", events.SLABreached{Clock: events.ClockResponse})
+	// D waits for the customer: its clocks pause, so it sorts after the running ones.
+	w.add("D", events.Responded{Message: "need logs"}, events.Held{Reason: events.AwaitingCustomer},
+		events.SLAPaused{Reason: events.AwaitingCustomer, Clocks: []string{events.ClockResolution}},
+		events.SLACompleted{Clock: events.ClockResponse, Outcome: events.OutcomeMet, UsedMS: 1000, TargetMS: 1800000})
+	return store, w
+}
+
+func open(t *testing.T, fs vfs.FS, batch int) *projections.Projector {
+	t.Helper()
+	p, err := projections.Open("rm", projections.Options{FS: fs, BatchSize: batch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// catchUp runs p until it has applied the whole log, then stops it.
+func catchUp(t *testing.T, p *projections.Projector, store *events.Store) error {
+	t.Helper()
+	last, err := store.LastSequence(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx, store) }()
+	waitCtx, waitCancel := context.WithTimeout(ctx, 10*time.Second)
+	defer waitCancel()
+	waited := make(chan error, 1)
+	go func() { waited <- p.WaitFor(waitCtx, last) }()
+	select {
+	case err := <-done: // Run failed before the end
+		cancel()
+		return err
+	case err := <-waited:
+		cancel()
+		if err != nil {
+			t.Fatalf("read models stuck at seq %d of %d", p.Seq(), last)
+		}
+		return <-done
+	}
+}
+
+func names(w *logWriter, pg projections.Page) string {
+	byID := map[string]string{}
+	for n, id := range w.ids {
+		byID[id] = n
+	}
+	out := ""
+	for _, v := range pg.Tickets {
+		out += byID[v.Ticket.ID]
+	}
+	return out
+}
+
+func TestQueuesAndBoard(t *testing.T) {
+	store, w := fixture(t)
+	p := open(t, vfs.NewMem(), 1000)
+	defer p.Close()
+	if err := catchUp(t, p, store); err != nil {
+		t.Fatal(err)
+	}
+	tier := func(n int) *int { return &n }
+	for _, tc := range []struct {
+		scope projections.QueueScope
+		want  string
+	}{
+		{projections.QueueScope{Tenant: "acme"}, "BADC"}, // due +10m, +30m, paused (P2 older), none (P3)
+		{projections.QueueScope{Tenant: "acme", Group: "desk"}, "BAD"},
+		{projections.QueueScope{Tenant: "acme", Tier: tier(2)}, "C"},
+		{projections.QueueScope{Tenant: "acme", Group: "desk", Tier: tier(1)}, "BAD"},
+		{projections.QueueScope{Tenant: "acme", Agent: "ann"}, "AD"},
+		{projections.QueueScope{Tenant: "acme", Agent: "ann", Tier: tier(2)}, ""},
+		{projections.QueueScope{Tenant: "globex"}, "F"},
+	} {
+		pg, err := p.Queue(tc.scope, 50, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := names(w, pg); got != tc.want || (tc.scope.Agent == "" && pg.Total != uint64(len(tc.want))) {
+			t.Errorf("queue %+v: %s (total %d), want %s", tc.scope, got, pg.Total, tc.want)
+		}
+	}
+	// Paging.
+	var got string
+	cursor := ""
+	for i := 0; i < 5; i++ {
+		pg, err := p.Queue(projections.QueueScope{Tenant: "acme"}, 3, cursor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got += names(w, pg) + "|"
+		if cursor = pg.Next; cursor == "" {
+			break
+		}
+	}
+	if got != "BAD|C|" {
+		t.Errorf("pages %s, want BAD|C|", got)
+	}
+	if _, err := p.Queue(projections.QueueScope{Tenant: "acme"}, 3, "not-a-cursor"); !errors.Is(err, projections.ErrBadCursor) {
+		t.Errorf("bad cursor: %v", err)
+	}
+	for status, want := range map[string]string{projections.BoardBreached: "A", projections.BoardAtRisk: "B"} {
+		pg, err := p.Board("acme", status, 10, "")
+		if err != nil || names(w, pg) != want || pg.Total != 1 {
+			t.Errorf("board %s: %s (total %d, %v), want %s", status, names(w, pg), pg.Total, err, want)
+		}
+	}
+	v, seq, err := p.Ticket(w.ids["D"])
+	if err != nil || seq != p.Seq() {
+		t.Fatal(err)
+	}
+	res, resp := v.SLA.Clocks[1], v.SLA.Clocks[0]
+	if v.Ticket.State != events.StateOnHold || res.State != projections.ClockPaused || res.Due != nil ||
+		resp.State != projections.ClockStopped || resp.Outcome != events.OutcomeMet || !v.NextDue().IsZero() {
+		t.Errorf("view of D: %+v", v)
+	}
+	if _, _, err := p.Ticket("nope"); !errors.Is(err, projections.ErrNotFound) {
+		t.Errorf("unknown ticket: %v", err)
+	}
+}
+
+// dump is every key and value of a store.
+func dump(t *testing.T, fs vfs.FS) string {
+	t.Helper()
+	db, err := pebble.Open("rm", &pebble.Options{FS: fs, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	it, err := db.NewIter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	var b bytes.Buffer
+	for valid := it.First(); valid; valid = it.Next() {
+		fmt.Fprintf(&b, "%q=%q\n", it.Key(), it.Value())
+	}
+	return b.String()
+}
+
+// reference is the read models built from zero in one go.
+func reference(t *testing.T, store *events.Store) string {
+	fs := vfs.NewMem()
+	p := open(t, fs, 10000)
+	if err := catchUp(t, p, store); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dump(t, fs)
+}
+
+// TestRebuildEquality: read models maintained incrementally, in batches of two, with
+// more events arriving in between, equal those rebuilt from zero; so does a Rebuild.
+func TestRebuildEquality(t *testing.T) {
+	store, w := fixture(t)
+	fs := vfs.NewMem()
+	p := open(t, fs, 2)
+	if err := catchUp(t, p, store); err != nil {
+		t.Fatal(err)
+	}
+	w.add("B", events.Responded{Message: "hi"}, events.SLACompleted{Clock: events.ClockResponse, Outcome: events.OutcomeMet})
+	w.add("C", events.Cancelled{Reason: "dup"})
+	if err := catchUp(t, p, store); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	want := reference(t, store)
+	if got := dump(t, fs); got != want {
+		t.Errorf("incremental read models differ from a rebuild:\n%s\nwant\n%s", got, want)
+	}
+	p = open(t, fs, 1000)
+	if err := p.Rebuild(); err != nil || p.Seq() != 0 {
+		t.Fatalf("rebuild: %v, seq %d", err, p.Seq())
+	}
+	if err := catchUp(t, p, store); err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	if got := dump(t, fs); got != want {
+		t.Error("Rebuild did not give the same read models")
+	}
+}
+
+var errCrash = errors.New("crash inside a batch")
+
+// TestCrashInsideABatch: the projector dies after applying part of a batch to Pebble but
+// before the commit; after a restart nothing is missing or counted twice.
+func TestCrashInsideABatch(t *testing.T) {
+	store, _ := fixture(t)
+	fs := vfs.NewMem()
+	p := open(t, fs, 3)
+	crashed := false
+	projections.SetBeforeCommit(p, func(last uint64) error {
+		if last > 9 && !crashed {
+			crashed = true
+			return errCrash
+		}
+		return nil
+	})
+	if err := catchUp(t, p, store); !errors.Is(err, errCrash) {
+		t.Fatalf("run: %v, want the crash", err)
+	}
+	before := p.Seq()
+	if before == 0 || before > 9 {
+		t.Fatalf("checkpoint %d after the crash", before)
+	}
+	p.Close()
+	p = open(t, fs, 3)
+	if p.Seq() != before {
+		t.Fatalf("reopened at seq %d, want the last committed %d", p.Seq(), before)
+	}
+	if err := catchUp(t, p, store); err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	if got, want := dump(t, fs), reference(t, store); got != want {
+		t.Errorf("after a crash inside a batch:\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestCrashBetweenBatches: the machine loses everything Pebble did not sync; every
+// committed batch survives with its checkpoint, and the projector resumes after it.
+func TestCrashBetweenBatches(t *testing.T) {
+	store, _ := fixture(t)
+	fs := vfs.NewCrashableMem()
+	p := open(t, fs, 4)
+	var crashedFS *vfs.MemFS
+	var atCrash uint64
+	projections.SetBeforeCommit(p, func(last uint64) error {
+		if crashedFS == nil && last > 12 {
+			atCrash = p.Seq()
+			crashedFS = fs.CrashClone(vfs.CrashCloneCfg{}) // power off: only synced data remains
+		}
+		return nil
+	})
+	if err := catchUp(t, p, store); err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	if crashedFS == nil {
+		t.Fatal("never crashed")
+	}
+	p = open(t, crashedFS, 4)
+	if p.Seq() != atCrash {
+		t.Fatalf("after the crash at seq %d, reopened at %d", atCrash, p.Seq())
+	}
+	if err := catchUp(t, p, store); err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	if got, want := dump(t, crashedFS), reference(t, store); got != want {
+		t.Errorf("after a crash between batches:\n%s\nwant\n%s", got, want)
+	}
+}
