@@ -208,9 +208,13 @@ func applyEvent(b *pebble.Batch, e events.Event) error {
 	if err := getJSON(b, key, &v); err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
-	before := entries(&v)
+	before := v
+	oldEntries := entries(&v)
 	v.apply(e)
-	gone, added := diff(before, entries(&v))
+	if err := record(b, &before, &v, e); err != nil {
+		return err
+	}
+	gone, added := diff(oldEntries, entries(&v))
 	for _, en := range gone {
 		if err := b.Delete(en.key, nil); err != nil {
 			return err
@@ -227,7 +231,11 @@ func applyEvent(b *pebble.Batch, e events.Event) error {
 			return err
 		}
 	}
-	val, err := json.Marshal(&v)
+	return setJSON(b, key, &v)
+}
+
+func setJSON(b *pebble.Batch, key []byte, v any) error {
+	val, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,8 @@ type View struct {
 	Seq uint64 `json:"seq"`
 	// SLA is nil for a ticket without an SLA.
 	SLA *SLAStatus `json:"sla,omitempty"`
+	// Reassigned is true once the ticket went from one agent to another.
+	Reassigned bool `json:"reassigned,omitempty"`
 }
 
 // SLAStatus is the SLA policy attached to a ticket and the state of its clocks.
@@ -52,6 +54,9 @@ const (
 
 // apply folds one event of the ticket into the view.
 func (v *View) apply(e events.Event) {
+	if a, ok := e.Data.(events.Assigned); ok && v.Ticket.Agent != "" && a.Agent != v.Ticket.Agent {
+		v.Reassigned = true
+	}
 	v.Ticket = events.Evolve(v.Ticket, e)
 	v.Seq = e.Sequence
 	switch d := e.Data.(type) {
