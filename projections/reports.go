@@ -24,6 +24,7 @@ import (
 const (
 	prefixReport  = "r\x00" // tenant, hour → hourBucket (JSON)
 	prefixBacklog = "o\x00" // tenant, hour → open tickets opened in that hour (uint64)
+	prefixOpened  = "t\x00" // tenant, opened ms, ticket id → openedEntry (JSON), for trends
 )
 
 // hourBucket is what happened in one tenant-hour.
@@ -57,6 +58,17 @@ func hourOf(t time.Time) uint64 { return uint64(t.Unix() / 3600) }
 
 func reportKey(tenant string, hour uint64) []byte {
 	return binary.BigEndian.AppendUint64([]byte(prefixReport+part(tenant)+"\x00"), hour)
+}
+
+func openedKey(tenant string, opened time.Time, id string) []byte {
+	k := binary.BigEndian.AppendUint64([]byte(prefixOpened+part(tenant)+"\x00"), uint64(opened.UnixMilli()))
+	return append(k, id...)
+}
+
+// openedEntry is what trends need of a ticket.
+type openedEntry struct {
+	Category  string `json:"c"`
+	Requester string `json:"r,omitempty"`
 }
 
 func backlogKey(tenant string, hour uint64) []byte {
@@ -119,6 +131,13 @@ func record(b *pebble.Batch, before, after *View, e events.Event) error {
 			d = -1
 		}
 		if err := addCount(b, backlogKey(t.Tenant, hourOf(t.OpenedAt)), d); err != nil {
+			return err
+		}
+	}
+	switch e.Data.(type) {
+	case events.Opened, events.Recategorized:
+		err := setJSON(b, openedKey(t.Tenant, t.OpenedAt, t.ID), openedEntry{Category: t.Category, Requester: t.Requester.Email})
+		if err != nil {
 			return err
 		}
 	}
