@@ -70,7 +70,7 @@ func writeTicket(w http.ResponseWriter, status int, t events.Ticket, version uin
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("ETag", strconv.Quote(strconv.FormatUint(version, 10)))
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(ticketJSON(t, version))
+	_ = json.NewEncoder(w).Encode(NewTicketJSON(t, version))
 }
 
 // envelope returns the correlation id of a request (X-Correlation-Id or a new one).

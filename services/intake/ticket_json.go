@@ -38,7 +38,9 @@ type TicketJSON struct {
 	Events        uint64            `json:"events"`
 }
 
-func ticketJSON(t events.Ticket, version uint64) TicketJSON {
+// NewTicketJSON renders a ticket folded from its log; version is the stream sequence of its
+// last event.
+func NewTicketJSON(t events.Ticket, version uint64) TicketJSON {
 	j := TicketJSON{
 		ID: t.ID, Tenant: t.Tenant, Type: t.Type, Title: t.Title, Description: t.Description,
 		Requester: t.Requester, State: t.State, HoldReason: t.HoldReason, Priority: t.Priority,

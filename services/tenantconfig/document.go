@@ -15,6 +15,9 @@ import (
 type Document struct {
 	// Tenant the document belongs to.
 	Tenant string `json:"tenant"`
+	// TimeZone is the tenant's IANA time zone: reports' months, weekdays and hours are
+	// local to it (default: the first calendar's, else UTC).
+	TimeZone string `json:"time_zone,omitempty"`
 	// Calendars are the business calendars policies refer to by id ("24x7" is built in).
 	Calendars []Calendar `json:"calendars,omitempty"`
 	// SLAPolicies are matched in order; the first that matches a ticket's type and

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/ledgerdesk/ledgerdesk/events"
 	"github.com/ledgerdesk/ledgerdesk/services/calendar"
@@ -144,4 +145,17 @@ func (d *Document) WebhooksFor(role string) []Webhook {
 // matches reports whether an empty list (any) or a list holding v fits v.
 func matches[T comparable](list []T, v T) bool {
 	return len(list) == 0 || slices.Contains(list, v)
+}
+
+// Location is the tenant's time zone: TimeZone, else the first calendar's, else UTC (also
+// for a zone that does not load, which Validate refuses).
+func (d *Document) Location() *time.Location {
+	name := d.TimeZone
+	if name == "" && len(d.Calendars) > 0 {
+		name = d.Calendars[0].TimeZone
+	}
+	if loc, err := time.LoadLocation(name); err == nil && name != "" {
+		return loc
+	}
+	return time.UTC
 }

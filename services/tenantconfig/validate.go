@@ -95,6 +95,11 @@ func (v *validator) run() {
 	case !events.ValidToken(d.Tenant):
 		v.add("tenant", "%q is not a valid tenant: 1-64 letters, digits, '-' or '_'", d.Tenant)
 	}
+	if d.TimeZone != "" {
+		if _, err := time.LoadLocation(d.TimeZone); err != nil {
+			v.add("time_zone", "unknown IANA time zone %q", d.TimeZone)
+		}
+	}
 	v.index()
 	v.calendars()
 	v.policies()

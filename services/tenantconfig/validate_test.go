@@ -59,6 +59,7 @@ func TestValidDocumentAndDefaults(t *testing.T) {
 func TestValidateListsEveryProblem(t *testing.T) {
 	doc := parse(t, `
 tenant: "acme corp"
+time_zone: Mars/Olympus
 calendars:
   - { id: office, time_zone: Mars/Base, hours: { monday: ["17:00-08:00"] }, holidays: [tomorrow] }
 sla_policies:
@@ -82,7 +83,7 @@ webhooks:
 `)
 	got := problems(doc.Validate())
 	for _, want := range []string{
-		"tenant:",
+		"tenant:", "time_zone:",
 		"calendars[0].time_zone:", "calendars[0].hours.monday[0]:", "calendars[0].holidays[0]:",
 		"sla_policies[0].match.types[0]:", "sla_policies[0].match.priorities[0]:", "sla_policies[0].response:",
 		"sla_policies[0].calendar:", "sla_policies[0].warnings", "sla_policies[0].pausing_reasons[0]:",
