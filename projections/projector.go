@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -54,7 +55,7 @@ type Projector struct {
 // FormatVersion is emptied, so the next Run rebuilds it from sequence 1.
 func Open(dir string, opts Options) (*Projector, error) {
 	opts.setDefaults()
-	db, err := pebble.Open(dir, &pebble.Options{FS: opts.FS})
+	db, err := pebble.Open(dir, &pebble.Options{FS: opts.FS, Logger: quietLogger{}})
 	if err != nil {
 		return nil, fmt.Errorf("open read models: %w", err)
 	}
@@ -72,6 +73,14 @@ func Open(dir string, opts Options) (*Projector, error) {
 	}
 	return p, nil
 }
+
+// quietLogger drops Pebble's informational messages (one per WAL replayed at open) and
+// keeps its errors.
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...any)              {}
+func (quietLogger) Errorf(format string, args ...any) { log.Printf("pebble: "+format, args...) }
+func (quietLogger) Fatalf(format string, args ...any) { log.Fatalf("pebble: "+format, args...) }
 
 // Close closes the store. Run must have returned.
 func (p *Projector) Close() error { return p.db.Close() }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -342,5 +343,27 @@ func TestConcurrentConflictingCommands(t *testing.T) {
 	}
 	if resolved != 1 {
 		t.Fatalf("%d resolved events in the log, want 1", resolved)
+	}
+}
+
+// TestReadYourWrites: a ticket just opened is in the read models when read with min_seq
+// set to its version.
+func TestReadYourWrites(t *testing.T) {
+	c := startSystem(t)
+	tk, _ := c.open()
+	r := c.do(http.MethodGet, "/v1/tickets/"+tk.ID+"/view?min_seq="+strconv.FormatUint(tk.Version, 10), "")
+	var v struct {
+		Ticket struct {
+			ID      string `json:"id"`
+			Version uint64 `json:"version"`
+		} `json:"ticket"`
+	}
+	r.json(t, &v)
+	if r.status != http.StatusOK || v.Ticket.ID != tk.ID || r.header.Get("X-Ledgerdesk-Seq") == "" {
+		t.Fatalf("view right after open: %d %s", r.status, r.body)
+	}
+	r = c.do(http.MethodGet, "/v1/queues?tenant=acme", "", "Authorization", "")
+	if r.status != http.StatusUnauthorized {
+		t.Errorf("queues without a token: %d", r.status)
 	}
 }

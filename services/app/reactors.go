@@ -33,6 +33,13 @@ func ReactorNames() []string {
 	return out
 }
 
+// ServiceNames lists every service `run` can start beside intake, sorted.
+func ServiceNames() []string {
+	out := append(ReactorNames(), ReportingName)
+	slices.Sort(out)
+	return out
+}
+
 // Reactor is a reacting service running in the background.
 type Reactor struct {
 	svc  *reactor.Service

@@ -41,8 +41,8 @@ type RunConfig struct {
 	// SeedConfigDir, when set, holds tenant configuration documents applied at start
 	// for every tenant that has none yet (make run seeds deploy/demo-config).
 	SeedConfigDir string
-	// Services are the reacting services started in-process (default: all of them;
-	// []string{} for none, e.g. to measure intake alone).
+	// Services are the services started in-process beside intake: the reacting ones and
+	// reporting (default: all of them; []string{} for none, e.g. to measure intake alone).
 	Services []string
 	// DebugAddr, when set, serves Go's /debug/pprof profiles there (off by default; bind
 	// it to loopback).
@@ -68,7 +68,7 @@ func (c *RunConfig) setDefaults() {
 		c.ShutdownTimeout = 10 * time.Second
 	}
 	if c.Services == nil {
-		c.Services = ReactorNames()
+		c.Services = ServiceNames()
 	}
 }
 
@@ -81,8 +81,8 @@ func (c RunConfig) Validate() error {
 		}
 	}
 	for _, name := range c.Services {
-		if !slices.Contains(ReactorNames(), name) {
-			errs = append(errs, fmt.Errorf("--services: unknown service %q (one of %s)", name, strings.Join(ReactorNames(), ", ")))
+		if !slices.Contains(ServiceNames(), name) {
+			errs = append(errs, fmt.Errorf("--services: unknown service %q (one of %s)", name, strings.Join(ServiceNames(), ", ")))
 		}
 	}
 	if c.CommitWorkers < 0 {
@@ -102,6 +102,7 @@ type System struct {
 	nc        *nats.Conn
 	committer *intake.Committer
 	reactors  []*Reactor
+	reporting *Reporting
 	http      *http.Server
 	debug     *http.Server
 	httpDone  chan error
@@ -122,7 +123,7 @@ func Start(ctx context.Context, cfg RunConfig, log *zap.Logger) (*System, error)
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
-	token, tokenPath, err := adminToken(cfg.AdminToken, cfg.DataDir)
+	token, tokenPath, err := AdminToken(cfg.AdminToken, cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
@@ -158,6 +159,12 @@ func Start(ctx context.Context, cfg RunConfig, log *zap.Logger) (*System, error)
 		log.Info("configuration seeded", zap.String("dir", cfg.SeedConfigDir), zap.Strings("tenants", seeded))
 	}
 	for _, name := range cfg.Services {
+		if name == ReportingName {
+			if sys.reporting, err = StartReporting(ctx, cfg.DataDir, sys.Store, log); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		r, err := StartReactor(ctx, name, sys.nc, sys.Store, log)
 		if err != nil {
 			return nil, err
@@ -179,6 +186,9 @@ func Start(ctx context.Context, cfg RunConfig, log *zap.Logger) (*System, error)
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", sys.readyz)
 	mux.Handle("/v1/tenants/", httpx.RequireBearer(token, configAPI))
+	if sys.reporting != nil {
+		sys.reporting.Mount(mux, token)
+	}
 	mux.Handle("/v1/", httpx.RequireBearer(token, api))
 	mux.HandleFunc("/", httpx.NotFound)
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
@@ -208,7 +218,7 @@ func (s *System) readyz(w http.ResponseWriter, _ *http.Request) {
 }
 
 // Stop shuts down in dependency order: HTTP (draining requests), the committer (committing
-// what is queued), the reacting services (finishing the message in flight), the NATS
+// what is queued), the reacting services (finishing the message in flight), reporting, the NATS
 // connection, then the server. Safe on a partly started system.
 func (s *System) Stop(ctx context.Context) {
 	s.ready.Store(false)
@@ -228,6 +238,11 @@ func (s *System) Stop(ctx context.Context) {
 	for _, r := range s.reactors {
 		if err := r.Stop(); err != nil {
 			s.log.Warn("service stop", zap.Error(err))
+		}
+	}
+	if s.reporting != nil {
+		if err := s.reporting.Stop(); err != nil {
+			s.log.Warn("reporting stop", zap.Error(err))
 		}
 	}
 	if s.nc != nil {

@@ -14,10 +14,10 @@ import (
 // adminTokenFile is the name of the generated admin token under the data directory.
 const adminTokenFile = "admin.token"
 
-// adminToken returns the configured token, else the one stored in <dataDir>/admin.token,
+// AdminToken returns the configured token, else the one stored in <dataDir>/admin.token,
 // else a new random token written there with mode 0600. path is the file used, "" when
 // the token was configured.
-func adminToken(configured, dataDir string) (token, path string, err error) {
+func AdminToken(configured, dataDir string) (token, path string, err error) {
 	if configured != "" {
 		return configured, "", nil
 	}

@@ -8,7 +8,7 @@ import (
 
 func TestAdminTokenGeneratedOnceWithMode0600(t *testing.T) {
 	dir := t.TempDir()
-	tok, path, err := adminToken("", dir)
+	tok, path, err := AdminToken("", dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,11 +22,11 @@ func TestAdminTokenGeneratedOnceWithMode0600(t *testing.T) {
 	if info.Mode().Perm() != 0o600 {
 		t.Fatalf("mode %v, want 0600", info.Mode().Perm())
 	}
-	again, _, err := adminToken("", dir)
+	again, _, err := AdminToken("", dir)
 	if err != nil || again != tok {
 		t.Fatalf("second start: %q, %v; want the stored token", again, err)
 	}
-	configured, path, err := adminToken("from-env", dir)
+	configured, path, err := AdminToken("from-env", dir)
 	if err != nil || configured != "from-env" || path != "" {
 		t.Fatalf("configured token: %q %q %v", configured, path, err)
 	}

@@ -23,9 +23,10 @@ const usage = `ledgerdesk — event-sourced IT service desk on NATS JetStream
 
 Usage:
   ledgerdesk run [flags]                 the whole system in one process on embedded JetStream
-  ledgerdesk serve SERVICE [flags]       one reacting service (routing, sla or escalation)
+  ledgerdesk serve SERVICE [flags]       one service (routing, sla, escalation or reporting)
                                          against a NATS server; replicas share its consumers
   ledgerdesk config apply FILE [flags]   validate and apply a tenant configuration document
+  ledgerdesk projections rebuild [flags] rebuild every read model from sequence 1
 
 Every flag can also be set as an environment variable: --nats-listen is
 LEDGERDESK_NATS_LISTEN. Flags given on the command line win.
@@ -43,6 +44,8 @@ func Main(args []string, stderr io.Writer) int {
 		return run(args[1:], stderr)
 	case "serve":
 		return serve(args[1:], stderr)
+	case "projections":
+		return projectionsCmd(args[1:], os.Stdout, stderr)
 	case "config":
 		if len(args) < 2 || args[1] != "apply" {
 			fmt.Fprintf(stderr, "ledgerdesk config: usage: ledgerdesk config apply FILE --url URL --token TOKEN\n")
@@ -93,7 +96,7 @@ func run(args []string, stderr io.Writer) int {
 	fs.StringVar(&cfg.SeedConfigDir, "seed-config", "", "apply the configuration documents in this directory for tenants that have none")
 	fs.StringVar(&cfg.DebugAddr, "debug-listen", "", "serve /debug/pprof on this address (off when empty)")
 	fs.IntVar(&cfg.CommitWorkers, "commit-workers", 1, "group-commit workers")
-	services := fs.String("services", strings.Join(app.ReactorNames(), ","), "reacting services to run in-process, comma-separated (\"\" for none)")
+	services := fs.String("services", strings.Join(app.ServiceNames(), ","), "services to run in-process beside intake, comma-separated (\"\" for none)")
 	if err := parse(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0

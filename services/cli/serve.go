@@ -6,23 +6,29 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
+	"os"
 	"os/signal"
 	"slices"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
 
 	"github.com/ledgerdesk/ledgerdesk/events"
 	"github.com/ledgerdesk/ledgerdesk/services/app"
+	"github.com/ledgerdesk/ledgerdesk/services/httpx"
 )
 
-// serve runs one reacting service against a NATS server until SIGINT or SIGTERM.
+// serve runs one service (a reacting one, or reporting) against a NATS server until
+// SIGINT or SIGTERM.
 func serve(args []string, stderr io.Writer) int {
-	names := strings.Join(app.ReactorNames(), "|")
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") || !slices.Contains(app.ReactorNames(), args[0]) {
-		fmt.Fprintf(stderr, "ledgerdesk serve: usage: ledgerdesk serve %s --nats URL [--data DIR]\n", names)
+	names := strings.Join(app.ServiceNames(), "|")
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") || !slices.Contains(app.ServiceNames(), args[0]) {
+		fmt.Fprintf(stderr, "ledgerdesk serve: usage: ledgerdesk serve %s --nats URL [--data DIR] (reporting also [--http ADDR] [--admin-token T])\n", names)
 		return 2
 	}
 	name := args[0]
@@ -31,9 +37,11 @@ func serve(args []string, stderr io.Writer) int {
 	url := fs.String("nats", nats.DefaultURL, "NATS server URL (JetStream enabled, nats-server 2.12 or later)")
 	creds := fs.String("nats-creds", "", "NATS credentials file (optional)")
 	// The routing, SLA and escalation services keep all their state in JetStream
-	// (durable consumers, the SLA_TIMERS stream); --data is accepted so that every
-	// service takes the same flags, and is where future local state will live.
-	fs.String("data", "./data", "local state directory (unused by routing, sla and escalation: their state is in JetStream)")
+	// (durable consumers, the SLA_TIMERS stream); reporting keeps its read models in
+	// <data>/projections.
+	dataDir := fs.String("data", "./data", "local state directory: reporting's read models and admin token (routing, sla and escalation keep theirs in JetStream)")
+	httpAddr := fs.String("http", "127.0.0.1:8081", "reporting only: HTTP listen address")
+	token := fs.String("admin-token", "", "reporting only: bearer token (default: read or generate <data>/admin.token)")
 	if err := parse(fs, args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -66,7 +74,15 @@ func serve(args []string, stderr io.Writer) int {
 		log.Error("open event store", zap.Error(err))
 		return 1
 	}
-	r, err := app.StartReactor(ctx, name, nc, store, log)
+	var stopService func() error
+	if name == app.ReportingName {
+		stopService, err = serveReporting(ctx, *dataDir, *httpAddr, *token, store, log)
+	} else {
+		var r *app.Reactor
+		if r, err = app.StartReactor(ctx, name, nc, store, log); err == nil {
+			stopService = r.Stop
+		}
+	}
 	if err != nil {
 		log.Error("start failed", zap.Error(err))
 		return 1
@@ -74,8 +90,39 @@ func serve(args []string, stderr io.Writer) int {
 	log.Info("service ready", zap.String("nats", *url))
 	<-ctx.Done()
 	log.Info("shutting down")
-	if err := r.Stop(); err != nil {
+	if err := stopService(); err != nil {
 		log.Warn("stop", zap.Error(err))
 	}
 	return 0
+}
+
+// serveReporting starts the projector and the reporting API on its own HTTP listener.
+func serveReporting(ctx context.Context, dataDir, addr, token string, store *events.Store, log *zap.Logger) (stop func() error, err error) {
+	if err := os.MkdirAll(dataDir, 0o750); err != nil {
+		return nil, err
+	}
+	token, tokenPath, err := app.AdminToken(token, dataDir)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := app.StartReporting(ctx, dataDir, store, log)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	rep.Mount(mux, token)
+	mux.HandleFunc("/", httpx.NotFound)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		_ = rep.Stop()
+		return nil, fmt.Errorf("listen http: %w", err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	log.Info("reporting API", zap.String("http", "http://"+ln.Addr().String()), zap.String("token", tokenPath))
+	return func() error {
+		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return errors.Join(srv.Shutdown(shutdown), rep.Stop())
+	}, nil
 }

@@ -1,0 +1,76 @@
+package app
+
+import (
+	"context"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/ledgerdesk/ledgerdesk/events"
+	"github.com/ledgerdesk/ledgerdesk/projections"
+	"github.com/ledgerdesk/ledgerdesk/services/httpx"
+	"github.com/ledgerdesk/ledgerdesk/services/reporting"
+)
+
+// ReportingName is the reporting service's name in --services and `serve`.
+const ReportingName = "reporting"
+
+// ProjectionsDir is the read models' directory under a data directory.
+const ProjectionsDir = "projections"
+
+// Reporting is the read side running in the background: the projector following the log
+// into <data>/projections and the reporting API over it.
+type Reporting struct {
+	Projector *projections.Projector
+	handler   http.Handler
+	cancel    context.CancelFunc
+	done      chan struct{}
+}
+
+// StartReporting opens the read models under dataDir and follows the log into them. A
+// projector that fails (an event it cannot apply) is logged and restarted after a pause.
+func StartReporting(ctx context.Context, dataDir string, store *events.Store, log *zap.Logger) (*Reporting, error) {
+	p, err := projections.Open(filepath.Join(dataDir, ProjectionsDir), projections.Options{})
+	if err != nil {
+		return nil, err
+	}
+	h, err := reporting.NewHandler(reporting.Config{Projector: p, Store: store, Logger: log})
+	if err != nil {
+		_ = p.Close()
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	r := &Reporting{Projector: p, handler: h, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		for ctx.Err() == nil {
+			if err := p.Run(ctx, store); err != nil {
+				log.Error("projector stopped; restarting", zap.Uint64("seq", p.Seq()), zap.Error(err))
+				select {
+				case <-time.After(time.Second):
+				case <-ctx.Done():
+				}
+			}
+		}
+	}()
+	log.Info("read models open", zap.String("dir", filepath.Join(dataDir, ProjectionsDir)), zap.Uint64("seq", p.Seq()))
+	return r, nil
+}
+
+// Mount registers the reporting routes on mux behind the bearer token.
+func (r *Reporting) Mount(mux *http.ServeMux, token string) {
+	h := httpx.RequireBearer(token, r.handler)
+	mux.Handle("GET /v1/queues", h)
+	mux.Handle("GET /v1/sla/board", h)
+	mux.Handle("GET /v1/tickets/{id}/view", h)
+	mux.Handle("/v1/reports/", h)
+}
+
+// Stop stops the projector and closes the read models.
+func (r *Reporting) Stop() error {
+	r.cancel()
+	<-r.done
+	return r.Projector.Close()
+}

@@ -1,0 +1,106 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/ledgerdesk/ledgerdesk/events"
+	"github.com/ledgerdesk/ledgerdesk/events/embedded"
+	"github.com/ledgerdesk/ledgerdesk/projections"
+	"github.com/ledgerdesk/ledgerdesk/services/app"
+)
+
+const projectionsUsage = "ledgerdesk projections: usage: ledgerdesk projections rebuild [--data DIR] [--nats URL]\n"
+
+// projectionsCmd runs `projections rebuild`: drop every read model under <data>/projections
+// and rebuild it from sequence 1 to the end of the log. Without --nats it opens the
+// embedded server on the data directory, so `ledgerdesk run` must not be running on it.
+func projectionsCmd(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "rebuild" {
+		fmt.Fprint(stderr, projectionsUsage)
+		return 2
+	}
+	fs := flag.NewFlagSet("projections rebuild", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dataDir := fs.String("data", "./data", "data directory: the read models, and the embedded JetStream when --nats is not given")
+	url := fs.String("nats", "", "NATS server URL of the log (default: the embedded server on --data)")
+	if err := parse(fs, args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintln(stderr, "ledgerdesk projections rebuild:", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	n, took, err := rebuild(ctx, *dataDir, *url)
+	if err != nil {
+		fmt.Fprintln(stderr, "ledgerdesk projections rebuild:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "rebuilt the read models from %d events in %s (%.0f events/s)\n", n, took.Round(time.Millisecond), float64(n)/took.Seconds())
+	return 0
+}
+
+func rebuild(ctx context.Context, dataDir, url string) (n uint64, took time.Duration, err error) {
+	var nc *nats.Conn
+	if url == "" {
+		srv, err := embedded.Start(embedded.Config{StoreDir: dataDir})
+		if err != nil {
+			return 0, 0, fmt.Errorf("open the log in %s (is ledgerdesk running on it? stop it or give --nats): %w", dataDir, err)
+		}
+		defer srv.Shutdown()
+		nc, err = nats.Connect("", nats.InProcessServer(srv))
+		if err != nil {
+			return 0, 0, err
+		}
+	} else if nc, err = nats.Connect(url); err != nil {
+		return 0, 0, err
+	}
+	defer nc.Close()
+	store, err := events.NewStore(ctx, nc, events.StoreConfig{})
+	if err != nil {
+		return 0, 0, err
+	}
+	p, err := projections.Open(filepath.Join(dataDir, app.ProjectionsDir), projections.Options{})
+	if err != nil {
+		return 0, 0, err
+	}
+	defer p.Close()
+	if err := p.Rebuild(); err != nil {
+		return 0, 0, err
+	}
+	last, err := store.LastSequence(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	start := time.Now()
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- p.Run(runCtx, store) }()
+	caughtUp := make(chan error, 1)
+	go func() { caughtUp <- p.WaitFor(runCtx, last) }()
+	select {
+	case err = <-caughtUp:
+		took = time.Since(start)
+		cancel()
+		err = errors.Join(err, <-done)
+	case err = <-done: // the projector stopped before the end
+		cancel()
+		err = errors.Join(err, <-caughtUp, fmt.Errorf("stopped at seq %d of %d", p.Seq(), last))
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	return last, took, nil
+}

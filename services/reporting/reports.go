@@ -1,0 +1,176 @@
+package reporting
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ledgerdesk/ledgerdesk/events"
+	"github.com/ledgerdesk/ledgerdesk/projections"
+)
+
+// maxPeriod bounds a report's period.
+const maxPeriod = 400 * 24 * time.Hour
+
+// period is a report's parameters: tenant, [from, to) and the moment it stands at.
+type period struct {
+	tenant   string
+	loc      *time.Location
+	from, to time.Time
+	asOf     time.Time
+	replay   bool // asOf came from as_of: the read models are replayed up to it
+}
+
+// parsePeriod reads tenant, from, to (RFC 3339, or YYYY-MM-DD for local midnight in the
+// tenant's time zone; default the last full calendar month) and as_of.
+func (h *Handler) parsePeriod(ctx context.Context, r *http.Request) (period, error) {
+	q := r.URL.Query()
+	p := period{tenant: q.Get("tenant"), loc: time.UTC, asOf: h.cfg.Now()}
+	if err := requireTenant(p.tenant); err != nil {
+		return p, err
+	}
+	doc, _, err := h.configs.Current(ctx, p.tenant)
+	switch {
+	case err == nil:
+		p.loc = doc.Location()
+	case !errors.Is(err, events.ErrNotFound):
+		return p, err
+	}
+	if raw := q.Get("as_of"); raw != "" {
+		t, err := time.Parse(time.RFC3339, raw)
+		if err != nil || t.After(p.asOf) {
+			return p, &events.ValidationError{Field: "as_of", Reason: "must be an RFC 3339 time, not in the future"}
+		}
+		p.asOf, p.replay = t, true
+	}
+	rawFrom, rawTo := q.Get("from"), q.Get("to")
+	switch {
+	case rawFrom == "" && rawTo == "":
+		local := p.asOf.In(p.loc)
+		p.to = time.Date(local.Year(), local.Month(), 1, 0, 0, 0, 0, p.loc)
+		p.from = p.to.AddDate(0, -1, 0)
+		return p, nil
+	case rawFrom == "" || rawTo == "":
+		return p, &events.ValidationError{Field: "from", Reason: "give both from and to, or neither for the last full month"}
+	}
+	if p.from, err = parseTime("from", rawFrom, p.loc); err != nil {
+		return p, err
+	}
+	if p.to, err = parseTime("to", rawTo, p.loc); err != nil {
+		return p, err
+	}
+	if !p.to.After(p.from) || p.to.Sub(p.from) > maxPeriod {
+		return p, &events.ValidationError{Field: "to", Reason: "must be after from, at most 400 days later"}
+	}
+	return p, nil
+}
+
+func parseTime(field, raw string, loc *time.Location) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, raw); err == nil {
+		return t, nil
+	}
+	if t, err := time.ParseInLocation(time.DateOnly, raw, loc); err == nil {
+		return t, nil
+	}
+	return time.Time{}, &events.ValidationError{Field: field, Reason: "must be an RFC 3339 time or a date YYYY-MM-DD"}
+}
+
+// readModels returns the read models the period is read from: the live ones, or for
+// as_of a replay of the log up to that moment (release it with the returned func).
+func (h *Handler) readModels(ctx context.Context, p period) (*projections.Projector, func(), error) {
+	if !p.replay {
+		return h.cfg.Projector, func() {}, nil
+	}
+	past, err := projections.Replay(ctx, h.cfg.Store, p.asOf)
+	if err != nil {
+		return nil, nil, err
+	}
+	return past, func() { _ = past.Close() }, nil
+}
+
+// SummaryJSON is the summary report with the time zone its period is read in.
+type SummaryJSON struct {
+	projections.Summary
+	TimeZone string `json:"time_zone"`
+}
+
+// summary serves GET /v1/reports/summary: JSON, CSV (Accept: text/csv) or a printable
+// HTML page (format=html).
+func (h *Handler) summary(w http.ResponseWriter, r *http.Request) error {
+	p, err := h.parsePeriod(r.Context(), r)
+	if err != nil {
+		return err
+	}
+	format := r.URL.Query().Get("format")
+	if format != "" && format != "html" && format != "json" && format != "csv" {
+		return &events.ValidationError{Field: "format", Reason: "must be json, csv or html"}
+	}
+	rm, release, err := h.readModels(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	defer release()
+	s, err := rm.Summary(p.tenant, p.from, p.to, p.asOf)
+	if err != nil {
+		return err
+	}
+	out := SummaryJSON{Summary: s, TimeZone: p.loc.String()}
+	writeSeq(w, s.Seq)
+	switch {
+	case format == "html":
+		return writeSummaryHTML(w, out)
+	case format == "csv" || format == "" && strings.Contains(r.Header.Get("Accept"), "text/csv"):
+		return writeSummaryCSV(w, out)
+	}
+	return writeJSON(w, s.Seq, out)
+}
+
+// TrendsJSON is the trends report.
+type TrendsJSON struct {
+	Tenant     string                         `json:"tenant"`
+	From       time.Time                      `json:"from"`
+	To         time.Time                      `json:"to"`
+	AsOf       time.Time                      `json:"as_of"`
+	TimeZone   string                         `json:"time_zone"`
+	MinTickets int                            `json:"min_tickets"`
+	MinShare   float64                        `json:"min_share"`
+	Candidates []projections.ProblemCandidate `json:"problem_candidates"`
+	Seq        uint64                         `json:"seq"`
+}
+
+// trends serves GET /v1/reports/trends?tenant=&from=&to=&as_of=&min_tickets=&min_share=.
+func (h *Handler) trends(w http.ResponseWriter, r *http.Request) error {
+	p, err := h.parsePeriod(r.Context(), r)
+	if err != nil {
+		return err
+	}
+	opts := projections.TrendOptions{Location: p.loc, MinTickets: 3, MinShare: 0.5}
+	q := r.URL.Query()
+	if raw := q.Get("min_tickets"); raw != "" {
+		if opts.MinTickets, err = strconv.Atoi(raw); err != nil || opts.MinTickets < 2 {
+			return &events.ValidationError{Field: "min_tickets", Reason: "must be a whole number of at least 2"}
+		}
+	}
+	if raw := q.Get("min_share"); raw != "" {
+		if opts.MinShare, err = strconv.ParseFloat(raw, 64); err != nil || opts.MinShare <= 0 || opts.MinShare > 1 {
+			return &events.ValidationError{Field: "min_share", Reason: "must be a fraction above 0, at most 1"}
+		}
+	}
+	rm, release, err := h.readModels(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	defer release()
+	candidates, seq, err := rm.Trends(p.tenant, p.from, p.to, opts)
+	if err != nil {
+		return err
+	}
+	if candidates == nil {
+		candidates = []projections.ProblemCandidate{}
+	}
+	return writeJSON(w, seq, TrendsJSON{Tenant: p.tenant, From: p.from, To: p.to, AsOf: p.asOf, TimeZone: p.loc.String(),
+		MinTickets: opts.MinTickets, MinShare: opts.MinShare, Candidates: candidates, Seq: seq})
+}
