@@ -173,14 +173,14 @@ func (p *Projector) Run(ctx context.Context, store *events.Store) error {
 // Apply applies events, in stream order, in one synced batch with the checkpoint. Events
 // at or below the checkpoint are skipped, so applying again is harmless.
 func (p *Projector) Apply(evs []events.Raw) error {
-	b := p.db.NewIndexedBatch()
-	defer b.Close()
+	pd := newPending(p.db)
+	defer pd.b.Close()
 	last := p.Seq()
 	for _, e := range evs {
 		if e.Sequence <= last {
 			continue
 		}
-		if err := applyEvent(b, e.Event); err != nil {
+		if err := pd.apply(e.Event); err != nil {
 			return fmt.Errorf("project event seq %d: %w", e.Sequence, err)
 		}
 		last = e.Sequence
@@ -188,10 +188,13 @@ func (p *Projector) Apply(evs []events.Raw) error {
 	if last == p.Seq() {
 		return nil
 	}
-	if err := b.Set(keyCheckpoint, u64(last), nil); err != nil {
+	if err := pd.flush(); err != nil {
 		return err
 	}
-	if err := b.Set(keyFormat, u64(FormatVersion), nil); err != nil {
+	if err := pd.b.Set(keyCheckpoint, u64(last), nil); err != nil {
+		return err
+	}
+	if err := pd.b.Set(keyFormat, u64(FormatVersion), nil); err != nil {
 		return err
 	}
 	if p.beforeCommit != nil {
@@ -199,7 +202,7 @@ func (p *Projector) Apply(evs []events.Raw) error {
 			return err
 		}
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := pd.b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("commit read models at seq %d: %w", last, err)
 	}
 	p.mu.Lock()
@@ -208,39 +211,6 @@ func (p *Projector) Apply(evs []events.Raw) error {
 	p.advanced = make(chan struct{})
 	p.mu.Unlock()
 	return nil
-}
-
-// applyEvent folds one event into the ticket's view and moves its index entries.
-func applyEvent(b *pebble.Batch, e events.Event) error {
-	key := []byte(prefixView + e.TicketID)
-	var v View
-	if err := getJSON(b, key, &v); err != nil && !errors.Is(err, ErrNotFound) {
-		return err
-	}
-	before := v
-	oldEntries := entries(&v)
-	v.apply(e)
-	if err := record(b, &before, &v, e); err != nil {
-		return err
-	}
-	gone, added := diff(oldEntries, entries(&v))
-	for _, en := range gone {
-		if err := b.Delete(en.key, nil); err != nil {
-			return err
-		}
-		if err := addCount(b, en.count, -1); err != nil {
-			return err
-		}
-	}
-	for _, en := range added {
-		if err := b.Set(en.key, nil, nil); err != nil {
-			return err
-		}
-		if err := addCount(b, en.count, 1); err != nil {
-			return err
-		}
-	}
-	return setJSON(b, key, &v)
 }
 
 func setJSON(b *pebble.Batch, key []byte, v any) error {
@@ -283,16 +253,3 @@ func getUint(r reader, key []byte) (uint64, error) {
 }
 
 func (p *Projector) getUint(key []byte) (uint64, error) { return getUint(p.db, key) }
-
-// addCount adds delta to a counter; a counter back at zero is deleted.
-func addCount(b *pebble.Batch, key []byte, delta int64) error {
-	n, err := getUint(b, key)
-	if err != nil {
-		return err
-	}
-	n = uint64(int64(n) + delta)
-	if n == 0 {
-		return b.Delete(key, nil)
-	}
-	return b.Set(key, u64(n), nil)
-}

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"slices"
 	"strconv"
 	"time"
@@ -75,13 +74,6 @@ func backlogKey(tenant string, hour uint64) []byte {
 	return binary.BigEndian.AppendUint64([]byte(prefixBacklog+part(tenant)+"\x00"), hour)
 }
 
-// aggregates records the report figures of one event; before is the ticket's view as it
-// was before the event, after as it is now.
-type aggregates struct {
-	b       *pebble.Batch
-	buckets map[string]*hourBucket // read-modify-write cache of this event's buckets
-}
-
 func bump(m *map[string]int, k string, d int) {
 	if *m == nil {
 		*m = map[string]int{}
@@ -91,36 +83,13 @@ func bump(m *map[string]int, k string, d int) {
 	}
 }
 
-func (a *aggregates) bucket(tenant string, hour uint64) (*hourBucket, error) {
-	key := string(reportKey(tenant, hour))
-	if hb, ok := a.buckets[key]; ok {
-		return hb, nil
-	}
-	hb := &hourBucket{}
-	if err := getJSON(a.b, []byte(key), hb); err != nil && !errors.Is(err, ErrNotFound) {
-		return nil, err
-	}
-	a.buckets[key] = hb
-	return hb, nil
-}
-
-func (a *aggregates) flush() error {
-	for key, hb := range a.buckets {
-		if err := setJSON(a.b, []byte(key), hb); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// record updates the aggregates for event e that turned before into after.
-func record(b *pebble.Batch, before, after *View, e events.Event) error {
-	a := &aggregates{b: b, buckets: map[string]*hourBucket{}}
+// record updates the report aggregates for event e, which turned before into after.
+func (pd *pending) record(before, after *View, e events.Event) error {
 	t := after.Ticket
 	if t.ID == "" || t.OpenedAt.IsZero() {
 		return nil
 	}
-	opened, err := a.bucket(t.Tenant, hourOf(t.OpenedAt))
+	opened, err := pd.bucket(t.Tenant, hourOf(t.OpenedAt))
 	if err != nil {
 		return err
 	}
@@ -130,13 +99,11 @@ func record(b *pebble.Batch, before, after *View, e events.Event) error {
 		if wasOpen {
 			d = -1
 		}
-		if err := addCount(b, backlogKey(t.Tenant, hourOf(t.OpenedAt)), d); err != nil {
-			return err
-		}
+		pd.counts[string(backlogKey(t.Tenant, hourOf(t.OpenedAt)))] += d
 	}
 	switch e.Data.(type) {
 	case events.Opened, events.Recategorized:
-		err := setJSON(b, openedKey(t.Tenant, t.OpenedAt, t.ID), openedEntry{Category: t.Category, Requester: t.Requester.Email})
+		err := setJSON(pd.b, openedKey(t.Tenant, t.OpenedAt, t.ID), openedEntry{Category: t.Category, Requester: t.Requester.Email})
 		if err != nil {
 			return err
 		}
@@ -164,7 +131,7 @@ func record(b *pebble.Batch, before, after *View, e events.Event) error {
 			opened.Escalated++
 		}
 	case events.Resolved:
-		now, err := a.bucket(t.Tenant, hourOf(e.Time))
+		now, err := pd.bucket(t.Tenant, hourOf(e.Time))
 		if err != nil {
 			return err
 		}
@@ -175,13 +142,13 @@ func record(b *pebble.Batch, before, after *View, e events.Event) error {
 			now.FirstContact++
 		}
 	case events.Reopened:
-		now, err := a.bucket(t.Tenant, hourOf(e.Time))
+		now, err := pd.bucket(t.Tenant, hourOf(e.Time))
 		if err != nil {
 			return err
 		}
 		now.Reopened++
 	case events.SLACompleted:
-		now, err := a.bucket(t.Tenant, hourOf(e.Time))
+		now, err := pd.bucket(t.Tenant, hourOf(e.Time))
 		if err != nil {
 			return err
 		}
@@ -194,10 +161,8 @@ func record(b *pebble.Batch, before, after *View, e events.Event) error {
 			now.BusinessResolved++
 			now.BusinessResolveMS += d.UsedMS
 		}
-	default:
-		return nil
 	}
-	return a.flush()
+	return nil
 }
 
 // Summary is a tenant's service report over a period. Durations are in milliseconds;

@@ -45,8 +45,9 @@ func Pick(doc *tenantconfig.Document, t events.Ticket, escalated bool, loads Loa
 			d.Group = gs[0].ID
 		}
 	}
+	text := strings.ToLower(t.Title + "\n" + t.Description) // what keywords are sought in
 	for _, r := range doc.RoutingRules {
-		if !ruleMatches(r.Match, t) {
+		if !ruleMatches(r.Match, t, text) {
 			continue
 		}
 		tier := ruleTier(doc, r)
@@ -77,9 +78,9 @@ func ruleTier(doc *tenantconfig.Document, r tenantconfig.RoutingRule) int {
 	return g.Tier
 }
 
-// ruleMatches: every non-empty list of the match must fit the ticket.
-func ruleMatches(m tenantconfig.RouteMatch, t events.Ticket) bool {
-	text := strings.ToLower(t.Title + "\n" + t.Description)
+// ruleMatches: every non-empty list of the match must fit the ticket; text is the
+// ticket's title and description in lower case.
+func ruleMatches(m tenantconfig.RouteMatch, t events.Ticket, text string) bool {
 	return anyOf(m.Types, func(v events.TicketType) bool { return v == t.Type }) &&
 		anyOf(m.Priorities, func(v events.Priority) bool { return v == t.Priority }) &&
 		anyOf(m.Categories, func(v string) bool { return strings.EqualFold(v, t.Category) }) &&
@@ -125,13 +126,14 @@ func pickAgent(g tenantconfig.Group, s tenantconfig.Strategy, t events.Ticket, l
 	}
 }
 
-// leastLoaded is the agent with the fewest open tickets; ties go to the first.
+// leastLoaded is the agent with the fewest open tickets; ties go to the first. agents
+// is not empty.
 func leastLoaded(agents []tenantconfig.Agent, tenant string, loads Loads) string {
-	best, bestLoad := "", 0
-	for _, a := range agents {
-		if n := loads.OpenTickets(tenant, a.ID); best == "" || n < bestLoad {
-			best, bestLoad = a.ID, n
+	best, bestLoad := 0, loads.OpenTickets(tenant, agents[0].ID)
+	for i, a := range agents[1:] {
+		if n := loads.OpenTickets(tenant, a.ID); n < bestLoad {
+			best, bestLoad = i+1, n
 		}
 	}
-	return best
+	return agents[best].ID
 }

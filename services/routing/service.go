@@ -76,7 +76,10 @@ func (r *router) handle(ctx context.Context, cause events.Raw) error {
 		return err
 	}
 	_, err = r.svc.Apply(ctx, cause.Event, func(h reactor.History) ([]events.Event, error) {
-		if !h.Ticket().State.IsOpen() {
+		routedID := reactor.DerivedID(cause.ID, "routed")
+		if h.Has(routedID) || !h.Ticket().State.IsOpen() {
+			// Decided before (a redelivery or a replay): deciding again with today's
+			// loads and agents could add an assignment the first decision did not make.
 			return nil, nil
 		}
 		d := Pick(doc, events.Fold(h.Until(cause.Sequence)), escalated, r.view)
@@ -87,7 +90,7 @@ func (r *router) handle(ctx context.Context, cause events.Raw) error {
 				rule = RuleTierFallback
 			}
 		}
-		out := []events.Event{{ID: reactor.DerivedID(cause.ID, "routed"),
+		out := []events.Event{{ID: routedID,
 			Data: events.Routed{Group: d.Group, Tier: d.Tier, RuleID: rule, RuleVersion: version}}}
 		if d.Agent != "" {
 			out = append(out, events.Event{ID: reactor.DerivedID(cause.ID, "assigned"),

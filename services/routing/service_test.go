@@ -93,6 +93,22 @@ func TestRoutesByRuleAndStrategyAndReplaysNothing(t *testing.T) {
 		t.Errorf("recategorized ticket re-routed to %+v (its title has no outage keyword)", rs[1].Data)
 	}
 
+	// A tenant whose only agent is away: routed, not assigned. The agent comes back
+	// before the replay below, which must not assign the ticket after the fact.
+	away, back := false, true
+	globex := tenantconfig.Document{Tenant: "globex", DefaultGroup: "desk",
+		Groups: []tenantconfig.Group{{ID: "desk", Tier: 1, Agents: []tenantconfig.Agent{{ID: "gus", Available: &away}}}}}
+	env.ApplyConfig(t, globex)
+	unassigned := env.Open(t, "globex", opened("nobody here", "printing"))
+	eventstest.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+		if n := len(env.Events(t, unassigned.TicketID, events.TypeRouted)); n != 1 {
+			return fmt.Errorf("routed %d times", n)
+		}
+		return nil
+	})
+	globex.Groups[0].Agents[0].Available = &back
+	env.ApplyConfig(t, globex)
+
 	// Replay the whole log: drop the durable consumer while the service is down.
 	stop()
 	js, _ := jetstream.New(env.Conn)
@@ -106,6 +122,9 @@ func TestRoutesByRuleAndStrategyAndReplaysNothing(t *testing.T) {
 		if n := len(env.Events(t, id, events.TypeRouted)); n != 1 {
 			t.Errorf("ticket %s routed %d times after a replay, want 1", id, n)
 		}
+	}
+	if n := len(env.Events(t, unassigned.TicketID, events.TypeAssigned)); n != 0 {
+		t.Errorf("ticket routed while nobody was available assigned %d times by the replay, want 0", n)
 	}
 	if n := len(env.Events(t, tickets[0], events.TypeRouted)); n != 2 {
 		t.Errorf("recategorized ticket routed %d times after a replay, want 2", n)

@@ -3,34 +3,96 @@ package routing
 import (
 	"context"
 	"sync"
+	"time"
+	"unique"
+
+	"github.com/google/uuid"
 
 	"github.com/ledgerdesk/ledgerdesk/events"
 )
 
+// reopenHorizon is how long after its resolution the view keeps a resolved ticket, in
+// case it is reopened: the reopen window and a day's slack for event times that are not
+// in stream order (clock skew between the services that append).
+const reopenHorizon = events.ReopenWindow + 24*time.Hour
+
 // View is the routing service's Loads: open tickets per agent and assignments per group,
-// kept from every event of the log in order. It is safe for concurrent use.
+// kept from every event of the log, applied in stream order. It is safe for concurrent use.
+//
+// Per ticket it keeps only its group, agent and whether it is open, with tenant, group and
+// agent names interned. It forgets a ticket once it is closed or cancelled, and a resolved
+// ticket once it can no longer be reopened (reopenHorizon after its resolution, measured
+// against the latest event time seen), so memory follows the tickets being worked, not
+// the length of the log.
 type View struct {
 	mu          sync.RWMutex
 	seq         uint64
-	tickets     map[string]*ticketLoad // open tickets only
-	open        map[tenantKey]int      // open tickets per agent
-	assignments map[tenantKey]int      // assignments per group
+	latest      int64 // the latest event time seen, in unix seconds
+	tickets     map[ticketKey]ticketLoad
+	resolved    []resolvedAt    // resolutions in stream order, to forget tickets
+	open        map[nameKey]int // open tickets per agent
+	assignments map[nameKey]int // assignments per group
 	// advanced is closed when seq moves on and someone waits for it (watched).
 	advanced chan struct{}
 	watched  bool
 }
 
-type tenantKey struct{ tenant, id string }
+type name = unique.Handle[string]
 
-// ticketLoad is what the view keeps of an open or resolved (reopenable) ticket.
+// intern returns the handle of s; the zero handle for "".
+func intern(s string) name {
+	if s == "" {
+		return name{}
+	}
+	return unique.Make(s)
+}
+
+// ticketKey identifies a ticket. Intake mints ticket ids as UUIDs, kept as their 16
+// bytes rather than a 36-character string; any other id is kept interned.
+type ticketKey struct {
+	tenant name
+	uuid   [16]byte
+	other  name
+}
+
+func keyOf(tenant, id string) ticketKey {
+	k := ticketKey{tenant: intern(tenant)}
+	if u, ok := canonicalUUID(id); ok {
+		k.uuid = u
+	} else {
+		k.other = intern(id)
+	}
+	return k
+}
+
+// canonicalUUID returns the 16 bytes of a UUID written in canonical form (lower-case,
+// hyphenated): the one spelling that maps one to one onto the bytes, so two different ids
+// never share a key.
+func canonicalUUID(s string) ([16]byte, bool) {
+	u, err := uuid.Parse(s)
+	if err != nil || u.String() != s {
+		return [16]byte{}, false
+	}
+	return u, true
+}
+
+type nameKey struct{ tenant, name name }
+
+// ticketLoad is what the view keeps of a ticket that is open or may still be reopened.
 type ticketLoad struct {
-	tenant, group, agent string
-	open                 bool
+	group, agent name
+	open         bool
+	resolvedAt   int64 // unix seconds of the last resolution, while resolved
+}
+
+type resolvedAt struct {
+	ticket ticketKey
+	at     int64
 }
 
 // NewView returns an empty view; feed it with Apply from stream sequence 1.
 func NewView() *View {
-	return &View{tickets: map[string]*ticketLoad{}, open: map[tenantKey]int{}, assignments: map[tenantKey]int{},
+	return &View{tickets: map[ticketKey]ticketLoad{}, open: map[nameKey]int{}, assignments: map[nameKey]int{},
 		advanced: make(chan struct{})}
 }
 
@@ -47,43 +109,70 @@ func (v *View) Apply(e events.Raw) {
 		close(v.advanced)
 		v.advanced, v.watched = make(chan struct{}), false
 	}
-	t := v.tickets[e.TicketID]
+	if at := e.Time.Unix(); at > v.latest {
+		v.latest = at
+		v.forgetUnreopenable()
+	}
+	switch e.Data.(type) {
+	case events.Opened, events.Routed, events.Assigned, events.Resolved, events.Reopened, events.Closed, events.Cancelled:
+	default:
+		return // nothing else moves a load
+	}
+	k := keyOf(e.Tenant, e.TicketID)
 	if _, ok := e.Data.(events.Opened); ok {
-		v.tickets[e.TicketID] = &ticketLoad{tenant: e.Tenant, open: true}
+		v.tickets[k] = ticketLoad{open: true}
 		return
 	}
-	if t == nil {
-		return
+	t, ok := v.tickets[k]
+	if !ok {
+		return // forgotten: closed, cancelled or past reopening
 	}
 	switch d := e.Data.(type) {
 	case events.Routed:
-		t.group = d.Group
+		t.group = intern(d.Group)
 	case events.Assigned:
 		if d.Group != "" {
-			t.group = d.Group
+			t.group = intern(d.Group)
 		}
-		v.assignments[tenantKey{t.tenant, t.group}]++
-		v.count(t, -1)
-		t.agent = d.Agent
-		v.count(t, +1)
+		v.assignments[nameKey{k.tenant, t.group}]++
+		v.count(k.tenant, t, -1)
+		t.agent = intern(d.Agent)
+		v.count(k.tenant, t, +1)
 	case events.Resolved:
-		v.count(t, -1)
-		t.open = false
+		v.count(k.tenant, t, -1)
+		t.open, t.resolvedAt = false, e.Time.Unix()
+		v.resolved = append(v.resolved, resolvedAt{k, t.resolvedAt})
 	case events.Reopened:
 		t.open = true
-		v.count(t, +1)
+		v.count(k.tenant, t, +1)
 	case events.Cancelled, events.Closed:
-		v.count(t, -1)
-		delete(v.tickets, e.TicketID) // final: nothing can count it again
+		v.count(k.tenant, t, -1)
+		delete(v.tickets, k) // final: nothing can count it again
+		return
+	}
+	v.tickets[k] = t
+}
+
+// forgetUnreopenable drops the resolved tickets that can no longer be reopened.
+func (v *View) forgetUnreopenable() {
+	cutoff := v.latest - int64(reopenHorizon/time.Second)
+	for len(v.resolved) > 0 && v.resolved[0].at < cutoff {
+		r := v.resolved[0]
+		v.resolved[0] = resolvedAt{}
+		v.resolved = v.resolved[1:]
+		// Skip a ticket reopened since, or resolved again later (a later entry follows).
+		if t, ok := v.tickets[r.ticket]; ok && !t.open && t.resolvedAt == r.at {
+			delete(v.tickets, r.ticket)
+		}
 	}
 }
 
 // count adds delta to the open tickets of the ticket's agent, if it is open and has one.
-func (v *View) count(t *ticketLoad, delta int) {
-	if !t.open || t.agent == "" {
+func (v *View) count(tenant name, t ticketLoad, delta int) {
+	if !t.open || t.agent == (name{}) {
 		return
 	}
-	k := tenantKey{t.tenant, t.agent}
+	k := nameKey{tenant, t.agent}
 	if v.open[k] += delta; v.open[k] == 0 {
 		delete(v.open, k)
 	}
@@ -96,7 +185,8 @@ func (v *View) Seq() uint64 {
 	return v.seq
 }
 
-// WaitFor blocks until the view has applied the event at seq, or ctx ends.
+// WaitFor blocks until the view has applied the event at seq, or ctx ends (then it
+// returns ctx.Err()). It starts no goroutine.
 func (v *View) WaitFor(ctx context.Context, seq uint64) error {
 	for {
 		v.mu.Lock()
@@ -115,16 +205,23 @@ func (v *View) WaitFor(ctx context.Context, seq uint64) error {
 	}
 }
 
-// OpenTickets implements Loads.
+// OpenTickets implements Loads: the tenant's open (not resolved, closed or cancelled)
+// tickets currently assigned to the agent.
 func (v *View) OpenTickets(tenant, agent string) int {
+	if tenant == "" || agent == "" {
+		return 0
+	}
+	k := nameKey{intern(tenant), intern(agent)}
 	v.mu.RLock()
 	defer v.mu.RUnlock()
-	return v.open[tenantKey{tenant, agent}]
+	return v.open[k]
 }
 
-// Assignments implements Loads.
+// Assignments implements Loads: the assigned events that went to the tenant's group
+// (Assigned.Group, or else the group the ticket was last routed to).
 func (v *View) Assignments(tenant, group string) int {
+	k := nameKey{intern(tenant), intern(group)}
 	v.mu.RLock()
 	defer v.mu.RUnlock()
-	return v.assignments[tenantKey{tenant, group}]
+	return v.assignments[k]
 }

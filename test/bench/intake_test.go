@@ -35,6 +35,7 @@ func measureIntake(t *testing.T, n int) []Result {
 	if err != nil {
 		t.Fatal(err)
 	}
+	p.Stop(t) // its services would go on catching up and disturb the next measurements
 
 	tput := Measured("intake.http", rate, "tickets/s")
 	tput.RatioTo, tput.Target = "raw.atomic_publish", &Target{Op: ">=", Limit: 0.5, On: "ratio"}

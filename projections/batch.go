@@ -1,0 +1,112 @@
+package projections
+
+import (
+	"errors"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/ledgerdesk/ledgerdesk/events"
+)
+
+// pending is one batch's work. What its events read and change again and again — ticket
+// views, counters, report buckets — is read from the store once, kept in memory while the
+// batch's events apply and written once by flush; everything else goes straight into the
+// write batch. Reads never see the batch's own writes, so it is a plain (not indexed)
+// Pebble batch.
+type pending struct {
+	db      *pebble.DB
+	b       *pebble.Batch
+	views   map[string]*View
+	counts  map[string]int64 // counter key → delta
+	buckets map[string]*hourBucket
+}
+
+func newPending(db *pebble.DB) *pending {
+	return &pending{db: db, b: db.NewBatch(), views: map[string]*View{}, counts: map[string]int64{}, buckets: map[string]*hourBucket{}}
+}
+
+// apply folds one event into its ticket's view, moves the view's index entries and
+// records the report figures.
+func (pd *pending) apply(e events.Event) error {
+	v, err := pd.view(e.TicketID)
+	if err != nil {
+		return err
+	}
+	before := *v
+	oldEntries := entries(v)
+	v.apply(e)
+	if err := pd.record(&before, v, e); err != nil {
+		return err
+	}
+	gone, added := diff(oldEntries, entries(v))
+	for _, en := range gone {
+		if err := pd.b.Delete(en.key, nil); err != nil {
+			return err
+		}
+		pd.counts[string(en.count)]--
+	}
+	for _, en := range added {
+		if err := pd.b.Set(en.key, nil, nil); err != nil {
+			return err
+		}
+		pd.counts[string(en.count)]++
+	}
+	return nil
+}
+
+func (pd *pending) view(id string) (*View, error) {
+	if v, ok := pd.views[id]; ok {
+		return v, nil
+	}
+	v := &View{}
+	if err := getJSON(pd.db, []byte(prefixView+id), v); err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	pd.views[id] = v
+	return v, nil
+}
+
+func (pd *pending) bucket(tenant string, hour uint64) (*hourBucket, error) {
+	key := string(reportKey(tenant, hour))
+	if hb, ok := pd.buckets[key]; ok {
+		return hb, nil
+	}
+	hb := &hourBucket{}
+	if err := getJSON(pd.db, []byte(key), hb); err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	pd.buckets[key] = hb
+	return hb, nil
+}
+
+// flush writes the views, counters and buckets the batch changed.
+func (pd *pending) flush() error {
+	for id, v := range pd.views {
+		if err := setJSON(pd.b, []byte(prefixView+id), v); err != nil {
+			return err
+		}
+	}
+	for key, hb := range pd.buckets {
+		if err := setJSON(pd.b, []byte(key), hb); err != nil {
+			return err
+		}
+	}
+	for key, delta := range pd.counts {
+		if delta == 0 {
+			continue
+		}
+		n, err := getUint(pd.db, []byte(key))
+		if err != nil {
+			return err
+		}
+		if n = uint64(int64(n) + delta); n == 0 {
+			err = pd.b.Delete([]byte(key), nil)
+		} else {
+			err = pd.b.Set([]byte(key), u64(n), nil)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
