@@ -22,8 +22,8 @@ const (
 // measureIntake opens n tickets through POST /v1/tickets from intakeClients concurrent
 // clients against `ledgerdesk run` as a child process and reports tickets acknowledged
 // per second, their p99 latency and the process's peak RSS.
-func measureIntake(t *testing.T, n int) []Result {
-	p := ldproc.Start(t, ldproc.Build(t), t.TempDir(), "bench-token")
+func measureIntake(t *testing.T, bin string, n int) []Result {
+	p := ldproc.Start(t, bin, t.TempDir(), "bench-token")
 	c := ldproc.NewClient(p, intakeClients, 30*time.Second)
 	defer c.Close()
 

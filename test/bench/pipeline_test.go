@@ -1,0 +1,203 @@
+//go:build bench
+
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ledgerdesk/ledgerdesk/test/internal/ldproc"
+)
+
+// pipelineConfig routes every ticket of the bench tenant to one group of eight agents in
+// turn and attaches a 24x7 SLA: each ticket gets routed, assigned and sla_attached.
+const pipelineConfig = `
+tenant: acme
+sla_policies:
+  - { id: all, response: 1h, resolution: 8h }
+groups:
+  - id: desk
+    tier: 1
+    agents: [{ id: a1 }, { id: a2 }, { id: a3 }, { id: a4 }, { id: a5 }, { id: a6 }, { id: a7 }, { id: a8 }]
+default_group: desk
+`
+
+// done reports whether the ticket has been routed, assigned and had its SLA attached, as
+// the queue read model shows it.
+func done(ctx context.Context, c *ldproc.Client, id string) (bool, error) {
+	status, body, err := c.Send(ctx, http.MethodGet, "/v1/tickets/"+id+"/view", "", nil)
+	if err != nil || status == http.StatusNotFound {
+		return false, err
+	}
+	var v struct {
+		Ticket struct{ Group, Agent string } `json:"ticket"`
+		SLA    *struct{}                     `json:"sla"`
+	}
+	if err := json.Unmarshal(body, &v); err != nil {
+		return false, fmt.Errorf("view %d %s: %w", status, body, err)
+	}
+	return v.Ticket.Agent != "" && v.Ticket.Group == "desk" && v.SLA != nil, nil
+}
+
+// waitDone polls until the ticket is done or the deadline passes; it returns when it was.
+func waitDone(ctx context.Context, c *ldproc.Client, id string, every time.Duration) (time.Time, error) {
+	for {
+		ok, err := done(ctx, c, id)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if ok {
+			return time.Now(), nil
+		}
+		select {
+		case <-ctx.Done():
+			return time.Time{}, fmt.Errorf("ticket %s not through the pipeline: %w", id, ctx.Err())
+		case <-time.After(every):
+		}
+	}
+}
+
+// measurePipeline runs `ledgerdesk run` with routing, SLA and reporting, configures the
+// bench tenant, then (1) opens n tickets as fast as 64 clients can and reports tickets/s
+// until the last of them is routed, assigned, SLA-attached and visible in the queue read
+// model, and (2) offers 1,000 tickets/s for `offered` and reports the p99 from POST to
+// visible in the queue, sampling every 10th ticket. It returns the results and the
+// stopped process's data directory.
+func measurePipeline(t *testing.T, bin string, n int, offered time.Duration) ([]Result, string) {
+	dir := t.TempDir()
+	p := ldproc.Start(t, bin, dir, "bench-token")
+	c := ldproc.NewClient(p, intakeClients, 30*time.Second)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	if status, body, err := c.Send(ctx, http.MethodPut, "/v1/tenants/acme/config", "application/yaml", []byte(pipelineConfig)); err != nil || status != http.StatusOK {
+		t.Fatalf("configure the bench tenant: %d %s %v", status, body, err)
+	}
+
+	start := time.Now()
+	last := openTicketsReturningLast(t, c, n)
+	if _, err := waitDone(ctx, c, last, 5*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	rate := float64(n) / time.Since(start).Seconds()
+	status, body, err := c.Send(ctx, http.MethodGet, "/v1/queues?tenant=acme&group=desk&limit=1", "", nil)
+	var q struct{ Total int }
+	if err != nil || status != http.StatusOK || json.Unmarshal(body, &q) != nil || q.Total != n {
+		t.Fatalf("queue after the pipeline: %d %s %v, want %d tickets", status, body, err, n)
+	}
+
+	lat := offerLoad(ctx, t, c, 1000, offered)
+	p.Stop(t)
+
+	tput := Measured("pipeline.tickets_per_s", rate, "tickets/s")
+	tput.RatioTo, tput.Target = "raw.atomic_publish", &Target{Op: ">=", Limit: 0.08, On: "ratio"}
+	tput.Note = fmt.Sprintf("%d tickets from 64 clients to routed, assigned, SLA attached and in the queue", n)
+	p99 := Measured("pipeline.e2e_p99_ms", float64(Percentile(lat, 99))/float64(time.Millisecond), "ms")
+	p99.Target = &Target{Op: "<=", Limit: 250, On: "value"}
+	p99.Note = fmt.Sprintf("1,000 tickets/s offered for %s; every 10th ticket polled until in the queue", offered)
+	return []Result{tput, p99}, dir
+}
+
+// openTicketsReturningLast opens n tickets like openTickets and returns the id of the one
+// the log holds last.
+func openTicketsReturningLast(t *testing.T, c *ldproc.Client, n int) string {
+	var mu sync.Mutex
+	var lastID string
+	var lastVersion uint64
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range intakeClients {
+		wg.Go(func() {
+			for i := range next {
+				res, err := c.Create(ctx, "", ldproc.NewTicketBody(fmt.Sprintf("pipeline ticket %d", i)))
+				if err != nil || res.Status != http.StatusCreated {
+					t.Errorf("open ticket: status %d, err %v", res.Status, err)
+					continue
+				}
+				mu.Lock()
+				if res.Ticket.Version > lastVersion {
+					lastID, lastVersion = res.Ticket.ID, res.Ticket.Version
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	return lastID
+}
+
+// offerLoad opens perSecond tickets a second for d, each from its own goroutine, and
+// returns the latency from POST to done of every 10th.
+func offerLoad(ctx context.Context, t *testing.T, c *ldproc.Client, perSecond int, d time.Duration) []time.Duration {
+	var (
+		mu   sync.Mutex
+		lats []time.Duration
+		wg   sync.WaitGroup
+	)
+	tick := time.NewTicker(time.Second / time.Duration(perSecond))
+	defer tick.Stop()
+	end := time.Now().Add(d)
+	for i := 0; time.Now().Before(end); i++ {
+		<-tick.C
+		wg.Go(func() {
+			t0 := time.Now()
+			res, err := c.Create(ctx, "", ldproc.NewTicketBody(fmt.Sprintf("offered ticket %d", i)))
+			if err != nil || res.Status != http.StatusCreated {
+				t.Errorf("open ticket: status %d, err %v", res.Status, err)
+				return
+			}
+			if i%10 != 0 {
+				return
+			}
+			at, err := waitDone(ctx, c, res.Ticket.ID, 10*time.Millisecond)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			lats = append(lats, at.Sub(t0))
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	return lats
+}
+
+var rebuildRate = regexp.MustCompile(`from (\d+) events in .* \((\d+) events/s\)`)
+
+// measureRebuild runs `ledgerdesk projections rebuild` on a stopped process's data
+// directory and reports its events/s.
+func measureRebuild(t *testing.T, bin, dataDir string) Result {
+	out, err := exec.Command(bin, "projections", "rebuild", "--data", dataDir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("projections rebuild: %v\n%s", err, out)
+	}
+	m := rebuildRate.FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("projections rebuild printed %q", out)
+	}
+	rate, _ := strconv.ParseFloat(string(m[2]), 64)
+	r := Measured("rebuild.events_per_s", rate, "events/s")
+	r.RatioTo, r.Target = "raw.ordered_read", &Target{Op: ">=", Limit: 0.5, On: "ratio"}
+	r.Note = fmt.Sprintf("ledgerdesk projections rebuild over the pipeline run's log (%s events), embedded server, sync always", m[1])
+	return r
+}
