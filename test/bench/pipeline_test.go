@@ -102,7 +102,7 @@ func measurePipeline(t *testing.T, bin string, n int, offered time.Duration) ([]
 	tput.Note = fmt.Sprintf("%d tickets from 64 clients to routed, assigned, SLA attached and in the queue", n)
 	p99 := Measured("pipeline.e2e_p99_ms", float64(Percentile(lat, 99))/float64(time.Millisecond), "ms")
 	p99.Target = &Target{Op: "<=", Limit: 250, On: "value"}
-	p99.Note = fmt.Sprintf("1,000 tickets/s offered for %s; every 10th ticket polled until in the queue", offered)
+	p99.Note = fmt.Sprintf("1,000 tickets/s offered for %s; every 10th ticket polled, oldest first, until in the queue", offered)
 	return []Result{tput, p99}, dir
 }
 
@@ -142,14 +142,31 @@ func openTicketsReturningLast(t *testing.T, c *ldproc.Client, n int) string {
 	return lastID
 }
 
-// offerLoad opens perSecond tickets a second for d, each from its own goroutine, and
-// returns the latency from POST to done of every 10th.
+// offerLoad opens perSecond tickets a second for d, each POST from its own goroutine,
+// and returns the latency from POST to done of every 10th. One poller checks the sampled
+// tickets oldest first (the pipeline handles the log in order), so polling adds one
+// request at a time to the load, not one per ticket.
 func offerLoad(ctx context.Context, t *testing.T, c *ldproc.Client, perSecond int, d time.Duration) []time.Duration {
-	var (
-		mu   sync.Mutex
-		lats []time.Duration
-		wg   sync.WaitGroup
-	)
+	type sample struct {
+		id string
+		t0 time.Time
+	}
+	samples := make(chan sample, perSecond*int(d/time.Second+1))
+	var lats []time.Duration
+	polled := make(chan error, 1)
+	go func() {
+		for s := range samples {
+			at, err := waitDone(ctx, c, s.id, time.Millisecond)
+			if err != nil {
+				polled <- err
+				return
+			}
+			lats = append(lats, at.Sub(s.t0))
+		}
+		polled <- nil
+	}()
+	var wg sync.WaitGroup
+	var mu sync.Mutex // orders the samples as the log does
 	tick := time.NewTicker(time.Second / time.Duration(perSecond))
 	defer tick.Stop()
 	end := time.Now().Add(d)
@@ -162,20 +179,18 @@ func offerLoad(ctx context.Context, t *testing.T, c *ldproc.Client, perSecond in
 				t.Errorf("open ticket: status %d, err %v", res.Status, err)
 				return
 			}
-			if i%10 != 0 {
-				return
+			if i%10 == 0 {
+				mu.Lock()
+				samples <- sample{res.Ticket.ID, t0}
+				mu.Unlock()
 			}
-			at, err := waitDone(ctx, c, res.Ticket.ID, 10*time.Millisecond)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			mu.Lock()
-			lats = append(lats, at.Sub(t0))
-			mu.Unlock()
 		})
 	}
 	wg.Wait()
+	close(samples)
+	if err := <-polled; err != nil {
+		t.Fatal(err)
+	}
 	if t.Failed() {
 		t.FailNow()
 	}
