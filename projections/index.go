@@ -22,20 +22,20 @@ type QueueScope struct {
 	Agent  string
 }
 
-// key is the scope's key prefix component; ok is false for a combination not indexed.
-func (s QueueScope) key() (string, bool) {
+// key is the scope's component of its index keys. An agent's scope ignores group and tier.
+func (s QueueScope) key() string {
 	k := "t/" + part(s.Tenant)
 	switch {
 	case s.Agent != "":
-		return k + "/a/" + part(s.Agent), true
+		return k + "/a/" + part(s.Agent)
 	case s.Group != "" && s.Tier != nil:
-		return k + "/g/" + part(s.Group) + "/r/" + strconv.Itoa(*s.Tier), true
+		return k + "/g/" + part(s.Group) + "/r/" + strconv.Itoa(*s.Tier)
 	case s.Group != "":
-		return k + "/g/" + part(s.Group), true
+		return k + "/g/" + part(s.Group)
 	case s.Tier != nil:
-		return k + "/r/" + strconv.Itoa(*s.Tier), true
+		return k + "/r/" + strconv.Itoa(*s.Tier)
 	}
-	return k, true
+	return k
 }
 
 // scopes are the queues an open ticket is in.
@@ -85,7 +85,7 @@ func entries(v *View) []entry {
 	order = append(order, t.ID...)
 	var out []entry
 	for _, s := range scopes(t) {
-		k, _ := s.key()
+		k := s.key()
 		out = append(out, entry{key: append(queuePrefix(k), order...), count: queueCountKey(k)})
 	}
 	if b := v.Board(); b != "" {

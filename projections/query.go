@@ -43,7 +43,7 @@ func (p *Projector) Ticket(id string) (View, uint64, error) {
 // SLA due time first (tickets without a running clock last), then priority, then age.
 // limit is at least 1; cursor is "" for the first page, else a Page.Next.
 func (p *Projector) Queue(s QueueScope, limit int, cursor string) (Page, error) {
-	scope, _ := s.key()
+	scope := s.key()
 	filter := func(v *View) bool {
 		return (s.Group == "" || v.Ticket.Group == s.Group) && (s.Tier == nil || v.Ticket.Tier == *s.Tier)
 	}
