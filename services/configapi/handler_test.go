@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -99,16 +100,27 @@ func TestPutAndGet(t *testing.T) {
 		doc.SLAPolicies[0].Calendar != "24x7" || !slices.Equal(doc.SLAPolicies[0].Warnings, []int{50, 75, 90}) {
 		t.Fatalf("first PUT: %d %s %s (want version 1 with the defaults filled in)", status, h.Get("ETag"), body)
 	}
-	asJSON := strings.Replace(strings.Replace(valid, "response: 15m", "response: 10m", 1), "tenant: acme", "", 1) // no tenant: the path's
-	status, _, body = call(t, srv, http.MethodPut, "acme", "application/yaml", asJSON)
-	if v, _ := version(t, body); status != http.StatusOK || v.Version != 2 {
+	noTenant := strings.Replace(strings.Replace(valid, "response: 15m", "response: 10m", 1), "tenant: acme", "", 1) // the path's tenant
+	status, _, body = call(t, srv, http.MethodPut, "acme", "application/yaml", noTenant)
+	if v, doc := version(t, body); status != http.StatusOK || v.Version != 2 || doc.Tenant != "acme" {
 		t.Fatalf("second PUT: %d %s", status, body)
 	}
 	status, h, body = call(t, srv, http.MethodGet, "acme", "", "")
 	v, doc := version(t, body)
-	if status != http.StatusOK || v.Version != 2 || h.Get("ETag") != `"2"` || doc.Tenant != "acme" ||
-		doc.SLAPolicies[0].Response != tenantconfig.Duration(10*60e9) {
+	if status != http.StatusOK || v.Version != 2 || h.Get("ETag") != `"2"` || h.Get("Content-Type") != "application/json" ||
+		doc.Tenant != "acme" || doc.SLAPolicies[0].Response != tenantconfig.Duration(10*time.Minute) {
 		t.Errorf("GET: %d %s, want version 2 with the 10m response", status, body)
+	}
+
+	// JSON is accepted as well; a changed document is a new version, never an overwrite.
+	asJSON := `{"tenant":"acme","groups":[{"id":"desk","tier":1,"strategy":"least_loaded","agents":[{"id":"ann"},{"id":"bob"}]}],"default_group":"desk"}`
+	status, _, body = call(t, srv, http.MethodPut, "acme", "application/json", asJSON)
+	if v, doc := version(t, body); status != http.StatusOK || v.Version != 3 || len(doc.Groups[0].Agents) != 2 || len(doc.SLAPolicies) != 0 {
+		t.Fatalf("JSON PUT: %d %s", status, body)
+	}
+	status, h, body = call(t, srv, http.MethodGet, "acme", "", "")
+	if v, doc := version(t, body); status != http.StatusOK || v.Version != 3 || h.Get("ETag") != `"3"` || doc.Groups[0].Strategy != tenantconfig.LeastLoaded {
+		t.Errorf("GET after the JSON PUT: %d %s, want version 3", status, body)
 	}
 }
 
@@ -139,19 +151,29 @@ func TestInvalidDocumentsChangeNothing(t *testing.T) {
 	}
 	slices.Sort(fields)
 	want := []string{"default_group", "escalation_rules[0].actions", "sla_policies[0].response"}
-	if status != http.StatusUnprocessableEntity || !slices.Equal(fields, want) {
-		t.Errorf("invalid PUT: %d, problems at %v, want 422 at %v\n%s", status, fields, want, body)
+	if status != http.StatusUnprocessableEntity || p.Status != status || p.Type != "urn:ledgerdesk:problem:invalid-config" || !slices.Equal(fields, want) {
+		t.Errorf("invalid PUT: %d %s, problems at %v, want 422 invalid-config at %v\n%s", status, p.Type, fields, want, body)
+	}
+	// GET still answers the version before the refused document.
+	status, _, body = call(t, srv, http.MethodGet, "acme", "", "")
+	if v, doc := version(t, body); status != http.StatusOK || v.Version != 1 || doc.DefaultGroup != "desk" {
+		t.Errorf("GET after the refused PUT: %d %s, want version 1", status, body)
 	}
 
 	status, h, body = call(t, srv, http.MethodPut, "acme", "application/yaml", "tenant: acme\ngroups: [{id: desk, tier: one, agentz: []}]\n")
 	p = problemOf(t, h, body)
-	if status != http.StatusBadRequest || len(p.Errors) != 2 || p.Errors[0].Field != "groups[0].agentz" || p.Errors[1].Field != "groups[0].tier" {
+	if status != http.StatusBadRequest || p.Type != "urn:ledgerdesk:problem:malformed-json" || len(p.Errors) != 2 ||
+		p.Errors[0].Field != "groups[0].agentz" || p.Errors[1].Field != "groups[0].tier" {
 		t.Errorf("unparsable PUT: %d %s, want 400 naming groups[0].agentz and groups[0].tier", status, body)
 	}
 
 	status, h, body = call(t, srv, http.MethodPut, "globex", "application/yaml", valid)
 	if p := problemOf(t, h, body); status != http.StatusBadRequest || p.Field != "tenant" || !strings.Contains(p.Detail, `"acme" is not "globex"`) {
 		t.Errorf("PUT of acme's document to globex: %d %s", status, body)
+	}
+	status, h, body = call(t, srv, http.MethodPut, "acme", "application/yaml", "")
+	if p := problemOf(t, h, body); status != http.StatusBadRequest || len(p.Errors) != 1 || p.Errors[0].Reason != "the document is empty" {
+		t.Errorf("empty PUT: %d %s", status, body)
 	}
 
 	if v, err := store.CurrentConfig(context.Background(), "acme"); err != nil || v.Version != 1 {

@@ -148,13 +148,14 @@ func matches[T comparable](list []T, v T) bool {
 }
 
 // Location is the tenant's time zone: TimeZone, else the first calendar's, else UTC (also
-// for a zone that does not load, which Validate refuses).
+// for a zone that does not load and for "Local", which Validate refuses: the answer never
+// depends on the machine).
 func (d *Document) Location() *time.Location {
 	name := d.TimeZone
 	if name == "" && len(d.Calendars) > 0 {
 		name = d.Calendars[0].TimeZone
 	}
-	if loc, err := time.LoadLocation(name); err == nil && name != "" {
+	if loc, err := time.LoadLocation(name); err == nil && name != "" && name != "Local" {
 		return loc
 	}
 	return time.UTC

@@ -70,25 +70,32 @@ func Parse(data []byte) (Document, error) {
 	return doc, nil
 }
 
-var docSeparator = regexp.MustCompile(`^---(\s|$)`)
+var docMarker = regexp.MustCompile(`^(---|\.\.\.)(\s|$)`)
 
-// multipleDocuments reports whether a "---" separator follows content: YAMLToJSON would
-// silently read only the first document.
+// multipleDocuments reports whether content follows a document marker ("---" or "...")
+// that itself follows content: YAMLToJSON would silently read only the first document.
+// A leading "---" and a trailing marker with nothing after it are one document.
 func multipleDocuments(data []byte) bool {
-	content := false
+	docs, content := 0, false
 	for line := range strings.Lines(string(data)) {
 		t := strings.TrimRight(line, "\r\n")
-		switch {
-		case docSeparator.MatchString(t):
+		if docMarker.MatchString(t) {
 			if content {
-				return true
+				docs++
 			}
-		case strings.TrimSpace(t) == "", strings.HasPrefix(strings.TrimSpace(t), "#"), strings.HasPrefix(t, "%"):
-		default:
+			rest := strings.TrimSpace(t[3:]) // "--- {tenant: a}" starts a document with content
+			content = rest != "" && !strings.HasPrefix(rest, "#")
+			continue
+		}
+		trimmed := strings.TrimSpace(t)
+		if trimmed != "" && !strings.HasPrefix(trimmed, "#") && !strings.HasPrefix(t, "%") {
 			content = true
 		}
 	}
-	return false
+	if content {
+		docs++
+	}
+	return docs > 1
 }
 
 // restoreOnKeys renames the key "true" of escalation rules back to "on": YAML 1.1 reads
@@ -239,10 +246,12 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 	return out
 }
 
-// suggest names the known field closest to a misspelt key, if one is close.
+// suggest names the known field closest to a misspelt key, if one is close: at most two
+// edits away, and at most half the key's length, so that a short key such as "xy" is
+// not "corrected" to an unrelated "id".
 func suggest(key string, fields map[string]reflect.Type) string {
-	best, bestD := "", 3
-	for k := range fields {
+	best, bestD := "", min(2, (len(key)+1)/2)+1
+	for _, k := range slices.Sorted(maps.Keys(fields)) { // ties: the same suggestion every time
 		if d := editDistance(strings.ToLower(key), k); d < bestD {
 			best, bestD = k, d
 		}

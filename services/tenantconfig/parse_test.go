@@ -100,3 +100,48 @@ func TestParseRefuses(t *testing.T) {
 		}
 	}
 }
+
+// TestParseDocumentMarkers: one document may be framed by markers; content after a
+// second marker is a second document, which YAMLToJSON alone would silently drop.
+func TestParseDocumentMarkers(t *testing.T) {
+	const doc = "tenant: acme\ngroups: [{ id: desk, tier: 1, agents: [{ id: ann }] }]\ndefault_group: desk\n"
+	for name, tc := range map[string]struct {
+		src     string
+		refused bool
+	}{
+		"leading marker":               {"# acme\n---\n" + doc, false},
+		"trailing marker":              {doc + "---\n", false},
+		"end marker":                   {"---\n" + doc + "...\n# the end\n", false},
+		"content on the marker line":   {"--- {tenant: acme}\n", false},
+		"two documents":                {doc + "---\n" + doc, true},
+		"second on the marker line":    {doc + "--- {tenant: globex}\n", true},
+		"a document after the end":     {doc + "...\ntenant: globex\n", true},
+		"tab-indented JSON":            {"{\n\t\"tenant\": \"acme\",\n\t\"default_group\": \"desk\"\n}\n", false},
+		"a marker-like line in a text": {"tenant: acme\ngroups: [{ id: desk, name: \"--- desk ---\", tier: 1, agents: [{ id: ann }] }]\n", false},
+	} {
+		_, err := tenantconfig.Parse([]byte(tc.src))
+		refused := err != nil && strings.Contains(err.Error(), "more than one YAML document")
+		if refused != tc.refused || (!tc.refused && err != nil) {
+			t.Errorf("%s: %v, want refused %v", name, err, tc.refused)
+		}
+	}
+}
+
+// TestParseSuggestions: a misspelt key names the field meant; a key close to nothing
+// names nothing.
+func TestParseSuggestions(t *testing.T) {
+	for key, want := range map[string]string{
+		"tennant":        ` (did you mean "tenant"?)`,
+		"Tenant":         ` (did you mean "tenant"?)`,
+		"default_groups": ` (did you mean "default_group"?)`,
+		"calender":       ` (did you mean "calendars"?)`,
+		"xy":             "",
+		"color":          "",
+	} {
+		_, err := tenantconfig.Parse([]byte(key + ": x\n"))
+		ps := tenantconfig.Problems(err)
+		if len(ps) != 1 || ps[0].Path != key || ps[0].Reason != `unknown field "`+key+`"`+want {
+			t.Errorf("%s: %v, want the suggestion %q", key, ps, want)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	_ "time/tzdata" // zones load, and load alike, on a machine without (or with older) zoneinfo
 
 	"github.com/ledgerdesk/ledgerdesk/events"
 	"github.com/ledgerdesk/ledgerdesk/services/calendar"
@@ -96,8 +97,8 @@ func (v *validator) run() {
 		v.add("tenant", "%q is not a valid tenant: 1-64 letters, digits, '-' or '_'", d.Tenant)
 	}
 	if d.TimeZone != "" {
-		if _, err := time.LoadLocation(d.TimeZone); err != nil {
-			v.add("time_zone", "unknown IANA time zone %q", d.TimeZone)
+		if reason := zoneProblem(d.TimeZone); reason != "" {
+			v.add("time_zone", "%s", reason)
 		}
 	}
 	v.index()
@@ -173,17 +174,35 @@ func (v *validator) calendars() {
 		if c.ID == calendar.TwentyFourSevenID {
 			v.add(p+".id", "%q is reserved for the built-in calendar that is always open", c.ID)
 		}
+		if c.TimeZone == "Local" { // the one zone name Compile accepts that is not IANA's
+			v.add(p+".time_zone", "%s", zoneProblem(c.TimeZone))
+		}
 		if _, err := c.Spec.Compile(); err != nil {
 			for _, e := range splitJoined(err) {
-				field, reason, ok := strings.Cut(e.Error(), ": ")
+				// One line per problem: a range with two bad clocks joins two reasons.
+				msg := strings.ReplaceAll(e.Error(), "\n", "; ")
+				field, reason, ok := strings.Cut(msg, ": ")
 				if !ok {
-					v.add(p, "%s", e.Error())
+					v.add(p, "%s", msg)
 					continue
 				}
 				v.add(p+"."+field, "%s", reason)
 			}
 		}
 	}
+}
+
+// zoneProblem is why name is not an IANA time zone, or "". time.LoadLocation also
+// accepts "Local", the zone of whatever machine runs the service, which would make
+// business hours and report months depend on where the log is replayed.
+func zoneProblem(name string) string {
+	if name == "Local" {
+		return `"Local" is the server's own zone: name an IANA time zone such as Europe/Berlin`
+	}
+	if _, err := time.LoadLocation(name); err != nil {
+		return fmt.Sprintf("unknown IANA time zone %q", name)
+	}
+	return ""
 }
 
 // splitJoined returns the parts of an errors.Join error, or err alone.
@@ -373,6 +392,10 @@ func (v *validator) escalationRules() {
 					v.add(ap+".escalate", "%q is not an escalation (%s)", a.Escalate, strings.Join(escalateKind, ", "))
 				case a.Escalate == Functional && on.Event == OnEscalated:
 					v.add(ap+".escalate", "functional escalation does not apply to on.event %s: the ticket has just been escalated", OnEscalated)
+				case a.Escalate == Functional && len(r.Match.Tiers) > 0 &&
+					!slices.ContainsFunc(r.Match.Tiers, func(t int) bool { return t < maxTier-1 }):
+					v.add(ap+".escalate", "functional escalation moves tickets from tiers 0-%d only (tier %d, the vendor, needs a vendor case: escalate by command), but match.tiers is %s",
+						maxTier-2, maxTier, ints(r.Match.Tiers))
 				case a.Escalate == Hierarchical && !hasManager:
 					v.add(ap+".escalate", "hierarchical escalation needs managers: no agent has a manager")
 				}
