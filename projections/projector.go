@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -42,9 +41,7 @@ type Projector struct {
 	db   *pebble.DB
 	opts Options
 
-	mu       sync.Mutex
-	seq      uint64        // last committed stream sequence
-	advanced chan struct{} // closed when seq moves on
+	progress events.Progress // the last committed stream sequence
 
 	// beforeCommit, when set (tests), runs before each batch commits; an error aborts the
 	// batch as a crash inside it would.
@@ -59,14 +56,16 @@ func Open(dir string, opts Options) (*Projector, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open read models: %w", err)
 	}
-	p := &Projector{db: db, opts: opts, advanced: make(chan struct{})}
+	p := &Projector{db: db, opts: opts}
 	format, err := p.getUint(keyFormat)
 	if err == nil && format != FormatVersion {
 		err = p.Rebuild()
 	}
+	var seq uint64
 	if err == nil {
-		p.seq, err = p.getUint(keyCheckpoint)
+		seq, err = p.getUint(keyCheckpoint)
 	}
+	p.progress.Set(seq)
 	if err != nil {
 		_ = db.Close()
 		return nil, err
@@ -99,34 +98,16 @@ func (p *Projector) Rebuild() error {
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("rebuild read models: %w", err)
 	}
-	p.mu.Lock()
-	p.seq = 0
-	p.mu.Unlock()
+	p.progress.Set(0)
 	return nil
 }
 
 // Seq is the stream sequence of the last event the read models include.
-func (p *Projector) Seq() uint64 {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.seq
-}
+func (p *Projector) Seq() uint64 { return p.progress.Seq() }
 
 // WaitFor blocks until the read models include the event at seq, or ctx ends.
 func (p *Projector) WaitFor(ctx context.Context, seq uint64) error {
-	for {
-		p.mu.Lock()
-		cur, ch := p.seq, p.advanced
-		p.mu.Unlock()
-		if cur >= seq {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+	return p.progress.WaitFor(ctx, seq)
 }
 
 // Run follows the log from the checkpoint on, applying events in batches, until ctx ends
@@ -205,11 +186,7 @@ func (p *Projector) Apply(evs []events.Raw) error {
 	if err := pd.b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("commit read models at seq %d: %w", last, err)
 	}
-	p.mu.Lock()
-	p.seq = last
-	close(p.advanced)
-	p.advanced = make(chan struct{})
-	p.mu.Unlock()
+	p.progress.Set(last)
 	return nil
 }
 

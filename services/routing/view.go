@@ -26,15 +26,12 @@ const reopenHorizon = events.ReopenWindow + 24*time.Hour
 // the length of the log.
 type View struct {
 	mu          sync.RWMutex
-	seq         uint64
+	progress    events.Progress
 	latest      int64 // the latest event time seen, in unix seconds
 	tickets     map[ticketKey]ticketLoad
 	resolved    []resolvedAt    // resolutions in stream order, to forget tickets
 	open        map[nameKey]int // open tickets per agent
 	assignments map[nameKey]int // assignments per group
-	// advanced is closed when seq moves on and someone waits for it (watched).
-	advanced chan struct{}
-	watched  bool
 }
 
 type name = unique.Handle[string]
@@ -92,8 +89,7 @@ type resolvedAt struct {
 
 // NewView returns an empty view; feed it with Apply from stream sequence 1.
 func NewView() *View {
-	return &View{tickets: map[ticketKey]ticketLoad{}, open: map[nameKey]int{}, assignments: map[nameKey]int{},
-		advanced: make(chan struct{})}
+	return &View{tickets: map[ticketKey]ticketLoad{}, open: map[nameKey]int{}, assignments: map[nameKey]int{}}
 }
 
 // Apply folds one event of the log into the view. Events must come in stream order; an
@@ -101,14 +97,10 @@ func NewView() *View {
 func (v *View) Apply(e events.Raw) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if e.Sequence <= v.seq {
+	if e.Sequence <= v.progress.Seq() {
 		return
 	}
-	v.seq = e.Sequence
-	if v.watched {
-		close(v.advanced)
-		v.advanced, v.watched = make(chan struct{}), false
-	}
+	defer v.progress.Set(e.Sequence) // runs before the unlock: a waiter then reads the loads after it
 	if at := e.Time.Unix(); at > v.latest {
 		v.latest = at
 		v.forgetUnreopenable()
@@ -179,31 +171,11 @@ func (v *View) count(tenant name, t ticketLoad, delta int) {
 }
 
 // Seq is the stream sequence of the last event applied.
-func (v *View) Seq() uint64 {
-	v.mu.RLock()
-	defer v.mu.RUnlock()
-	return v.seq
-}
+func (v *View) Seq() uint64 { return v.progress.Seq() }
 
 // WaitFor blocks until the view has applied the event at seq, or ctx ends (then it
 // returns ctx.Err()). It starts no goroutine.
-func (v *View) WaitFor(ctx context.Context, seq uint64) error {
-	for {
-		v.mu.Lock()
-		if v.seq >= seq {
-			v.mu.Unlock()
-			return nil
-		}
-		ch := v.advanced
-		v.watched = true
-		v.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
+func (v *View) WaitFor(ctx context.Context, seq uint64) error { return v.progress.WaitFor(ctx, seq) }
 
 // OpenTickets implements Loads: the tenant's open (not resolved, closed or cancelled)
 // tickets currently assigned to the agent.
