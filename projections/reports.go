@@ -89,80 +89,77 @@ func (pd *pending) record(before, after *View, e events.Event) error {
 	if t.ID == "" || t.OpenedAt.IsZero() {
 		return nil
 	}
-	opened, err := pd.bucket(t.Tenant, hourOf(t.OpenedAt))
-	if err != nil {
-		return err
-	}
-	wasOpen, isOpen := before.Ticket.State.IsOpen(), t.State.IsOpen()
-	if !wasOpen && isOpen || wasOpen && !isOpen {
+	if wasOpen := before.Ticket.State.IsOpen(); wasOpen != t.State.IsOpen() {
 		d := int64(1)
 		if wasOpen {
 			d = -1
 		}
 		pd.counts[string(backlogKey(t.Tenant, hourOf(t.OpenedAt)))] += d
 	}
+	// The bucket the event's figures go to: the opening hour's or the event's own.
+	var anchor time.Time
 	switch e.Data.(type) {
-	case events.Opened, events.Recategorized:
-		err := setJSON(pd.b, openedKey(t.Tenant, t.OpenedAt, t.ID), openedEntry{Category: t.Category, Requester: t.Requester.Email})
-		if err != nil {
-			return err
-		}
+	case events.Opened, events.Recategorized, events.Reprioritized, events.Responded, events.Escalated:
+		anchor = t.OpenedAt
+	case events.Resolved, events.Reopened, events.SLACompleted:
+		anchor = e.Time
+	default:
+		return nil
+	}
+	hb, err := pd.bucket(t.Tenant, hourOf(anchor))
+	if err != nil {
+		return err
 	}
 	switch d := e.Data.(type) {
 	case events.Opened:
-		opened.Opened++
-		bump(&opened.ByType, string(t.Type), 1)
-		bump(&opened.ByCategory, t.Category, 1)
-		bump(&opened.ByPriority, string(t.Priority), 1)
-		bump(&opened.BySource, t.Source, 1)
+		hb.Opened++
+		bump(&hb.ByType, string(t.Type), 1)
+		bump(&hb.ByCategory, t.Category, 1)
+		bump(&hb.ByPriority, string(t.Priority), 1)
+		bump(&hb.BySource, t.Source, 1)
+		return pd.indexOpened(t)
 	case events.Recategorized:
-		bump(&opened.ByCategory, before.Ticket.Category, -1)
-		bump(&opened.ByCategory, t.Category, 1)
+		bump(&hb.ByCategory, before.Ticket.Category, -1)
+		bump(&hb.ByCategory, t.Category, 1)
+		return pd.indexOpened(t)
 	case events.Reprioritized:
-		bump(&opened.ByPriority, string(before.Ticket.Priority), -1)
-		bump(&opened.ByPriority, string(t.Priority), 1)
+		bump(&hb.ByPriority, string(before.Ticket.Priority), -1)
+		bump(&hb.ByPriority, string(t.Priority), 1)
 	case events.Responded:
 		if !before.Ticket.Responded {
-			opened.Responded++
-			opened.ResponseMS += e.Time.Sub(t.OpenedAt).Milliseconds()
+			hb.Responded++
+			hb.ResponseMS += e.Time.Sub(t.OpenedAt).Milliseconds()
 		}
 	case events.Escalated:
 		if before.Ticket.Escalations == 0 {
-			opened.Escalated++
+			hb.Escalated++
 		}
 	case events.Resolved:
-		now, err := pd.bucket(t.Tenant, hourOf(e.Time))
-		if err != nil {
-			return err
-		}
-		now.Resolved++
-		now.ResolveWallMS += e.Time.Sub(t.OpenedAt).Milliseconds()
-		bump(&now.ResolvedByTier, strconv.Itoa(t.Tier), 1)
+		hb.Resolved++
+		hb.ResolveWallMS += e.Time.Sub(t.OpenedAt).Milliseconds()
+		bump(&hb.ResolvedByTier, strconv.Itoa(t.Tier), 1)
 		if t.Tier <= 1 && t.Escalations == 0 && !after.Reassigned {
-			now.FirstContact++
+			hb.FirstContact++
 		}
 	case events.Reopened:
-		now, err := pd.bucket(t.Tenant, hourOf(e.Time))
-		if err != nil {
-			return err
-		}
-		now.Reopened++
+		hb.Reopened++
 	case events.SLACompleted:
-		now, err := pd.bucket(t.Tenant, hourOf(e.Time))
-		if err != nil {
-			return err
-		}
 		if d.Outcome == events.OutcomeMet {
-			bump(&now.SLAMet, d.Clock, 1)
+			bump(&hb.SLAMet, d.Clock, 1)
 		} else {
-			bump(&now.SLAMissed, d.Clock, 1)
+			bump(&hb.SLAMissed, d.Clock, 1)
 		}
 		if d.Clock == events.ClockResolution {
-			now.BusinessResolved++
-			now.BusinessResolveMS += d.UsedMS
+			hb.BusinessResolved++
+			hb.BusinessResolveMS += d.UsedMS
 		}
 	}
 	return nil
+}
+
+// indexOpened writes the ticket's entry of the trends index.
+func (pd *pending) indexOpened(t events.Ticket) error {
+	return setJSON(pd.b, openedKey(t.Tenant, t.OpenedAt, t.ID), openedEntry{Category: t.Category, Requester: t.Requester.Email})
 }
 
 // Summary is a tenant's service report over a period. Durations are in milliseconds;
