@@ -9,7 +9,6 @@ import (
 
 	"github.com/ledgerdesk/ledgerdesk/events"
 	"github.com/ledgerdesk/ledgerdesk/services/reactor"
-	"github.com/ledgerdesk/ledgerdesk/services/tenantconfig"
 )
 
 // Payload is the JSON body a webhook receives for a notification. NB: wire format.
@@ -59,7 +58,7 @@ func (e *escalator) deliver(ctx context.Context, cause events.Raw) error {
 		if h.Has(resultID) {
 			continue
 		}
-		w, ok := webhookByID(doc, id)
+		w, ok := doc.Webhook(id)
 		var result events.Payload
 		if !ok {
 			result = events.NotificationFailed{Request: cause.ID, Webhook: id, Error: "no such webhook in configuration version " + fmt.Sprint(req.RuleVersion)}
@@ -80,13 +79,4 @@ func (e *escalator) deliver(ctx context.Context, cause events.Raw) error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
-}
-
-func webhookByID(doc *tenantconfig.Document, id string) (tenantconfig.Webhook, bool) {
-	for _, w := range doc.Webhooks {
-		if w.ID == id {
-			return w, true
-		}
-	}
-	return tenantconfig.Webhook{}, false
 }

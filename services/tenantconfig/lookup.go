@@ -130,6 +130,15 @@ func (d *Document) Agent(id string) (Agent, Group, bool) {
 	return Agent{}, Group{}, false
 }
 
+// Webhook returns the webhook with the id.
+func (d *Document) Webhook(id string) (Webhook, bool) {
+	i := slices.IndexFunc(d.Webhooks, func(w Webhook) bool { return w.ID == id })
+	if i < 0 {
+		return Webhook{}, false
+	}
+	return d.Webhooks[i], true
+}
+
 // WebhooksFor returns the webhooks that receive notifications for the role: those that
 // list it and those that list no roles.
 func (d *Document) WebhooksFor(role string) []Webhook {

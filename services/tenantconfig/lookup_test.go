@@ -67,6 +67,12 @@ webhooks:
 	if hooks := doc.WebhooksFor(tenantconfig.RoleAssignee); len(hooks) != 1 || hooks[0].ID != "all" {
 		t.Errorf("assignee webhooks %v, want the one without roles", hooks)
 	}
+	if w, ok := doc.Webhook("leads"); !ok || w.URL != "https://hooks.example/leads" {
+		t.Errorf("webhook leads: %+v %v", w, ok)
+	}
+	if _, ok := doc.Webhook("nope"); ok {
+		t.Error("an unknown webhook was found")
+	}
 	if a, g, ok := doc.Agent("ann"); !ok || a.Manager != "max" || g.ID != "desk" {
 		t.Errorf("agent ann: %+v in %s, %v", a, g.ID, ok)
 	}
