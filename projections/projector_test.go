@@ -301,16 +301,23 @@ func TestCrashInsideABatch(t *testing.T) {
 		t.Fatalf("checkpoint %d after the crash", before)
 	}
 	p.Close()
-	p = open(t, fs, 3)
-	if p.Seq() != before {
-		t.Fatalf("reopened at seq %d, want the last committed %d", p.Seq(), before)
+	restart(t, "a crash inside a batch", fs, store, before)
+}
+
+// restart opens the read models in fs after a crash, checks that they resume at seq,
+// runs them to the end of the log and compares them with a rebuild from zero.
+func restart(t *testing.T, crash string, fs vfs.FS, store *events.Store, seq uint64) {
+	t.Helper()
+	p := open(t, fs, 3)
+	if p.Seq() != seq {
+		t.Fatalf("after %s, reopened at seq %d, want the last committed %d", crash, p.Seq(), seq)
 	}
 	if err := catchUp(t, p, store); err != nil {
 		t.Fatal(err)
 	}
 	p.Close()
 	if got, want := dump(t, fs), reference(t, store); got != want {
-		t.Errorf("after a crash inside a batch:\n%s\nwant\n%s", got, want)
+		t.Errorf("after %s:\n%s\nwant\n%s", crash, got, want)
 	}
 }
 
@@ -336,17 +343,7 @@ func TestCrashBetweenBatches(t *testing.T) {
 	if crashedFS == nil {
 		t.Fatal("never crashed")
 	}
-	p = open(t, crashedFS, 4)
-	if p.Seq() != atCrash {
-		t.Fatalf("after the crash at seq %d, reopened at %d", atCrash, p.Seq())
-	}
-	if err := catchUp(t, p, store); err != nil {
-		t.Fatal(err)
-	}
-	p.Close()
-	if got, want := dump(t, crashedFS), reference(t, store); got != want {
-		t.Errorf("after a crash between batches:\n%s\nwant\n%s", got, want)
-	}
+	restart(t, "a crash between batches", crashedFS, store, atCrash)
 }
 
 // TestAnotherFormatVersionRebuilds: read models written in another format version are
