@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+
+	"github.com/nats-io/nats.go"
 )
 
 // hashVersion prefixes the canonical encoding. NB: bump it (and keep the old one verifiable)
@@ -63,4 +65,98 @@ func VerifyChain(history []Raw) error {
 		prev = r.Hash
 	}
 	return nil
+}
+
+// ChainHead is the last accepted event of a ticket: what its next event must link to.
+// The zero ChainHead stands before a ticket's first event.
+type ChainHead struct {
+	Tenant   string // the tenant of the ticket's first event; every later event must carry it
+	Hash     string // the hash the next event's prevhash must name
+	Sequence uint64 // the stream sequence of the accepted event
+}
+
+// Refused is the error of a message of the log that no reader may act on: a
+// *RejectedError or an *Undecodable. Message is the message as stored, for a dead-letter
+// queue.
+type Refused interface {
+	error
+	Message() *nats.Msg
+	Seq() uint64 // its stream sequence
+}
+
+// RejectedError is why a reader refuses an event of the log: its content does not hash to
+// its claimed hash (altered or forged), its prevhash does not name the last accepted event
+// of its ticket (inserted, reordered, or built on a refused event), it claims another
+// tenant than the ticket's, or it is not a ledgerdesk event at all.
+type RejectedError struct {
+	Sequence uint64
+	TicketID string
+	EventID  string
+	Reason   string
+	event    Raw
+}
+
+// Message is the refused event as it is stored, for a dead-letter queue.
+func (e *RejectedError) Message() *nats.Msg { return toMsg(e.event.Event, e.event.RawData) }
+
+// Seq is the refused event's stream sequence.
+func (e *RejectedError) Seq() uint64 { return e.Sequence }
+
+func (e *RejectedError) Error() string {
+	return fmt.Sprintf("events: event seq %d (id %q, ticket %q) rejected: %s", e.Sequence, e.EventID, e.TicketID, e.Reason)
+}
+
+// Link is the one rule every reader of the log applies to every event: r is accepted
+// after head when its content hashes to its hash, its prevhash is head's hash and it
+// belongs to head's tenant. It returns the ticket's new head, or a *RejectedError (head
+// stays as it was: the ticket's next event must still link to head).
+func (head ChainHead) Link(r Raw) (ChainHead, error) {
+	reject := func(format string, args ...any) (ChainHead, error) {
+		return head, &RejectedError{Sequence: r.Sequence, TicketID: r.TicketID, EventID: r.ID, Reason: fmt.Sprintf(format, args...), event: r}
+	}
+	if got := ComputeHash(r.Event, r.RawData); got != r.Hash {
+		return reject("content hashes to %.12s… but the event claims %q (altered or forged)", got, r.Hash)
+	}
+	if r.PrevHash != head.Hash {
+		if head.Hash == "" {
+			return reject("prevhash %.12s… names an event its ticket does not have (inserted, or built on a rejected event)", r.PrevHash)
+		}
+		return reject("prevhash %.12s… is not the hash %.12s… of its ticket's last accepted event (seq %d): inserted, reordered or built on a rejected event",
+			r.PrevHash, head.Hash, head.Sequence)
+	}
+	if head.Tenant != "" && r.Tenant != head.Tenant {
+		return reject("tenant %q, but the ticket belongs to %q", r.Tenant, head.Tenant)
+	}
+	return ChainHead{Tenant: r.Tenant, Hash: r.Hash, Sequence: r.Sequence}, nil
+}
+
+// Trusted applies Link to a ticket's history in order and returns the events it accepts,
+// the head after them, and the *RejectedError of each event it refuses. Deciding and
+// appending work on the trusted history only: the next event links to head, so that a
+// refused event never becomes part of a ticket's chain.
+func Trusted(history []Raw) (trusted []Raw, head ChainHead, rejected []error) {
+	trusted = make([]Raw, 0, len(history))
+	for _, r := range history {
+		next, err := head.Link(r)
+		if err != nil {
+			rejected = append(rejected, err)
+			continue
+		}
+		head = next
+		trusted = append(trusted, r)
+	}
+	return trusted, head, rejected
+}
+
+// Seal encodes an event's data and sets its PrevHash (prev) and Hash, as Append stores
+// them; for readers' tests and tools that build a log by hand.
+func Seal(e Event, prev string) (Raw, error) {
+	e.Type = e.Data.EventType()
+	e.PrevHash = prev
+	data, err := encodeData(e.Data)
+	if err != nil {
+		return Raw{}, err
+	}
+	e.Hash = ComputeHash(e, data)
+	return Raw{Event: e, RawData: data}, nil
 }

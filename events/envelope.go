@@ -138,6 +138,9 @@ func FromMsg(subject string, h nats.Header, data []byte, seq uint64) (Raw, error
 	return Raw{Event: e, RawData: data}, nil
 }
 
+// Header is the event's envelope as stored: its CloudEvents and chain headers.
+func (r Raw) Header() nats.Header { return toMsg(r.Event, r.RawData).Header }
+
 // Structured is the CloudEvents 1.0 structured-mode JSON form of an event, as the HTTP API
 // serves it, with the stream sequence as the extension attribute "sequence".
 type Structured struct {

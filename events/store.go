@@ -173,16 +173,13 @@ func (s *Store) prepare(a Append) (prepared, error) {
 			e.Time = now
 		}
 		e.Time = e.Time.UTC()
-		e.Type = e.Data.EventType()
 		e.Tenant, e.TicketID = a.Tenant, a.TicketID
-		e.PrevHash = prev
-		data, err := encodeData(e.Data)
+		sealed, err := Seal(e, prev)
 		if err != nil {
 			return prepared{}, err
 		}
-		e.Hash = ComputeHash(e, data)
-		prev = e.Hash
-		m := toMsg(e, data)
+		e, prev = sealed.Event, sealed.Hash
+		m := toMsg(e, sealed.RawData)
 		if i == 0 {
 			m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(a.ExpectedVersion, 10))
 		}
@@ -336,14 +333,19 @@ func (s *Store) commit(ctx context.Context, msgs []*nats.Msg, evs []Event) (Appe
 	return Appended{Events: evs, Version: ack.Sequence}, nil
 }
 
-// Load returns a ticket's events in order and its version (the stream sequence of its
-// last event), or ErrNotFound.
+// Load returns a ticket's events in order, as stored, and its version (the stream sequence
+// of its last message: the expected version of the next append), or ErrNotFound. A
+// message that is not a ledgerdesk event is left out; whether the events form a chain is
+// the caller's to check (Trusted).
 func (s *Store) Load(ctx context.Context, ticketID string) ([]Raw, uint64, error) {
 	if !ValidToken(ticketID) {
 		return nil, 0, ErrNotFound
 	}
 	subject := SubjectPrefix + ".*." + ticketID
-	var out []Raw
+	var (
+		out     []Raw
+		version uint64
+	)
 	for seq := uint64(1); ; {
 		m, err := s.stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
@@ -352,17 +354,32 @@ func (s *Store) Load(ctx context.Context, ticketID string) ([]Raw, uint64, error
 		if err != nil {
 			return nil, 0, fmt.Errorf("load ticket %s: %w", ticketID, err)
 		}
+		seq, version = m.Sequence+1, m.Sequence
 		r, err := FromMsg(m.Subject, m.Header, m.Data, m.Sequence)
 		if err != nil {
-			return nil, 0, fmt.Errorf("load ticket %s: %w", ticketID, err)
+			continue // not a ledgerdesk event: no reader accepts it (see Subscribe)
 		}
 		out = append(out, r)
-		seq = m.Sequence + 1
 	}
 	if len(out) == 0 {
 		return nil, 0, ErrNotFound
 	}
-	return out, out[len(out)-1].Sequence, nil
+	return out, version, nil
+}
+
+// LoadTrusted returns the events of a ticket that its chain accepts (see Trusted), the
+// head the next append must link to, and the ticket's version (the expected version of
+// the next append); ErrNotFound when no event of the ticket is accepted. Everything that
+// decides about a ticket works on this history, so that a refused event is never built on.
+func (s *Store) LoadTrusted(ctx context.Context, ticketID string) (trusted []Raw, head ChainHead, version uint64, err error) {
+	history, version, err := s.Load(ctx, ticketID)
+	if err != nil {
+		return nil, ChainHead{}, 0, err
+	}
+	if trusted, head, _ = Trusted(history); len(trusted) == 0 {
+		return nil, ChainHead{}, 0, ErrNotFound
+	}
+	return trusted, head, version, nil
 }
 
 // Get returns the event at a stream sequence.
@@ -377,10 +394,35 @@ func (s *Store) Get(ctx context.Context, seq uint64) (Raw, error) {
 	return FromMsg(m.Subject, m.Header, m.Data, m.Sequence)
 }
 
+// Undecodable is a message of the ticket log that is not a ledgerdesk event: no reader
+// may act on it.
+type Undecodable struct {
+	Sequence uint64
+	Subject  string
+	Header   nats.Header
+	Data     []byte
+	Err      error // why it does not decode
+}
+
+func (u *Undecodable) Error() string {
+	return fmt.Sprintf("events: message seq %d on %s is not a ledgerdesk event: %v", u.Sequence, u.Subject, u.Err)
+}
+
+func (u *Undecodable) Unwrap() error { return u.Err }
+
+// Message is the message as it is stored, for a dead-letter queue.
+func (u *Undecodable) Message() *nats.Msg {
+	return &nats.Msg{Subject: u.Subject, Header: u.Header, Data: u.Data}
+}
+
+// Seq is the message's stream sequence.
+func (u *Undecodable) Seq() uint64 { return u.Sequence }
+
 // Subscribe delivers every event from stream sequence from (1 for all) on, in order, to
-// handle, through an ordered consumer, until ctx ends or handle returns an error. It
-// returns when the subscription is set up; the returned func stops it.
-func (s *Store) Subscribe(ctx context.Context, from uint64, handle func(Raw) error) (stop func(), err error) {
+// handle, and every message that does not decode to undecodable, through an ordered
+// consumer, until ctx ends or a callback returns an error. It returns when the
+// subscription is set up; the returned func stops it.
+func (s *Store) Subscribe(ctx context.Context, from uint64, handle func(Raw) error, undecodable func(*Undecodable) error) (stop func(), err error) {
 	if from == 0 {
 		from = 1
 	}
@@ -401,6 +443,8 @@ func (s *Store) Subscribe(ctx context.Context, from uint64, handle func(Raw) err
 			var r Raw
 			if r, err = FromMsg(m.Subject(), m.Headers(), m.Data(), md.Sequence.Stream); err == nil {
 				err = handle(r)
+			} else {
+				err = undecodable(&Undecodable{Sequence: md.Sequence.Stream, Subject: m.Subject(), Header: m.Headers(), Data: m.Data(), Err: err})
 			}
 		}
 		if err != nil {

@@ -19,19 +19,31 @@ type pending struct {
 	views   map[string]*View
 	counts  map[string]int64 // counter key → delta
 	buckets map[string]*hourBucket
+	// refused are the batch's events that fail their ticket's chain, applied to nothing.
+	refused []events.Refused
 }
 
 func newPending(db *pebble.DB) *pending {
 	return &pending{db: db, b: db.NewBatch(), views: map[string]*View{}, counts: map[string]int64{}, buckets: map[string]*hourBucket{}}
 }
 
-// apply folds one event into its ticket's view, moves the view's index entries and
-// records the report figures.
-func (pd *pending) apply(e events.Event) error {
-	v, err := pd.view(e.TicketID)
+// apply checks that an event links to its ticket's chain (else it is refused and counts
+// nowhere), folds it into its ticket's view, moves the view's index entries and records
+// the report figures.
+func (pd *pending) apply(r events.Raw) error {
+	v, err := pd.view(r.TicketID)
 	if err != nil {
 		return err
 	}
+	if _, err := (events.ChainHead{Tenant: v.Ticket.Tenant, Hash: v.Hash, Sequence: v.Seq}).Link(r); err != nil {
+		var refused events.Refused
+		if !errors.As(err, &refused) {
+			return err
+		}
+		pd.refused = append(pd.refused, refused)
+		return nil
+	}
+	e := r.Event
 	before := *v
 	oldEntries := entries(v)
 	v.apply(e)
@@ -82,6 +94,9 @@ func (pd *pending) bucket(tenant string, hour uint64) (*hourBucket, error) {
 // flush writes the views, counters and buckets the batch changed.
 func (pd *pending) flush() error {
 	for id, v := range pd.views {
+		if v.Seq == 0 {
+			continue // only refused events named this ticket: it does not exist
+		}
 		if err := setJSON(pd.b, []byte(prefixView+id), v); err != nil {
 			return err
 		}

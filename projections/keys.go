@@ -9,7 +9,7 @@ import (
 
 // FormatVersion is the version of every key and value this package persists. NB: bump it
 // on any change of them; a projector that finds another version rebuilds from sequence 1.
-const FormatVersion = 1
+const FormatVersion = 2 // 2: views keep their chain head (View.Hash)
 
 // Key spaces. NB: persisted format (see FormatVersion).
 const (

@@ -24,6 +24,11 @@ type Options struct {
 	FS vfs.FS
 	// BatchSize bounds the events applied in one Pebble batch (default 1,000).
 	BatchSize int
+	// Refused, when set, is told of every message of the log the read models leave out,
+	// once its batch is committed: events that fail their ticket's chain and messages that
+	// are not ledgerdesk events (events.Refused). A crash between the commit and the call
+	// loses the call, never an event.
+	Refused func(events.Refused)
 }
 
 func (o *Options) setDefaults() {
@@ -115,56 +120,84 @@ func (p *Projector) WaitFor(ctx context.Context, seq uint64) error {
 func (p *Projector) Run(ctx context.Context, store *events.Store) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	feed := make(chan events.Raw, p.opts.BatchSize)
-	stop, err := store.Subscribe(ctx, p.Seq()+1, func(r events.Raw) error {
+	feed := make(chan logEntry, p.opts.BatchSize)
+	send := func(e logEntry) error {
 		select {
-		case feed <- r:
+		case feed <- e:
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-	})
+	}
+	stop, err := store.Subscribe(ctx, p.Seq()+1, func(r events.Raw) error { return send(logEntry{raw: r}) },
+		func(u *events.Undecodable) error { return send(logEntry{undecodable: u}) })
 	if err != nil {
 		return err
 	}
 	defer stop()
-	batch := make([]events.Raw, 0, p.opts.BatchSize)
+	batch := make([]logEntry, 0, p.opts.BatchSize)
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case r := <-feed:
-			batch = append(batch[:0], r)
+		case e := <-feed:
+			batch = append(batch[:0], e)
 		}
 	gather:
 		for len(batch) < p.opts.BatchSize {
 			select {
-			case r := <-feed:
-				batch = append(batch, r)
+			case e := <-feed:
+				batch = append(batch, e)
 			default:
 				break gather
 			}
 		}
-		if err := p.Apply(batch); err != nil {
+		if err := p.apply(batch); err != nil {
 			return err
 		}
 	}
 }
 
+// logEntry is one message of the log: an event, or a message that is not one.
+type logEntry struct {
+	raw         events.Raw
+	undecodable *events.Undecodable
+}
+
+func (e logEntry) seq() uint64 {
+	if e.undecodable != nil {
+		return e.undecodable.Sequence
+	}
+	return e.raw.Sequence
+}
+
 // Apply applies events, in stream order, in one synced batch with the checkpoint. Events
-// at or below the checkpoint are skipped, so applying again is harmless.
+// at or below the checkpoint are skipped, so applying again is harmless; events that do
+// not link to their ticket's chain are left out (see Options.Refused).
 func (p *Projector) Apply(evs []events.Raw) error {
+	entries := make([]logEntry, len(evs))
+	for i, r := range evs {
+		entries[i] = logEntry{raw: r}
+	}
+	return p.apply(entries)
+}
+
+func (p *Projector) apply(entries []logEntry) error {
 	pd := newPending(p.db)
 	defer pd.b.Close()
 	last := p.Seq()
-	for _, e := range evs {
-		if e.Sequence <= last {
+	for _, e := range entries {
+		if e.seq() <= last {
 			continue
 		}
-		if err := pd.apply(e.Event); err != nil {
-			return fmt.Errorf("project event seq %d: %w", e.Sequence, err)
+		last = e.seq()
+		if e.undecodable != nil {
+			pd.refused = append(pd.refused, e.undecodable)
+			continue
 		}
-		last = e.Sequence
+		if err := pd.apply(e.raw); err != nil {
+			return fmt.Errorf("project event seq %d: %w", e.raw.Sequence, err)
+		}
 	}
 	if last == p.Seq() {
 		return nil
@@ -187,6 +220,11 @@ func (p *Projector) Apply(evs []events.Raw) error {
 		return fmt.Errorf("commit read models at seq %d: %w", last, err)
 	}
 	p.progress.Set(last)
+	if p.opts.Refused != nil {
+		for _, r := range pd.refused {
+			p.opts.Refused(r)
+		}
+	}
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/nats-io/nats.go"
 	"go.uber.org/goleak"
 
 	"github.com/ledgerdesk/ledgerdesk/events"
@@ -40,7 +41,7 @@ func (w *logWriter) open(name, tenant string, p events.Priority) {
 func (w *logWriter) add(name string, ps ...events.Payload) {
 	w.t.Helper()
 	ctx := context.Background()
-	raws, version, err := w.store.Load(ctx, w.ids[name])
+	_, head, version, err := w.store.LoadTrusted(ctx, w.ids[name])
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -48,9 +49,8 @@ func (w *logWriter) add(name string, ps ...events.Payload) {
 	for _, p := range ps {
 		evs = append(evs, events.Event{Data: p})
 	}
-	last := raws[len(raws)-1]
-	if _, err := w.store.Append(ctx, events.Append{Tenant: last.Tenant, TicketID: w.ids[name], ExpectedVersion: version,
-		PrevHash: last.Hash, Events: evs}); err != nil {
+	if _, err := w.store.Append(ctx, events.Append{Tenant: head.Tenant, TicketID: w.ids[name], ExpectedVersion: version,
+		PrevHash: head.Hash, Events: evs}); err != nil {
 		w.t.Fatal(err)
 	}
 }
@@ -377,5 +377,76 @@ func TestAnotherFormatVersionRebuilds(t *testing.T) {
 	p.Close()
 	if got, want := dump(t, fs), reference(t, store); got != want {
 		t.Error("rebuilt read models differ")
+	}
+}
+
+// TestForgedEventsCountNowhere publishes, behind the store's back, an altered event on
+// ticket A (it would resolve it), an event built on it, a whole forged ticket and a
+// message that is no ledgerdesk event; the read models leave every one out, say so
+// through Refused, and go on with the honest events after them.
+func TestForgedEventsCountNowhere(t *testing.T) {
+	store, w := fixture(t)
+	ctx := context.Background()
+	raws, _, err := store.Load(ctx, w.ids["A"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := raws[len(raws)-1]
+	publish := func(r events.Raw) {
+		t.Helper()
+		if _, err := store.JetStream().PublishMsg(ctx, &nats.Msg{Subject: events.Subject(r.Tenant, r.TicketID), Header: r.Header(), Data: r.RawData}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resolved, err := events.Seal(events.Event{ID: "forged-1", Source: "/evil", Tenant: "acme", TicketID: head.TicketID, Time: now, Data: events.Resolved{}}, head.Hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resolved.Actor = "admin" // changed after sealing: the hash no longer matches
+	publish(resolved)
+	closed, _ := events.Seal(events.Event{ID: "forged-2", Source: "/evil", Tenant: "acme", TicketID: head.TicketID, Time: now, Data: events.Closed{}}, resolved.Hash)
+	publish(closed)
+	ghost, _ := events.Seal(events.Event{ID: "forged-3", Source: "/evil", Tenant: "acme", TicketID: "ghost", Time: now, Data: eventstest.OpenedFixture("ghost")}, "")
+	ghost.Hash = "0000"
+	publish(ghost)
+	if _, err := store.JetStream().Publish(ctx, events.Subject("acme", "junk"), []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	w.add("A", events.Commented{Body: "honest, after the forgeries"})
+	last, err := store.LastSequence(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var refused []string
+	p, err := projections.Open("rm", projections.Options{FS: vfs.NewMem(), Refused: func(r events.Refused) {
+		refused = append(refused, r.Message().Header.Get(events.HeaderID))
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := catchUp(t, p, store); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprintf("%q", refused) != `["forged-1" "forged-2" "forged-3" ""]` {
+		t.Errorf("refused %q, want the three forged events and the junk message", refused)
+	}
+	v, _, err := p.Ticket(w.ids["A"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Ticket.State == events.StateResolved || v.Ticket.State == events.StateClosed || v.Seq != last {
+		t.Errorf("ticket A after forgeries: state %s at seq %d; want it unresolved, at the honest comment (seq %d)", v.Ticket.State, v.Seq, last)
+	}
+	if _, _, err := p.Ticket("ghost"); !errors.Is(err, projections.ErrNotFound) {
+		t.Errorf("forged ticket in the read models: %v", err)
+	}
+	pg, err := p.Queue(projections.QueueScope{Tenant: "acme"}, 50, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(w, pg); got != "BADC" || pg.Total != 4 {
+		t.Errorf("queue after forgeries: %s (total %d), want BADC", got, pg.Total)
 	}
 }

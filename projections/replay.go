@@ -26,11 +26,9 @@ func Replay(ctx context.Context, store *events.Store, until time.Time) (*Project
 	}
 	done := make(chan error, 1)
 	var batch []events.Raw
-	stop, err := store.Subscribe(ctx, 1, func(r events.Raw) error {
-		if !r.Time.After(until) {
-			batch = append(batch, r)
-		}
-		if len(batch) < p.opts.BatchSize && r.Sequence < last {
+	// Every message, even one that is not an event (refused by Apply), moves the replay on.
+	step := func(seq uint64) error {
+		if len(batch) < p.opts.BatchSize && seq < last {
 			return nil
 		}
 		if err := p.Apply(batch); err != nil {
@@ -38,12 +36,18 @@ func Replay(ctx context.Context, store *events.Store, until time.Time) (*Project
 			return err
 		}
 		batch = batch[:0]
-		if r.Sequence >= last {
+		if seq >= last {
 			done <- nil
 			return errReplayed
 		}
 		return nil
-	})
+	}
+	stop, err := store.Subscribe(ctx, 1, func(r events.Raw) error {
+		if !r.Time.After(until) {
+			batch = append(batch, r)
+		}
+		return step(r.Sequence)
+	}, func(u *events.Undecodable) error { return step(u.Sequence) })
 	if err != nil {
 		_ = p.Close()
 		return nil, err

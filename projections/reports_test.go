@@ -8,6 +8,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/ledgerdesk/ledgerdesk/events"
+	"github.com/ledgerdesk/ledgerdesk/events/eventstest"
 	"github.com/ledgerdesk/ledgerdesk/projections"
 )
 
@@ -86,7 +87,7 @@ func march() *script {
 func TestSummaryFigures(t *testing.T) {
 	p := open(t, vfs.NewMem(), 1000)
 	defer p.Close()
-	if err := p.Apply(march().raws); err != nil {
+	if err := p.Apply(eventstest.Seal(t, march().raws)); err != nil {
 		t.Fatal(err)
 	}
 	from := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)

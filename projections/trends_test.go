@@ -8,6 +8,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/ledgerdesk/ledgerdesk/events"
+	"github.com/ledgerdesk/ledgerdesk/events/eventstest"
 	"github.com/ledgerdesk/ledgerdesk/projections"
 )
 
@@ -29,7 +30,7 @@ func TestTrendsFindRecurringIssues(t *testing.T) {
 	s.at("2026-04-06 08:00", "acme", "pw-april", opened(events.ServiceRequest, "password", "P4", "portal"))
 	p := open(t, vfs.NewMem(), 1000)
 	defer p.Close()
-	if err := p.Apply(s.raws); err != nil {
+	if err := p.Apply(eventstest.Seal(t, s.raws)); err != nil {
 		t.Fatal(err)
 	}
 	berlin, _ := time.LoadLocation("Europe/Berlin")

@@ -11,8 +11,10 @@ import (
 // as the SLA events recorded it.
 type View struct {
 	Ticket events.Ticket `json:"ticket"`
-	// Seq is the stream sequence of the ticket's last event.
+	// Seq is the stream sequence of the ticket's last accepted event.
 	Seq uint64 `json:"seq"`
+	// Hash is the hash of the ticket's last accepted event: what its next event must link to.
+	Hash string `json:"hash,omitempty"`
 	// SLA is nil for a ticket without an SLA.
 	SLA *SLAStatus `json:"sla,omitempty"`
 	// Reassigned is true once the ticket went from one agent to another.
@@ -58,7 +60,7 @@ func (v *View) apply(e events.Event) {
 		v.Reassigned = true
 	}
 	v.Ticket = events.Evolve(v.Ticket, e)
-	v.Seq = e.Sequence
+	v.Seq, v.Hash = e.Sequence, e.Hash
 	switch d := e.Data.(type) {
 	case events.SLAAttached:
 		prev := v.SLA

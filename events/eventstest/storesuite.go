@@ -256,12 +256,30 @@ func testSubscribe(t *testing.T, s *events.Store) {
 		appended = append(appended, ap)
 	}
 	from := appended[2].Version
+	// A message on a ticket subject that is not a ledgerdesk event goes to undecodable,
+	// and the subscription goes on past it.
+	junk, err := s.JetStream().Publish(ctx(t), events.Subject("acme", "junk"), []byte("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, last := openTicket(t, s, "acme")
+	appended = append(appended, last)
 	got := make(chan events.Raw, 10)
-	stop, err := s.Subscribe(ctx(t), from, func(r events.Raw) error { got <- r; return nil })
+	bad := make(chan *events.Undecodable, 10)
+	stop, err := s.Subscribe(ctx(t), from, func(r events.Raw) error { got <- r; return nil },
+		func(u *events.Undecodable) error { bad <- u; return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer stop()
+	select {
+	case u := <-bad:
+		if u.Sequence != junk.Sequence || string(u.Data) != "{}" {
+			t.Fatalf("undecodable seq %d data %q, want seq %d data {}", u.Sequence, u.Data, junk.Sequence)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the message at seq %d never reached undecodable", junk.Sequence)
+	}
 	for _, want := range appended[2:] {
 		select {
 		case r := <-got:

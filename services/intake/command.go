@@ -43,15 +43,16 @@ func (h *Handler) command(w http.ResponseWriter, r *http.Request) {
 	}
 	corr := correlationID(r)
 	for attempt := 0; ; attempt++ {
-		hist, t, version, err := h.load(r.Context(), r.PathValue("id"))
+		l, err := h.load(r.Context(), r.PathValue("id"))
 		if err != nil {
 			httpx.Fail(w, r, h.cfg.Logger, err)
 			return
 		}
-		if conditional && version != want {
-			httpx.Fail(w, r, h.cfg.Logger, preconditionFailed(version))
+		if conditional && l.version != want {
+			httpx.Fail(w, r, h.cfg.Logger, preconditionFailed(l.version))
 			return
 		}
+		t := l.ticket
 		decided, err := events.Decide(t, cmd, h.cfg.Now())
 		if err != nil {
 			httpx.Fail(w, r, h.cfg.Logger, err)
@@ -61,9 +62,8 @@ func (h *Handler) command(w http.ResponseWriter, r *http.Request) {
 		for i, p := range decided {
 			evs[i] = events.Event{Data: p, Source: Source, Actor: h.cfg.Actor, CorrelationID: corr, CausationID: corr}
 		}
-		last := hist[len(hist)-1]
 		ap, err := h.cfg.Committer.Append(r.Context(), events.Append{Tenant: t.Tenant, TicketID: t.ID,
-			ExpectedVersion: version, PrevHash: last.Hash, Events: evs})
+			ExpectedVersion: l.version, PrevHash: l.head.Hash, Events: evs})
 		if errors.Is(err, events.ErrConflict) {
 			if conditional {
 				httpx.Fail(w, r, h.cfg.Logger, preconditionFailed(0))

@@ -80,7 +80,7 @@ func (h *Handler) replay(w http.ResponseWriter, r *http.Request, seq uint64, ope
 			"Idempotency-Key reused", "this Idempotency-Key opened a ticket with a different request"))
 		return
 	}
-	_, t, version, err := h.load(r.Context(), first.TicketID)
+	l, err := h.load(r.Context(), first.TicketID)
 	if err != nil {
 		if errors.Is(err, events.ErrNotFound) {
 			err = errors.New("idempotent replay: original ticket not loadable")
@@ -88,7 +88,7 @@ func (h *Handler) replay(w http.ResponseWriter, r *http.Request, seq uint64, ope
 		httpx.Fail(w, r, h.cfg.Logger, err)
 		return
 	}
-	w.Header().Set("Location", "/v1/tickets/"+t.ID)
+	w.Header().Set("Location", "/v1/tickets/"+l.ticket.ID)
 	w.Header().Set("Idempotent-Replayed", "true")
-	writeTicket(w, http.StatusCreated, t, version)
+	writeTicket(w, http.StatusCreated, l.ticket, l.version)
 }

@@ -81,41 +81,51 @@ func correlationID(r *http.Request) string {
 	return uuid.NewString()
 }
 
-// load returns a ticket's history, its fold and its version.
-func (h *Handler) load(ctx context.Context, id string) ([]events.Raw, events.Ticket, uint64, error) {
-	hist, version, err := h.cfg.Store.Load(ctx, id)
+// loaded is a ticket as the API sees it: the events its chain accepts, their fold, the
+// head a command's events link to, and the version it must still be at.
+type loaded struct {
+	history []events.Raw
+	ticket  events.Ticket
+	head    events.ChainHead
+	version uint64
+}
+
+// load reads a ticket's trusted history (see events.Store.LoadTrusted).
+func (h *Handler) load(ctx context.Context, id string) (loaded, error) {
+	hist, head, version, err := h.cfg.Store.LoadTrusted(ctx, id)
 	if err != nil {
-		return nil, events.Ticket{}, 0, err
+		return loaded{}, err
 	}
 	evs := make([]events.Event, len(hist))
 	for i, r := range hist {
 		evs[i] = r.Event
 	}
-	return hist, events.Fold(evs), version, nil
+	return loaded{history: hist, ticket: events.Fold(evs), head: head, version: version}, nil
 }
 
 func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
-	_, t, version, err := h.load(r.Context(), r.PathValue("id"))
+	l, err := h.load(r.Context(), r.PathValue("id"))
 	if err != nil {
 		httpx.Fail(w, r, h.cfg.Logger, err)
 		return
 	}
-	writeTicket(w, http.StatusOK, t, version)
+	writeTicket(w, http.StatusOK, l.ticket, l.version)
 }
 
-// history serves the ticket's events as a CloudEvents JSON batch, in log order.
+// history serves the ticket's events as a CloudEvents JSON batch, in log order: the events
+// its chain accepts (a refused one is for the auditors' tools, never shown as the ticket's).
 func (h *Handler) history(w http.ResponseWriter, r *http.Request) {
-	hist, _, version, err := h.load(r.Context(), r.PathValue("id"))
+	l, err := h.load(r.Context(), r.PathValue("id"))
 	if err != nil {
 		httpx.Fail(w, r, h.cfg.Logger, err)
 		return
 	}
-	out := make([]events.Structured, len(hist))
-	for i, e := range hist {
+	out := make([]events.Structured, len(l.history))
+	for i, e := range l.history {
 		out[i] = e.ToStructured()
 	}
 	w.Header().Set("Content-Type", "application/cloudevents-batch+json")
-	w.Header().Set("ETag", strconv.Quote(strconv.FormatUint(version, 10)))
+	w.Header().Set("ETag", strconv.Quote(strconv.FormatUint(l.version, 10)))
 	_ = json.NewEncoder(w).Encode(out)
 }
 

@@ -14,17 +14,18 @@ import (
 type History struct {
 	Raws    []events.Raw
 	Version uint64 // stream sequence of the last event: the expected version of the next append
-	Hash    string // hash of the last event: the prev hash of the next append
+	Hash    string // hash of the last accepted event: the prev hash of the next append
 	ids     map[string]bool
 }
 
-// LoadHistory reads a ticket's events (events.ErrNotFound for an unknown ticket).
+// LoadHistory reads the events of a ticket its chain accepts (events.ErrNotFound for an
+// unknown ticket; see events.Store.LoadTrusted).
 func LoadHistory(ctx context.Context, store *events.Store, ticketID string) (History, error) {
-	raws, version, err := store.Load(ctx, ticketID)
+	raws, head, version, err := store.LoadTrusted(ctx, ticketID)
 	if err != nil {
 		return History{}, err
 	}
-	h := History{Raws: raws, Version: version, Hash: raws[len(raws)-1].Hash, ids: make(map[string]bool, len(raws))}
+	h := History{Raws: raws, Version: version, Hash: head.Hash, ids: make(map[string]bool, len(raws))}
 	for _, r := range raws {
 		h.ids[r.ID] = true
 	}

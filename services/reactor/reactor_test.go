@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -262,5 +263,101 @@ func TestReplicasHandleInOrderAndOnce(t *testing.T) {
 	}
 	if len(byReplica) != 3 {
 		t.Errorf("events handled per replica: %v; want all three replicas sharing the consumer", byReplica)
+	}
+}
+
+// TestRefusedEventsGoToDeadLettersUntouched: an altered event, an event built on it and a
+// message that is no ledgerdesk event reach no handler; each is in DEADLETTER once per
+// handler with the reason, at once (no retries), and the honest events around them are
+// handled.
+func TestRefusedEventsGoToDeadLettersUntouched(t *testing.T) {
+	nc, store := setup(t)
+	ctx := context.Background()
+	env := reactortest.Env{Conn: nc, Store: store}
+	svc := newService(t, nc, store)
+	seen := map[string]chan string{"first": make(chan string, 20), "second": make(chan string, 20)}
+	for name, ch := range seen {
+		if err := svc.HandleTickets(name, func(_ context.Context, r events.Raw) error { ch <- r.ID; return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	opened := open(t, store)
+	forged, err := events.Seal(events.Event{ID: "forged-resolve", Source: "/evil", Tenant: "acme", TicketID: opened.TicketID,
+		Time: time.Now(), Data: events.Resolved{}}, opened.Hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged.Actor = "someone else" // after sealing: the hash no longer matches
+	onForged, _ := events.Seal(events.Event{ID: "forged-close", Source: "/evil", Tenant: "acme", TicketID: opened.TicketID,
+		Time: time.Now(), Data: events.Closed{}}, forged.Hash)
+	js := store.JetStream()
+	for _, r := range []events.Raw{forged, onForged} {
+		if _, err := js.PublishMsg(ctx, &nats.Msg{Subject: events.Subject("acme", opened.TicketID), Header: r.Header(), Data: r.RawData}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	junk, err := js.Publish(ctx, events.Subject("acme", opened.TicketID), []byte("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	honest := env.Do(t, opened.TicketID, events.Assigned{Agent: "bob"})[0]
+	if honest.PrevHash != opened.Hash {
+		t.Fatalf("the honest append links to %.12s…, want the last accepted event %.12s…", honest.PrevHash, opened.Hash)
+	}
+	reactortest.RunService(t, svc)
+	for name, ch := range seen {
+		var got []string
+		for len(got) < 2 {
+			select {
+			case id := <-ch:
+				got = append(got, id)
+			case <-time.After(10 * time.Second):
+				t.Fatalf("handler %s saw %v, want the opened and the honest assignment", name, got)
+			}
+		}
+		if got[0] != opened.ID || got[1] != honest.ID {
+			t.Errorf("handler %s saw %v, want [%s %s]", name, got, opened.ID, honest.ID)
+		}
+		select {
+		case id := <-ch:
+			t.Errorf("handler %s also saw %s", name, id)
+		default:
+		}
+	}
+	stream, err := js.Stream(ctx, reactor.DeadLetterStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventstest.CheckFor(t, 5*time.Second, 20*time.Millisecond, func() error {
+		info, err := stream.Info(ctx)
+		if err != nil {
+			return err
+		}
+		if info.State.Msgs != 6 {
+			return fmt.Errorf("%d dead letters, want 3 refused messages × 2 handlers", info.State.Msgs)
+		}
+		return nil
+	})
+	reasons := map[string]int{}
+	for seq := uint64(1); seq <= 6; seq++ {
+		m, err := stream.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Subject != "deadletter.testsvc" {
+			t.Errorf("dead letter on %s", m.Subject)
+		}
+		reason := m.Header.Get(reactor.MetadataReason)
+		switch {
+		case strings.Contains(reason, "altered or forged") && m.Header.Get(events.HeaderID) == forged.ID,
+			strings.Contains(reason, "built on a rejected event") && m.Header.Get(events.HeaderID) == onForged.ID,
+			strings.Contains(reason, "not a ledgerdesk event") && strings.Contains(reason, fmt.Sprint(junk.Sequence)):
+			reasons[m.Header.Get(reactor.MetadataHandler)]++
+		default:
+			t.Errorf("dead letter %d: reason %q, id %q", seq, reason, m.Header.Get(events.HeaderID))
+		}
+	}
+	if reasons["testsvc-first"] != 3 || reasons["testsvc-second"] != 3 {
+		t.Errorf("dead letters per handler %v, want 3 each", reasons)
 	}
 }

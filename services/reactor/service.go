@@ -98,7 +98,7 @@ type Service struct {
 	store               *events.Store
 	log                 *zap.Logger
 	router              *message.Router
-	dlq                 *bus.Publisher
+	dlq                 *DeadLetters
 
 	mu     sync.Mutex
 	subs   []*bus.Subscriber
@@ -119,8 +119,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("create stream %s: %w", DeadLetterStream, err)
 	}
 	wlog := zapAdapter{cfg.Logger.Named(cfg.Name)}
-	dlqRoute := bus.Route{Stream: DeadLetterStream, Subject: deadLetterSubject + "." + cfg.Name}
-	dlq, err := bus.NewPublisher(bus.PublisherConfig{Conn: cfg.Conn, Topics: fixedTopic(deadLetterTopic, dlqRoute)})
+	dlq, err := NewDeadLetters(cfg.Conn, cfg.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -194,10 +193,29 @@ func (s *Service) Handle(handler string, route bus.Route, h Handler) error {
 	return nil
 }
 
-// HandleTickets adds a handler of ticket events (see Handle); h gets each event decoded.
+// HandleTickets adds a handler of ticket events (see Handle); h gets each event decoded
+// and verified: an event that is not a ledgerdesk event or does not link to its
+// ticket's chain (events.Verifier) is logged at error level and stored in DEADLETTER
+// with the reason at once, without retries, and h never sees it.
 func (s *Service) HandleTickets(handler string, h func(ctx context.Context, r events.Raw) error) error {
+	verifier, err := events.NewVerifier(events.VerifierConfig{Load: func(ctx context.Context, id string) ([]events.Raw, error) {
+		raws, _, err := s.store.Load(ctx, id)
+		return raws, err
+	}})
+	if err != nil {
+		return err
+	}
 	return s.Handle(handler, TicketsRoute, func(ctx context.Context, msg *message.Message) error {
 		r, err := RawFromMessage(msg)
+		if err == nil {
+			err = verifier.Check(ctx, r)
+		}
+		var refused events.Refused
+		if errors.As(err, &refused) {
+			s.log.Error("refused an event of the log: dead-lettered, not acted on", zap.String("handler", handler),
+				zap.Uint64("seq", refused.Seq()), zap.String("subject", msg.Metadata.Get(bus.MetadataSubject)), zap.Error(refused))
+			return s.dlq.Refuse(ctx, s.name+"-"+handler, refused)
+		}
 		if err != nil {
 			return err
 		}
@@ -205,7 +223,8 @@ func (s *Service) HandleTickets(handler string, h func(ctx context.Context, r ev
 	})
 }
 
-// RawFromMessage decodes a ticket event delivered by the bus.
+// RawFromMessage decodes a ticket event delivered by the bus; a message that is not a
+// ledgerdesk event gives an *events.Undecodable.
 func RawFromMessage(msg *message.Message) (events.Raw, error) {
 	seq, err := strconv.ParseUint(msg.Metadata.Get(bus.MetadataSequence), 10, 64)
 	if err != nil {
@@ -213,9 +232,16 @@ func RawFromMessage(msg *message.Message) (events.Raw, error) {
 	}
 	h := nats.Header{}
 	for k, v := range msg.Metadata {
-		h.Set(k, v)
+		if k != bus.MetadataSubject && k != bus.MetadataSequence {
+			h.Set(k, v)
+		}
 	}
-	return events.FromMsg(msg.Metadata.Get(bus.MetadataSubject), h, msg.Payload, seq)
+	subject := msg.Metadata.Get(bus.MetadataSubject)
+	r, err := events.FromMsg(subject, h, msg.Payload, seq)
+	if err != nil {
+		return events.Raw{}, &events.Undecodable{Sequence: seq, Subject: subject, Header: h, Data: msg.Payload, Err: err}
+	}
+	return r, nil
 }
 
 // OnStop registers f to run when Run returns, after the handlers have stopped.

@@ -36,7 +36,27 @@ func New(ctx context.Context, cfg reactor.Config) (*reactor.Service, error) {
 		return nil, err
 	}
 	r := &router{svc: svc, configs: reactor.NewConfigs(cfg.Store), view: NewView()}
-	stop, err := cfg.Store.Subscribe(ctx, 1, func(e events.Raw) error { r.view.Apply(e); return nil })
+	// The view counts only the events the log's chain accepts; the handler dead-letters
+	// the others (reactor.Service.HandleTickets), so here they are skipped.
+	verifier, err := events.NewVerifier(events.VerifierConfig{FromStart: true, Load: func(ctx context.Context, id string) ([]events.Raw, error) {
+		raws, _, err := cfg.Store.Load(ctx, id)
+		return raws, err
+	}})
+	if err != nil {
+		return nil, err
+	}
+	stop, err := cfg.Store.Subscribe(ctx, 1, func(e events.Raw) error {
+		if err := verifier.Check(ctx, e); err != nil {
+			var refused events.Refused
+			if !errors.As(err, &refused) {
+				return err
+			}
+			r.view.Skip(e.Sequence)
+			return nil
+		}
+		r.view.Apply(e)
+		return nil
+	}, func(u *events.Undecodable) error { r.view.Skip(u.Sequence); return nil })
 	if err != nil {
 		return nil, err
 	}

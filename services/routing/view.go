@@ -92,6 +92,15 @@ func NewView() *View {
 	return &View{tickets: map[ticketKey]ticketLoad{}, open: map[nameKey]int{}, assignments: map[nameKey]int{}}
 }
 
+// Skip moves the view past a message of the log that counts for nothing (a refused event).
+func (v *View) Skip(seq uint64) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if seq > v.progress.Seq() {
+		v.progress.Set(seq)
+	}
+}
+
 // Apply folds one event of the log into the view. Events must come in stream order; an
 // event at or below the last applied sequence is ignored, so a replay is harmless.
 func (v *View) Apply(e events.Raw) {

@@ -25,9 +25,15 @@ func loadReadModels(t *testing.T, p *projections.Projector, tickets, resolveEver
 	priorities := []events.Priority{"P1", "P2", "P3", "P4", "P5"}
 	var batch []events.Raw
 	seq := uint64(0)
+	heads := map[string]string{} // each ticket's last hash: the projector accepts chained events only
 	add := func(id string, at time.Time, payload events.Payload) {
 		seq++
-		batch = append(batch, events.Raw{Event: events.Event{ID: fmt.Sprint(seq), Tenant: "acme", TicketID: id, Time: at, Data: payload, Sequence: seq}})
+		r, err := events.Seal(events.Event{ID: fmt.Sprint(seq), Tenant: "acme", TicketID: id, Time: at, Data: payload}, heads[id])
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Sequence, heads[id] = seq, r.Hash
+		batch = append(batch, r)
 		if len(batch) == 10_000 {
 			if err := p.Apply(batch); err != nil {
 				t.Fatal(err)

@@ -1,0 +1,96 @@
+package reactor
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ledgerdesk/ledgerdesk/events"
+	"github.com/ledgerdesk/ledgerdesk/services/bus"
+)
+
+// DeadLetters stores what one service gave up on in the DEADLETTER stream, under
+// deadletter.<service>: the original message's headers and payload, the reason
+// (MetadataReason) and the handler (MetadataHandler). It is the poison queue of the
+// service's Router and the one place where a reader sets aside an event it refuses. Safe
+// for concurrent use.
+type DeadLetters struct {
+	service string
+	js      jetstream.JetStream
+	closed  atomic.Bool
+}
+
+var _ message.Publisher = (*DeadLetters)(nil)
+
+// NewDeadLetters publishes the dead letters of service on nc; the DEADLETTER stream must exist.
+func NewDeadLetters(nc *nats.Conn, service string) (*DeadLetters, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	return &DeadLetters{service: service, js: js}, nil
+}
+
+// Publish stores watermill messages the poison queue hands over (the topic is ignored:
+// every dead letter of the service goes under its subject).
+func (d *DeadLetters) Publish(_ string, msgs ...*message.Message) error {
+	for _, m := range msgs {
+		h := nats.Header{}
+		for k, v := range m.Metadata {
+			h.Set(k, v)
+		}
+		if err := d.store(context.Background(), m.UUID, m.Metadata.Get(MetadataHandler), h, m.Payload); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Refuse stores a message of the log that handler refused to act on, with why.
+func (d *DeadLetters) Refuse(ctx context.Context, handler string, refused events.Refused) error {
+	orig := refused.Message()
+	h := nats.Header{}
+	for k, v := range orig.Header {
+		if !strings.HasPrefix(k, "Nats-") {
+			h[k] = v
+		}
+	}
+	h.Set(MetadataReason, refused.Error())
+	h.Set(MetadataHandler, handler)
+	h.Set(bus.MetadataSubject, orig.Subject)
+	id := orig.Header.Get(events.HeaderID)
+	if id == "" {
+		id = fmt.Sprintf("%s@%d", orig.Subject, refused.Seq())
+	}
+	return d.store(ctx, id, handler, h, orig.Data)
+}
+
+// store publishes one dead letter. Its message id is derived from the original's id, the
+// service and the handler: a redelivered refusal is stored once, and two services (or
+// two handlers) refusing the same event each keep their own dead letter.
+func (d *DeadLetters) store(ctx context.Context, origID, handler string, h nats.Header, data []byte) error {
+	if d.closed.Load() {
+		return bus.ErrClosed
+	}
+	m := nats.NewMsg(deadLetterSubject + "." + d.service)
+	m.Header, m.Data = h, data
+	m.Header.Set(jetstream.MsgIDHeader, DerivedID(origID, "deadletter", d.service, handler))
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := d.js.PublishMsg(ctx, m); err != nil {
+		return fmt.Errorf("%s: dead-letter %s: %w", d.service, origID, err)
+	}
+	return nil
+}
+
+// Close makes later calls fail with bus.ErrClosed; it does not close the connection.
+func (d *DeadLetters) Close() error {
+	d.closed.Store(true)
+	return nil
+}
