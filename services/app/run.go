@@ -103,6 +103,7 @@ type System struct {
 	committer *intake.Committer
 	reactors  []*Reactor
 	reporting *Reporting
+	logWatch  *logWatch
 	http      *http.Server
 	debug     *http.Server
 	httpDone  chan error
@@ -151,6 +152,7 @@ func Start(ctx context.Context, cfg RunConfig, log *zap.Logger) (*System, error)
 	if err != nil {
 		return nil, err
 	}
+	sys.logWatch = watchLog(ctx, sys.Store.JetStream(), log)
 	if cfg.SeedConfigDir != "" {
 		seeded, err := configapi.Seed(ctx, sys.Store, cfg.SeedConfigDir, "seed")
 		if err != nil {
@@ -214,6 +216,10 @@ func (s *System) readyz(w http.ResponseWriter, _ *http.Request) {
 		httpx.WriteProblem(w, httpx.NewProblem(http.StatusServiceUnavailable, httpx.KindUnavailable, "Not ready", "the event store is not ready"))
 		return
 	}
+	if problem := s.logWatch.Problem(); problem != "" {
+		httpx.WriteProblem(w, httpx.NewProblem(http.StatusServiceUnavailable, httpx.KindUnavailable, "Not ready", problem))
+		return
+	}
 	_, _ = w.Write([]byte("ready\n"))
 }
 
@@ -244,6 +250,9 @@ func (s *System) Stop(ctx context.Context) {
 		if err := s.reporting.Stop(); err != nil {
 			s.log.Warn("reporting stop", zap.Error(err))
 		}
+	}
+	if s.logWatch != nil {
+		s.logWatch.close()
 	}
 	if s.nc != nil {
 		s.nc.Close()

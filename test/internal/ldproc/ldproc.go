@@ -72,6 +72,7 @@ func FreeAddr(t testing.TB) string {
 // Proc is a running `ledgerdesk run` child process.
 type Proc struct {
 	URL     string // base URL of the HTTP API, http://host:port
+	NATSURL string // the embedded NATS server's client URL, nats://host:port
 	Token   string // admin bearer token
 	DataDir string
 
@@ -99,7 +100,7 @@ func Start(t testing.TB, bin, dataDir, token string) *Proc {
 		logFile.Close()
 		t.Fatalf("start ledgerdesk: %v", err)
 	}
-	p := &Proc{URL: "http://" + httpAddr, Token: token, DataDir: dataDir, cmd: cmd, logPath: logPath, done: make(chan struct{})}
+	p := &Proc{URL: "http://" + httpAddr, NATSURL: "nats://" + natsAddr, Token: token, DataDir: dataDir, cmd: cmd, logPath: logPath, done: make(chan struct{})}
 	go func() {
 		p.waitErr = cmd.Wait()
 		logFile.Close()
@@ -219,4 +220,32 @@ func (p *Proc) LogTail(n int) string {
 	}
 	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// natsCLIVersion is the nats CLI the suites drive: the real tool an operator or auditor uses.
+const natsCLIVersion = "v0.5.0"
+
+// NatsCLI returns the path of the real `nats` CLI: the one on PATH, else one built with
+// `go install github.com/nats-io/natscli/nats@` + natsCLIVersion into the user cache
+// (through the Go module proxy; the first build takes a minute or two).
+func NatsCLI(t testing.TB) string {
+	t.Helper()
+	if p, err := exec.LookPath("nats"); err == nil {
+		return p
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	dir := filepath.Join(cache, "ledgerdesk-test", "natscli-"+natsCLIVersion)
+	bin := filepath.Join(dir, "nats")
+	if _, err := os.Stat(bin); err == nil {
+		return bin
+	}
+	cmd := exec.Command("go", "install", "github.com/nats-io/natscli/nats@"+natsCLIVersion)
+	cmd.Env = append(os.Environ(), "GOBIN="+dir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build the nats CLI: %v\n%s", err, out)
+	}
+	return bin
 }

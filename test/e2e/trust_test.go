@@ -1,0 +1,94 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ledgerdesk/ledgerdesk/test/internal/ldproc"
+)
+
+// TestTheLogIsClosedToTheNatsCLI drives the real nats CLI against `ledgerdesk run` the way
+// issue 10 found the log open: without credentials nothing gets in; with the auditor's
+// credentials file, as the README says, the log can be read but neither written, edited
+// nor removed; a service's credentials cannot edit or remove it either. The log is intact
+// afterwards.
+func TestTheLogIsClosedToTheNatsCLI(t *testing.T) {
+	natsCLI := ldproc.NatsCLI(t)
+	bin := ldproc.Build(t)
+	data := t.TempDir()
+	p := ldproc.Start(t, bin, data, "e2e-token-0123456789")
+	client := ldproc.NewClient(p, 1, 10*time.Second)
+	defer client.Close()
+	ctx := context.Background()
+	created, err := client.Create(ctx, "", ldproc.NewTicketBody("printer on fire"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds := func(role string) string { return filepath.Join(data, "credentials", role+".creds") }
+	nats := func(args ...string) (string, error) {
+		t.Helper()
+		cmd := exec.Command(natsCLI, append([]string{"--server", p.NATSURL, "--timeout", "3s"}, args...)...)
+		cmd.Env = []string{"HOME=" + t.TempDir()} // no contexts of the machine's user
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	refused := func(why string, args ...string) {
+		t.Helper()
+		if out, err := nats(args...); err == nil {
+			t.Errorf("%s: nats %s succeeded:\n%s", why, strings.Join(args, " "), out)
+		}
+	}
+	streamMsgs := func() uint64 {
+		t.Helper()
+		out, err := nats("--creds", creds("auditor"), "stream", "info", "TICKETS", "--json")
+		if err != nil {
+			t.Fatalf("auditor: stream info: %v\n%s", err, out)
+		}
+		var info struct {
+			Config struct {
+				DenyDelete bool `json:"deny_delete"`
+				DenyPurge  bool `json:"deny_purge"`
+			} `json:"config"`
+			State struct {
+				Msgs uint64 `json:"messages"`
+			} `json:"state"`
+		}
+		if err := json.Unmarshal([]byte(out), &info); err != nil {
+			t.Fatalf("stream info --json: %v\n%s", err, out)
+		}
+		if !info.Config.DenyDelete || !info.Config.DenyPurge {
+			t.Errorf("TICKETS allows delete or purge: %s", out)
+		}
+		return info.State.Msgs
+	}
+	before := streamMsgs()
+
+	refused("anonymous", "stream", "ls")
+	refused("anonymous", "pub", "tickets.acme.x", "{}", "-H", "ce-type:ledgerdesk.ticket.opened.v1", "-H", "ce-id:x1")
+	refused("anonymous", "stream", "rm", "TICKETS", "-f")
+
+	out, err := nats("--creds", creds("auditor"), "stream", "view", "TICKETS", "--subject", "tickets.acme.>")
+	if err != nil || !strings.Contains(out, "printer on fire") {
+		t.Errorf("auditor: stream view: %v\n%s", err, out)
+	}
+	refused("auditor", "--creds", creds("auditor"), "stream", "rm", "TICKETS", "-f")
+	refused("auditor", "--creds", creds("auditor"), "stream", "purge", "TICKETS", "-f")
+	refused("auditor", "--creds", creds("auditor"), "stream", "edit", "TICKETS", "--dupe-window", "1s", "--max-age", "2s", "-f")
+	refused("auditor", "--creds", creds("auditor"), "stream", "rmm", "TICKETS", "1", "-f")
+	refused("auditor", "--creds", creds("auditor"), "req", "tickets.acme."+created.Ticket.ID, "{}")
+	for _, role := range []string{"intake", "routing", "reporting"} {
+		refused(role, "--creds", creds(role), "stream", "edit", "TICKETS", "--max-age", "2s", "-f")
+		refused(role, "--creds", creds(role), "stream", "rm", "TICKETS", "-f")
+	}
+	if after := streamMsgs(); after < before {
+		t.Errorf("TICKETS went from %d to %d messages", before, after)
+	}
+	if status, tk, err := client.Ticket(ctx, created.Ticket.ID); err != nil || status != 200 || tk.Title != "printer on fire" {
+		t.Errorf("the ticket after the attempts: %d %+v %v", status, tk, err)
+	}
+}
