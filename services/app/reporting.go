@@ -11,11 +11,15 @@ import (
 	"github.com/ledgerdesk/ledgerdesk/events"
 	"github.com/ledgerdesk/ledgerdesk/projections"
 	"github.com/ledgerdesk/ledgerdesk/services/httpx"
+	"github.com/ledgerdesk/ledgerdesk/services/reactor"
 	"github.com/ledgerdesk/ledgerdesk/services/reporting"
 )
 
 // ReportingName is the reporting service's name in --services and `serve`.
 const ReportingName = "reporting"
+
+// projectorHandler names the projector in its dead letters (deadletter.reporting).
+const projectorHandler = "reporting-projector"
 
 // ProjectionsDir is the read models' directory under a data directory.
 const ProjectionsDir = "projections"
@@ -32,7 +36,13 @@ type Reporting struct {
 // StartReporting opens the read models under dataDir and follows the log into them. A
 // projector that fails (an event it cannot apply) is logged and restarted after a pause.
 func StartReporting(ctx context.Context, dataDir string, store *events.Store, log *zap.Logger) (*Reporting, error) {
-	p, err := projections.Open(filepath.Join(dataDir, ProjectionsDir), projections.Options{})
+	dlq := reactor.NewDeadLetters(store.JetStream(), ReportingName)
+	p, err := projections.Open(filepath.Join(dataDir, ProjectionsDir), projections.Options{Refused: func(r events.Refused) {
+		log.Error("projector refused an event of the log: dead-lettered, counted in no read model", zap.Uint64("seq", r.Seq()), zap.Error(r))
+		if err := dlq.Refuse(context.WithoutCancel(ctx), projectorHandler, r); err != nil {
+			log.Error("dead-letter a refused event", zap.Uint64("seq", r.Seq()), zap.Error(err))
+		}
+	}})
 	if err != nil {
 		return nil, err
 	}

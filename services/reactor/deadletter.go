@@ -28,13 +28,10 @@ type DeadLetters struct {
 
 var _ message.Publisher = (*DeadLetters)(nil)
 
-// NewDeadLetters publishes the dead letters of service on nc; the DEADLETTER stream must exist.
-func NewDeadLetters(nc *nats.Conn, service string) (*DeadLetters, error) {
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return nil, err
-	}
-	return &DeadLetters{service: service, js: js}, nil
+// NewDeadLetters publishes the dead letters of service through js; the DEADLETTER stream
+// must exist.
+func NewDeadLetters(js jetstream.JetStream, service string) *DeadLetters {
+	return &DeadLetters{service: service, js: js}
 }
 
 // Publish stores watermill messages the poison queue hands over (the topic is ignored:

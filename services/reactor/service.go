@@ -119,10 +119,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("create stream %s: %w", DeadLetterStream, err)
 	}
 	wlog := zapAdapter{cfg.Logger.Named(cfg.Name)}
-	dlq, err := NewDeadLetters(cfg.Conn, cfg.Name)
-	if err != nil {
-		return nil, err
-	}
+	dlq := NewDeadLetters(js, cfg.Name)
 	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 30 * time.Second}, wlog)
 	if err != nil {
 		return nil, err
