@@ -50,10 +50,10 @@ func ConfigStreamConfig(cfg StoreConfig) jetstream.StreamConfig {
 
 func configSubject(tenant string) string { return ConfigSubjectPrefix + "." + tenant }
 
-// CurrentConfig returns the tenant's latest configuration, or ErrNotFound.
+// CurrentConfig returns the tenant's latest configuration, or ErrNoConfig (an ErrNotFound).
 func (s *Store) CurrentConfig(ctx context.Context, tenant string) (ConfigVersion, error) {
 	if !ValidToken(tenant) {
-		return ConfigVersion{}, ErrNotFound
+		return ConfigVersion{}, ErrNoConfig
 	}
 	stream, err := s.js.Stream(ctx, ConfigStreamName)
 	if err != nil {
@@ -61,7 +61,7 @@ func (s *Store) CurrentConfig(ctx context.Context, tenant string) (ConfigVersion
 	}
 	m, err := stream.GetLastMsgForSubject(ctx, configSubject(tenant))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return ConfigVersion{}, ErrNotFound
+		return ConfigVersion{}, ErrNoConfig
 	}
 	if err != nil {
 		return ConfigVersion{}, fmt.Errorf("load config of %s: %w", tenant, err)
@@ -110,11 +110,11 @@ func (s *Store) ApplyConfig(ctx context.Context, tenant string, doc json.RawMess
 	return next, nil
 }
 
-// ConfigAt returns version v of the tenant's configuration, or ErrNotFound. Versions are
+// ConfigAt returns version v of the tenant's configuration, or ErrNoConfig (an ErrNotFound). Versions are
 // numbered 1, 2, … in the order of the tenant's subject, so version v is its v-th message.
 func (s *Store) ConfigAt(ctx context.Context, tenant string, v uint64) (ConfigVersion, error) {
 	if !ValidToken(tenant) || v == 0 {
-		return ConfigVersion{}, ErrNotFound
+		return ConfigVersion{}, ErrNoConfig
 	}
 	stream, err := s.js.Stream(ctx, ConfigStreamName)
 	if err != nil {
@@ -124,7 +124,7 @@ func (s *Store) ConfigAt(ctx context.Context, tenant string, v uint64) (ConfigVe
 	for n := uint64(1); ; n++ {
 		m, err := stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(configSubject(tenant)))
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			return ConfigVersion{}, ErrNotFound
+			return ConfigVersion{}, ErrNoConfig
 		}
 		if err != nil {
 			return ConfigVersion{}, fmt.Errorf("load config %d of %s: %w", v, tenant, err)
