@@ -27,6 +27,8 @@ Usage:
                                          against a NATS server; replicas share its consumers
   ledgerdesk config apply FILE [flags]   validate and apply a tenant configuration document
   ledgerdesk projections rebuild [flags] rebuild every read model from sequence 1
+  ledgerdesk token create|list|revoke    grant, list and revoke API tokens (principals with a
+                                         role and tenants) through the HTTP API
 
 Every flag can also be set as an environment variable: --nats-listen is
 LEDGERDESK_NATS_LISTEN. Flags given on the command line win.
@@ -46,6 +48,8 @@ func Main(args []string, stderr io.Writer) int {
 		return serve(args[1:], stderr)
 	case "projections":
 		return projectionsCmd(args[1:], os.Stdout, stderr)
+	case "token":
+		return tokenCmd(args[1:], os.Stdout, stderr)
 	case "config":
 		if len(args) < 2 || args[1] != "apply" {
 			fmt.Fprintf(stderr, "ledgerdesk config: usage: ledgerdesk config apply FILE --url URL --token TOKEN\n")
