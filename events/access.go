@@ -3,7 +3,6 @@ package events
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -98,8 +97,7 @@ func (s *Store) publishAccess(ctx context.Context, typ, id string, data any, act
 	m.Data = body
 	ack, err := s.js.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(expect))
 	if err != nil {
-		var apiErr *jetstream.APIError
-		if errors.As(err, &apiErr) && (apiErr.ErrorCode == codeWrongLastSequence || apiErr.ErrorCode == codeWrongLastSequenceConst) {
+		if wrongLastSequence(err) {
 			return 0, fmt.Errorf("%w: access of %s changed concurrently", ErrConflict, id)
 		}
 		return 0, fmt.Errorf("store %s of %s: %w", typ, id, err)

@@ -100,8 +100,7 @@ func (s *Store) ApplyConfig(ctx context.Context, tenant string, doc json.RawMess
 	m.Data = doc
 	ack, err := s.js.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(prev.Sequence))
 	if err != nil {
-		var apiErr *jetstream.APIError
-		if errors.As(err, &apiErr) && (apiErr.ErrorCode == codeWrongLastSequence || apiErr.ErrorCode == codeWrongLastSequenceConst) {
+		if wrongLastSequence(err) {
 			return ConfigVersion{}, fmt.Errorf("%w: configuration of %s changed concurrently", ErrConflict, tenant)
 		}
 		return ConfigVersion{}, fmt.Errorf("apply config of %s: %w", tenant, err)
@@ -134,4 +133,11 @@ func (s *Store) ConfigAt(ctx context.Context, tenant string, v uint64) (ConfigVe
 		}
 		seq = m.Sequence + 1
 	}
+}
+
+// wrongLastSequence reports whether a publish failed its expected last subject sequence:
+// someone else appended to the subject first.
+func wrongLastSequence(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode == codeWrongLastSequence || apiErr.ErrorCode == codeWrongLastSequenceConst)
 }
