@@ -317,3 +317,18 @@ func TestRateLimit(t *testing.T) {
 		t.Fatalf("bob after the admin's burst: %d %s, want 404 (not throttled)", r.status, r.body)
 	}
 }
+
+// Every problem of a grant request is listed, the first one in field.
+func TestTokenRequestListsEveryProblem(t *testing.T) {
+	c := startWith(t, app.RunConfig{Services: []string{}})
+	r := c.do("POST", "/v1/tokens", `{"name":"","role":"root","tenants":[]}`)
+	var p struct {
+		Field  string                   `json:"field"`
+		Errors []struct{ Field string } `json:"errors"`
+	}
+	r.problem(t, 400, "validation")
+	r.json(t, &p)
+	if p.Field != "name" || len(p.Errors) != 3 || p.Errors[1].Field != "role" || p.Errors[2].Field != "tenants" {
+		t.Fatalf("problem %s, want name, role and tenants listed", r.body)
+	}
+}

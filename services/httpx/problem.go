@@ -110,6 +110,13 @@ func ProblemFor(err error) *Problem {
 	case errors.As(err, &ve):
 		pr := NewProblem(http.StatusBadRequest, KindValidation, "Invalid field", ve.Field+": "+ve.Reason)
 		pr.Field = ve.Field
+		if joined, ok := err.(interface{ Unwrap() []error }); ok && len(joined.Unwrap()) > 1 {
+			for _, e := range joined.Unwrap() { // errors.Join of several: list them all
+				if errors.As(e, &ve) {
+					pr.Errors = append(pr.Errors, FieldError{Field: ve.Field, Reason: ve.Reason})
+				}
+			}
+		}
 		return pr
 	case errors.As(err, &te):
 		pr := NewProblem(http.StatusConflict, KindInvalidTransition, "Transition not allowed",
