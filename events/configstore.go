@@ -50,10 +50,10 @@ func ConfigStreamConfig(cfg StoreConfig) jetstream.StreamConfig {
 
 func configSubject(tenant string) string { return ConfigSubjectPrefix + "." + tenant }
 
-// CurrentConfig returns the tenant's latest configuration, or ErrNotFound.
+// CurrentConfig returns the tenant's latest configuration, or ErrNoConfig (an ErrNotFound).
 func (s *Store) CurrentConfig(ctx context.Context, tenant string) (ConfigVersion, error) {
 	if !ValidToken(tenant) {
-		return ConfigVersion{}, ErrNotFound
+		return ConfigVersion{}, ErrNoConfig
 	}
 	stream, err := s.js.Stream(ctx, ConfigStreamName)
 	if err != nil {
@@ -61,7 +61,7 @@ func (s *Store) CurrentConfig(ctx context.Context, tenant string) (ConfigVersion
 	}
 	m, err := stream.GetLastMsgForSubject(ctx, configSubject(tenant))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return ConfigVersion{}, ErrNotFound
+		return ConfigVersion{}, ErrNoConfig
 	}
 	if err != nil {
 		return ConfigVersion{}, fmt.Errorf("load config of %s: %w", tenant, err)
@@ -100,8 +100,7 @@ func (s *Store) ApplyConfig(ctx context.Context, tenant string, doc json.RawMess
 	m.Data = doc
 	ack, err := s.js.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(prev.Sequence))
 	if err != nil {
-		var apiErr *jetstream.APIError
-		if errors.As(err, &apiErr) && (apiErr.ErrorCode == codeWrongLastSequence || apiErr.ErrorCode == codeWrongLastSequenceConst) {
+		if wrongLastSequence(err) {
 			return ConfigVersion{}, fmt.Errorf("%w: configuration of %s changed concurrently", ErrConflict, tenant)
 		}
 		return ConfigVersion{}, fmt.Errorf("apply config of %s: %w", tenant, err)
@@ -110,11 +109,11 @@ func (s *Store) ApplyConfig(ctx context.Context, tenant string, doc json.RawMess
 	return next, nil
 }
 
-// ConfigAt returns version v of the tenant's configuration, or ErrNotFound. Versions are
+// ConfigAt returns version v of the tenant's configuration, or ErrNoConfig (an ErrNotFound). Versions are
 // numbered 1, 2, … in the order of the tenant's subject, so version v is its v-th message.
 func (s *Store) ConfigAt(ctx context.Context, tenant string, v uint64) (ConfigVersion, error) {
 	if !ValidToken(tenant) || v == 0 {
-		return ConfigVersion{}, ErrNotFound
+		return ConfigVersion{}, ErrNoConfig
 	}
 	stream, err := s.js.Stream(ctx, ConfigStreamName)
 	if err != nil {
@@ -124,7 +123,7 @@ func (s *Store) ConfigAt(ctx context.Context, tenant string, v uint64) (ConfigVe
 	for n := uint64(1); ; n++ {
 		m, err := stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(configSubject(tenant)))
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			return ConfigVersion{}, ErrNotFound
+			return ConfigVersion{}, ErrNoConfig
 		}
 		if err != nil {
 			return ConfigVersion{}, fmt.Errorf("load config %d of %s: %w", v, tenant, err)
@@ -134,4 +133,11 @@ func (s *Store) ConfigAt(ctx context.Context, tenant string, v uint64) (ConfigVe
 		}
 		seq = m.Sequence + 1
 	}
+}
+
+// wrongLastSequence reports whether a publish failed its expected last subject sequence:
+// someone else appended to the subject first.
+func wrongLastSequence(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode == codeWrongLastSequence || apiErr.ErrorCode == codeWrongLastSequenceConst)
 }

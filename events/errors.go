@@ -10,11 +10,17 @@ var (
 	// ErrUnknownEventType is returned for an event type no payload is registered for.
 	ErrUnknownEventType = errors.New("events: unknown event type")
 	// ErrNotFound is returned by Load for a ticket with no events.
-	ErrNotFound = errors.New("events: ticket not found")
+	ErrNotFound error = NewError(KindNotFound, "events: ticket not found", "no ticket with that id")
 	// ErrConflict is returned by Append when the ticket's version is not the expected one.
-	ErrConflict = errors.New("events: version conflict")
+	ErrConflict error = NewError(KindConflict, "events: version conflict",
+		"the ticket changed while the request was applied; reload and retry")
 	// ErrDuplicate is returned by Append when an event id was already appended.
-	ErrDuplicate = errors.New("events: duplicate event")
+	ErrDuplicate error = NewError(KindConflict, "events: duplicate event",
+		"the ticket changed while the request was applied; reload and retry")
+	// ErrNoConfig is returned for a tenant with no configuration yet. It is also an
+	// ErrNotFound: errors.Is(ErrNoConfig, ErrNotFound) holds.
+	ErrNoConfig error = &KindError{Kind: KindNotFound, Msg: "events: no configuration",
+		Detail: "this tenant has no configuration yet", Err: ErrNotFound}
 )
 
 // TransitionError is returned by Decide for a command the ticket's state refuses.

@@ -86,7 +86,7 @@ func StreamConfig(cfg StoreConfig) jetstream.StreamConfig {
 	}
 }
 
-// NewStore creates or updates the TICKETS and CONFIG streams and returns a store on them.
+// NewStore creates or updates the TICKETS, CONFIG and ACCESS streams and returns a store on them.
 func NewStore(ctx context.Context, nc *nats.Conn, cfg StoreConfig) (*Store, error) {
 	if nc == nil {
 		return nil, errors.New("events: new store: nil connection")
@@ -100,8 +100,10 @@ func NewStore(ctx context.Context, nc *nats.Conn, cfg StoreConfig) (*Store, erro
 	if err != nil {
 		return nil, fmt.Errorf("create or update stream %s: %w", StreamName, err)
 	}
-	if _, err := js.CreateOrUpdateStream(ctx, ConfigStreamConfig(cfg)); err != nil {
-		return nil, fmt.Errorf("create or update stream %s: %w", ConfigStreamName, err)
+	for _, sc := range []jetstream.StreamConfig{ConfigStreamConfig(cfg), AccessStreamConfig(cfg)} {
+		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+			return nil, fmt.Errorf("create or update stream %s: %w", sc.Name, err)
+		}
 	}
 	return &Store{nc: nc, js: js, stream: stream, cfg: cfg}, nil
 }
@@ -423,10 +425,22 @@ func (u *Undecodable) Seq() uint64 { return u.Sequence }
 // consumer, until ctx ends or a callback returns an error. It returns when the
 // subscription is set up; the returned func stops it.
 func (s *Store) Subscribe(ctx context.Context, from uint64, handle func(Raw) error, undecodable func(*Undecodable) error) (stop func(), err error) {
+	return subscribe(ctx, s.stream, from, func(m jetstream.Msg, seq uint64) error {
+		r, err := FromMsg(m.Subject(), m.Headers(), m.Data(), seq)
+		if err != nil {
+			return undecodable(&Undecodable{Sequence: seq, Subject: m.Subject(), Header: m.Headers(), Data: m.Data(), Err: err})
+		}
+		return handle(r)
+	})
+}
+
+// subscribe delivers the messages of stream from sequence from on, in order, to handle
+// with their stream sequence, until ctx ends or handle returns an error.
+func subscribe(ctx context.Context, stream jetstream.Stream, from uint64, handle func(jetstream.Msg, uint64) error) (stop func(), err error) {
 	if from == 0 {
 		from = 1
 	}
-	cons, err := s.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:   from,
 	})
@@ -440,12 +454,7 @@ func (s *Store) Subscribe(ctx context.Context, from uint64, handle func(Raw) err
 		}
 		md, err := m.Metadata()
 		if err == nil {
-			var r Raw
-			if r, err = FromMsg(m.Subject(), m.Headers(), m.Data(), md.Sequence.Stream); err == nil {
-				err = handle(r)
-			} else {
-				err = undecodable(&Undecodable{Sequence: md.Sequence.Stream, Subject: m.Subject(), Header: m.Headers(), Data: m.Data(), Err: err})
-			}
+			err = handle(m, md.Sequence.Stream)
 		}
 		if err != nil {
 			cancel()
@@ -464,9 +473,13 @@ func (s *Store) Subscribe(ctx context.Context, from uint64, handle func(Raw) err
 
 // LastSequence returns the sequence of the last event in the log (0 when empty).
 func (s *Store) LastSequence(ctx context.Context) (uint64, error) {
-	info, err := s.stream.Info(ctx)
+	return lastSequence(ctx, s.stream)
+}
+
+func lastSequence(ctx context.Context, stream jetstream.Stream) (uint64, error) {
+	info, err := stream.Info(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("stream %s info: %w", StreamName, err)
+		return 0, fmt.Errorf("stream %s info: %w", stream.CachedInfo().Config.Name, err)
 	}
 	return info.State.LastSeq, nil
 }

@@ -16,7 +16,7 @@ import (
 )
 
 // ErrNotFound is returned for a ticket the read models do not know (yet).
-var ErrNotFound = errors.New("projections: not found")
+var ErrNotFound error = events.NewError(events.KindNotFound, "projections: not found", "no ticket with that id in the read models")
 
 // Options configure a Projector.
 type Options struct {

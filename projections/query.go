@@ -2,14 +2,16 @@ package projections
 
 import (
 	"encoding/base64"
-	"errors"
 	"fmt"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/ledgerdesk/ledgerdesk/events"
 )
 
 // ErrBadCursor is returned for a cursor that no page handed out.
-var ErrBadCursor = errors.New("projections: invalid cursor")
+var ErrBadCursor error = &events.KindError{Kind: events.KindValidation, Msg: "projections: invalid cursor",
+	Detail: "not a cursor a page handed out", Field: "cursor"}
 
 // queueOrderLen is the length of a queue key after its scope: due, priority, opened.
 const queueOrderLen = 8 + 1 + 8

@@ -29,9 +29,14 @@ type client struct {
 
 func startSystem(t *testing.T) *client {
 	t.Helper()
-	sys, err := app.Start(context.Background(), app.RunConfig{
-		DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", NATSListen: "127.0.0.1:-1", AdminToken: token,
-	}, zap.NewNop())
+	return startWith(t, app.RunConfig{})
+}
+
+// startWith starts a system with cfg on a temp data dir, free ports and the test token.
+func startWith(t *testing.T, cfg app.RunConfig) *client {
+	t.Helper()
+	cfg.DataDir, cfg.HTTPAddr, cfg.NATSListen, cfg.AdminToken = t.TempDir(), "127.0.0.1:0", "127.0.0.1:-1", token
+	sys, err := app.Start(context.Background(), cfg, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,11 +76,17 @@ func (r response) problem(t *testing.T, status int, kind string) map[string]any 
 
 func (c *client) do(method, path, body string, headers ...string) response {
 	c.t.Helper()
+	return c.doAs(token, method, path, body, headers...)
+}
+
+// doAs sends a request with bearer token tok.
+func (c *client) doAs(tok, method, path, body string, headers ...string) response {
+	c.t.Helper()
 	req, err := http.NewRequest(method, c.base+path, strings.NewReader(body))
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Authorization", "Bearer "+tok)
 	for i := 0; i+1 < len(headers); i += 2 {
 		if headers[i+1] == "" {
 			req.Header.Del(headers[i])

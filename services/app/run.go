@@ -47,6 +47,12 @@ type RunConfig struct {
 	// DebugAddr, when set, serves Go's /debug/pprof profiles there (off by default; bind
 	// it to loopback).
 	DebugAddr string
+	// RateLimit is each principal's sustained HTTP request rate per second; 0 turns the
+	// limit off (the CLI's default is DefaultRateLimit).
+	RateLimit float64
+	// RateBurst is how many requests a principal may send at once above RateLimit
+	// (default: twice RateLimit).
+	RateBurst int
 	// ShutdownTimeout bounds graceful shutdown (default 10s).
 	ShutdownTimeout time.Duration
 }
@@ -85,6 +91,12 @@ func (c RunConfig) Validate() error {
 			errs = append(errs, fmt.Errorf("--services: unknown service %q (one of %s)", name, strings.Join(ServiceNames(), ", ")))
 		}
 	}
+	if c.RateLimit < 0 {
+		errs = append(errs, fmt.Errorf("--rate-limit %g: must be 0 (off) or positive", c.RateLimit))
+	}
+	if c.RateBurst < 0 {
+		errs = append(errs, fmt.Errorf("--rate-burst %d: must not be negative", c.RateBurst))
+	}
 	if c.CommitWorkers < 0 {
 		errs = append(errs, fmt.Errorf("--commit-workers %d: must be positive", c.CommitWorkers))
 	}
@@ -104,6 +116,7 @@ type System struct {
 	reactors  []*Reactor
 	reporting *Reporting
 	logWatch  *logWatch
+	access    *Access
 	http      *http.Server
 	debug     *http.Server
 	httpDone  chan error
@@ -174,8 +187,11 @@ func Start(ctx context.Context, cfg RunConfig, log *zap.Logger) (*System, error)
 		sys.reactors = append(sys.reactors, r)
 		log.Info("service started", zap.String("service", name))
 	}
-	configAPI, err := configapi.NewHandler(sys.Store, log, "admin")
+	configAPI, err := configapi.NewHandler(sys.Store, log)
 	if err != nil {
+		return nil, err
+	}
+	if sys.access, err = StartAccess(ctx, sys.Store, token, cfg.RateLimit, cfg.RateBurst, log); err != nil {
 		return nil, err
 	}
 	sys.committer = intake.NewCommitter(sys.Store, cfg.CommitWorkers)
@@ -187,11 +203,13 @@ func Start(ctx context.Context, cfg RunConfig, log *zap.Logger) (*System, error)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", sys.readyz)
-	mux.Handle("/v1/tenants/", httpx.RequireBearer(token, configAPI))
+	v1 := http.NewServeMux()
+	v1.Handle("/v1/tenants/", configAPI)
 	if sys.reporting != nil {
-		sys.reporting.Mount(mux, token)
+		sys.reporting.Mount(v1)
 	}
-	mux.Handle("/v1/", httpx.RequireBearer(token, api))
+	v1.Handle("/v1/", api)
+	mux.Handle("/v1/", sys.access.Protect(v1))
 	mux.HandleFunc("/", httpx.NotFound)
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
@@ -210,6 +228,9 @@ func Start(ctx context.Context, cfg RunConfig, log *zap.Logger) (*System, error)
 	ok = true
 	return sys, nil
 }
+
+// AuthFailures is how many HTTP requests failed authentication since the start.
+func (s *System) AuthFailures() uint64 { return s.access.Guard.AuthFailures() }
 
 func (s *System) readyz(w http.ResponseWriter, _ *http.Request) {
 	if !s.ready.Load() || s.nc == nil || !s.nc.IsConnected() {
@@ -253,6 +274,9 @@ func (s *System) Stop(ctx context.Context) {
 	}
 	if s.logWatch != nil {
 		s.logWatch.close()
+	}
+	if s.access != nil {
+		s.access.Close()
 	}
 	if s.nc != nil {
 		s.nc.Close()

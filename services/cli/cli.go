@@ -27,6 +27,8 @@ Usage:
                                          against a NATS server; replicas share its consumers
   ledgerdesk config apply FILE [flags]   validate and apply a tenant configuration document
   ledgerdesk projections rebuild [flags] rebuild every read model from sequence 1
+  ledgerdesk token create|list|revoke    grant, list and revoke API tokens (principals with a
+                                         role and tenants) through the HTTP API
 
 Every flag can also be set as an environment variable: --nats-listen is
 LEDGERDESK_NATS_LISTEN. Flags given on the command line win.
@@ -46,6 +48,8 @@ func Main(args []string, stderr io.Writer) int {
 		return serve(args[1:], stderr)
 	case "projections":
 		return projectionsCmd(args[1:], os.Stdout, stderr)
+	case "token":
+		return tokenCmd(args[1:], os.Stdout, stderr)
 	case "config":
 		if len(args) < 2 || args[1] != "apply" {
 			fmt.Fprintf(stderr, "ledgerdesk config: usage: ledgerdesk config apply FILE --url URL --token TOKEN\n")
@@ -96,6 +100,8 @@ func run(args []string, stderr io.Writer) int {
 	fs.StringVar(&cfg.SeedConfigDir, "seed-config", "", "apply the configuration documents in this directory for tenants that have none")
 	fs.StringVar(&cfg.DebugAddr, "debug-listen", "", "serve /debug/pprof on this address (off when empty)")
 	fs.IntVar(&cfg.CommitWorkers, "commit-workers", 1, "group-commit workers")
+	fs.Float64Var(&cfg.RateLimit, "rate-limit", app.DefaultRateLimit, "HTTP requests per second per principal (0: no limit)")
+	fs.IntVar(&cfg.RateBurst, "rate-burst", app.DefaultRateBurst, "HTTP requests a principal may send at once above --rate-limit")
 	services := fs.String("services", strings.Join(app.ServiceNames(), ","), "services to run in-process beside intake, comma-separated (\"\" for none)")
 	if err := parse(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

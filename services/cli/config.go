@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/ledgerdesk/ledgerdesk/services/tenantconfig"
 )
@@ -18,8 +17,7 @@ import (
 func configApply(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("config apply", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	url := fs.String("url", "http://127.0.0.1:8080", "ledgerdesk HTTP API")
-	token := fs.String("token", "", "bearer token (the admin token)")
+	api := addAPIFlags(fs)
 	tenant := fs.String("tenant", "", "tenant (default: the document's tenant field)")
 	var file string
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
@@ -35,7 +33,7 @@ func configApply(args []string, stderr io.Writer) int {
 	if file == "" && fs.NArg() > 0 {
 		file = fs.Arg(0)
 	}
-	if file == "" || *token == "" {
+	if file == "" || api.token == "" {
 		fmt.Fprintln(stderr, "ledgerdesk config apply: FILE and --token (or LEDGERDESK_TOKEN) are required")
 		return 2
 	}
@@ -52,21 +50,13 @@ func configApply(args []string, stderr io.Writer) int {
 		}
 		*tenant = doc.Tenant
 	}
-	req, err := http.NewRequest(http.MethodPut, strings.TrimRight(*url, "/")+"/v1/tenants/"+*tenant+"/config", bytes.NewReader(body))
+	status, answer, err := api.do(http.MethodPut, "/v1/tenants/"+*tenant+"/config", bytes.NewReader(body))
 	if err != nil {
 		fmt.Fprintln(stderr, "ledgerdesk config apply:", err)
 		return 1
 	}
-	req.Header.Set("Authorization", "Bearer "+*token)
-	res, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
-	if err != nil {
-		fmt.Fprintln(stderr, "ledgerdesk config apply:", err)
-		return 1
-	}
-	defer res.Body.Close()
-	answer, _ := io.ReadAll(res.Body)
-	if res.StatusCode != http.StatusOK {
-		fmt.Fprintf(stderr, "ledgerdesk config apply: %s refused (%s):\n%s\n", file, res.Status, answer)
+	if status != http.StatusOK {
+		fmt.Fprintf(stderr, "ledgerdesk config apply: %s refused: %s\n", file, readable(status, answer))
 		return 1
 	}
 	fmt.Printf("%s\n", bytes.TrimSpace(answer))

@@ -105,16 +105,25 @@ func serveReporting(ctx context.Context, dataDir, addr, token string, store *eve
 	if err != nil {
 		return nil, err
 	}
-	rep, err := app.StartReporting(ctx, dataDir, store, log)
+	acc, err := app.StartAccess(ctx, store, token, app.DefaultRateLimit, app.DefaultRateBurst, log)
 	if err != nil {
 		return nil, err
 	}
+	rep, err := app.StartReporting(ctx, dataDir, store, log)
+	if err != nil {
+		acc.Close()
+		return nil, err
+	}
+	v1 := http.NewServeMux()
+	rep.Mount(v1)
+	v1.HandleFunc("/", httpx.NotFound)
 	mux := http.NewServeMux()
-	rep.Mount(mux, token)
+	mux.Handle("/v1/", acc.Protect(v1))
 	mux.HandleFunc("/", httpx.NotFound)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		_ = rep.Stop()
+		acc.Close()
 		return nil, fmt.Errorf("listen http: %w", err)
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
@@ -123,6 +132,7 @@ func serveReporting(ctx context.Context, dataDir, addr, token string, store *eve
 	return func() error {
 		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
+		defer acc.Close()
 		return errors.Join(srv.Shutdown(shutdown), rep.Stop())
 	}, nil
 }

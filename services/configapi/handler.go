@@ -11,26 +11,31 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ledgerdesk/ledgerdesk/events"
+	"github.com/ledgerdesk/ledgerdesk/services/access"
 	"github.com/ledgerdesk/ledgerdesk/services/httpx"
 	"github.com/ledgerdesk/ledgerdesk/services/tenantconfig"
 )
 
-// Handler serves /v1/tenants/{tenant}/config. Auth is the caller's concern.
+// Handler serves /v1/tenants/{tenant}/config. Authentication is the caller's concern
+// (access.Guard); every route declares its operation, a tenant outside the caller's scope
+// answers 404, and the caller is the actor of what it applies.
 type Handler struct {
 	store *events.Store
 	log   *zap.Logger
-	actor string
 	mux   *http.ServeMux
 }
 
+// Redacted stands for a webhook secret in a configuration shown to a non-admin.
+const Redacted = "[redacted]"
+
 // NewHandler refuses missing dependencies.
-func NewHandler(store *events.Store, log *zap.Logger, actor string) (*Handler, error) {
+func NewHandler(store *events.Store, log *zap.Logger) (*Handler, error) {
 	if store == nil || log == nil {
 		return nil, errors.New("configapi: store and logger are required")
 	}
-	h := &Handler{store: store, log: log, actor: actor, mux: http.NewServeMux()}
-	h.mux.HandleFunc("PUT /v1/tenants/{tenant}/config", h.put)
-	h.mux.HandleFunc("GET /v1/tenants/{tenant}/config", h.get)
+	h := &Handler{store: store, log: log, mux: http.NewServeMux()}
+	h.mux.Handle("PUT /v1/tenants/{tenant}/config", access.RequireFunc(access.OpConfigWrite, h.put))
+	h.mux.Handle("GET /v1/tenants/{tenant}/config", access.RequireFunc(access.OpConfigRead, h.get))
 	h.mux.HandleFunc("/", httpx.NotFound)
 	return h, nil
 }
@@ -39,12 +44,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.Serv
 
 // put validates the whole document (JSON or YAML) and stores it as the next version.
 func (h *Handler) put(w http.ResponseWriter, r *http.Request) {
+	principal := access.From(r.Context())
+	if !principal.Allows(r.PathValue("tenant")) {
+		httpx.Fail(w, r, h.log, access.ErrNoTenant)
+		return
+	}
 	body, err := httpx.ReadBody(w, r)
 	if err != nil {
 		httpx.Fail(w, r, h.log, err)
 		return
 	}
-	v, err := Apply(r.Context(), h.store, r.PathValue("tenant"), body, h.actor)
+	v, err := Apply(r.Context(), h.store, r.PathValue("tenant"), body, principal.Actor())
 	if err != nil {
 		httpx.Fail(w, r, h.log, err)
 		return
@@ -96,17 +106,35 @@ func problemOf(status int, kind, title, detail string, err error) *httpx.Problem
 	return p
 }
 
+// get serves the tenant's current configuration; webhook secrets are shown to admins only.
 func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
-	v, err := h.store.CurrentConfig(r.Context(), r.PathValue("tenant"))
-	if errors.Is(err, events.ErrNotFound) {
-		httpx.WriteProblem(w, httpx.NewProblem(http.StatusNotFound, httpx.KindNotFound, "Not found", "this tenant has no configuration yet"))
+	principal := access.From(r.Context())
+	if !principal.Allows(r.PathValue("tenant")) {
+		httpx.Fail(w, r, h.log, events.ErrNoConfig)
 		return
+	}
+	v, err := h.store.CurrentConfig(r.Context(), r.PathValue("tenant"))
+	if err == nil && principal.Role != access.RoleAdmin {
+		v.Document, err = redact(v.Document)
 	}
 	if err != nil {
 		httpx.Fail(w, r, h.log, err)
 		return
 	}
 	writeVersion(w, http.StatusOK, v)
+}
+
+// redact replaces every webhook secret of a stored document with Redacted. Stored
+// documents are json.Marshal of a Document, so the re-encoding keeps their form.
+func redact(stored json.RawMessage) (json.RawMessage, error) {
+	var doc tenantconfig.Document
+	if err := json.Unmarshal(stored, &doc); err != nil {
+		return nil, fmt.Errorf("redact configuration: %w", err)
+	}
+	for i := range doc.Webhooks {
+		doc.Webhooks[i].Secret = Redacted
+	}
+	return json.Marshal(doc)
 }
 
 func writeVersion(w http.ResponseWriter, status int, v events.ConfigVersion) {

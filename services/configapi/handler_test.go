@@ -14,6 +14,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ledgerdesk/ledgerdesk/events"
+	"github.com/ledgerdesk/ledgerdesk/services/access"
+	"github.com/ledgerdesk/ledgerdesk/services/access/accesstest"
 	"github.com/ledgerdesk/ledgerdesk/services/configapi"
 	"github.com/ledgerdesk/ledgerdesk/services/httpx"
 	"github.com/ledgerdesk/ledgerdesk/services/reactor/reactortest"
@@ -50,13 +52,38 @@ escalation_rules:
 func setup(t *testing.T) (*httptest.Server, *events.Store) {
 	t.Helper()
 	env := reactortest.New(t)
-	h, err := configapi.NewHandler(env.Store, zap.NewNop(), "test-admin")
+	return serve(t, env.Store, accesstest.Admin), env.Store
+}
+
+// serve is the configuration API on store as principal p had authenticated.
+func serve(t *testing.T, store *events.Store, p access.Principal) *httptest.Server {
+	t.Helper()
+	h, err := configapi.NewHandler(store, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(h)
+	srv := httptest.NewServer(accesstest.As(p, h))
 	t.Cleanup(srv.Close)
-	return srv, env.Store
+	return srv
+}
+
+// Webhook secrets are an admin's to see: an auditor reads the document with them redacted.
+func TestWebhookSecretsRedactedForNonAdmins(t *testing.T) {
+	admin, store := setup(t)
+	auditor := serve(t, store, access.Principal{Name: "kim", Role: access.RoleAuditor, Tenants: []string{"acme"}})
+	doc := valid + "webhooks:\n  - { id: w1, url: \"https://hooks.example/acme\", secret: s3cr3t-0123456789abcdef }\n"
+	if status, _, body := call(t, admin, http.MethodPut, "acme", "application/yaml", doc); status != http.StatusOK {
+		t.Fatalf("PUT: %d %s", status, body)
+	}
+	_, _, body := call(t, admin, http.MethodGet, "acme", "", "")
+	if _, d := version(t, body); len(d.Webhooks) != 1 || d.Webhooks[0].Secret != "s3cr3t-0123456789abcdef" {
+		t.Fatalf("admin GET: %s, want the secret", body)
+	}
+	status, _, body := call(t, auditor, http.MethodGet, "acme", "", "")
+	if _, d := version(t, body); status != http.StatusOK || strings.Contains(string(body), "s3cr3t") ||
+		len(d.Webhooks) != 1 || d.Webhooks[0].Secret != configapi.Redacted || d.Webhooks[0].URL != "https://hooks.example/acme" {
+		t.Fatalf("auditor GET: %d %s, want the webhook with its secret redacted", status, body)
+	}
 }
 
 func call(t *testing.T, srv *httptest.Server, method, tenant, contentType, body string) (int, http.Header, []byte) {
@@ -96,7 +123,7 @@ func version(t *testing.T, body []byte) (events.ConfigVersion, tenantconfig.Docu
 func TestPutAndGet(t *testing.T) {
 	srv, _ := setup(t)
 	status, h, body := call(t, srv, http.MethodPut, "acme", "application/yaml", valid)
-	if v, doc := version(t, body); status != http.StatusOK || v.Version != 1 || v.Actor != "test-admin" || h.Get("ETag") != `"1"` ||
+	if v, doc := version(t, body); status != http.StatusOK || v.Version != 1 || v.Actor != "admin:test-admin" || h.Get("ETag") != `"1"` ||
 		doc.SLAPolicies[0].Calendar != "24x7" || !slices.Equal(doc.SLAPolicies[0].Warnings, []int{50, 75, 90}) {
 		t.Fatalf("first PUT: %d %s %s (want version 1 with the defaults filled in)", status, h.Get("ETag"), body)
 	}

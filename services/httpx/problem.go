@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"go.uber.org/zap"
@@ -24,6 +25,8 @@ type Problem struct {
 	Allowed []string `json:"allowed,omitzero"` // the commands the ticket's state allows, for invalid-transition
 	// Errors lists every problem of a request that has several (an invalid configuration document).
 	Errors []FieldError `json:"errors,omitempty"`
+	// RetryAfter, when positive, is sent as the Retry-After header (seconds).
+	RetryAfter int `json:"-"`
 }
 
 // FieldError is one problem of a request, at a path such as "sla_policies[2].response".
@@ -47,7 +50,23 @@ const (
 	KindInvalidConfig      = "invalid-config"
 	KindUnavailable        = "unavailable"
 	KindInternal           = "internal"
+	KindForbidden          = "forbidden"
+	KindRateLimited        = "rate-limited"
 )
+
+// kinds is the status and title of every error kind: the one table where a kinded
+// domain error (events.KindError) becomes an HTTP status.
+var kinds = map[events.Kind]struct {
+	status int
+	title  string
+}{
+	events.KindNotFound:    {http.StatusNotFound, "Not found"},
+	events.KindConflict:    {http.StatusConflict, "Concurrent modification"},
+	events.KindValidation:  {http.StatusBadRequest, "Invalid field"},
+	events.KindUnavailable: {http.StatusServiceUnavailable, "Unavailable"},
+	events.KindForbidden:   {http.StatusForbidden, "Forbidden"},
+	events.KindRateLimited: {http.StatusTooManyRequests, "Too many requests"},
+}
 
 // NewProblem builds a problem of a kind with a status and detail.
 func NewProblem(status int, kind, title, detail string) *Problem {
@@ -65,6 +84,9 @@ func (p *Problem) Error() string {
 // WriteProblem writes p as application/problem+json.
 func WriteProblem(w http.ResponseWriter, p *Problem) {
 	w.Header().Set("Content-Type", "application/problem+json")
+	if p.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(p.RetryAfter))
+	}
 	w.WriteHeader(p.Status)
 	_ = json.NewEncoder(w).Encode(p)
 }
@@ -77,6 +99,7 @@ func ProblemFor(err error) *Problem {
 		ve *events.ValidationError
 		te *events.TransitionError
 		mb *http.MaxBytesError
+		ke *events.KindError
 	)
 	switch {
 	case errors.As(err, &p):
@@ -87,6 +110,13 @@ func ProblemFor(err error) *Problem {
 	case errors.As(err, &ve):
 		pr := NewProblem(http.StatusBadRequest, KindValidation, "Invalid field", ve.Field+": "+ve.Reason)
 		pr.Field = ve.Field
+		if joined, ok := err.(interface{ Unwrap() []error }); ok && len(joined.Unwrap()) > 1 {
+			for _, e := range joined.Unwrap() { // errors.Join of several: list them all
+				if errors.As(e, &ve) {
+					pr.Errors = append(pr.Errors, FieldError{Field: ve.Field, Reason: ve.Reason})
+				}
+			}
+		}
 		return pr
 	case errors.As(err, &te):
 		pr := NewProblem(http.StatusConflict, KindInvalidTransition, "Transition not allowed",
@@ -96,11 +126,21 @@ func ProblemFor(err error) *Problem {
 			pr.Allowed = []string{}
 		}
 		return pr
-	case errors.Is(err, events.ErrNotFound):
-		return NewProblem(http.StatusNotFound, KindNotFound, "Not found", "no ticket with that id")
-	case errors.Is(err, events.ErrConflict), errors.Is(err, events.ErrDuplicate):
-		return NewProblem(http.StatusConflict, KindConflict, "Concurrent modification",
-			"the ticket changed while the request was applied; reload and retry")
+	case errors.As(err, &ke):
+		k, ok := kinds[ke.Kind]
+		if !ok {
+			break
+		}
+		detail := ke.Detail
+		if ke.Field != "" {
+			detail = ke.Field + ": " + detail
+		}
+		pr := NewProblem(k.status, string(ke.Kind), k.title, detail)
+		pr.Field = ke.Field
+		if ke.Kind == events.KindUnavailable {
+			pr.RetryAfter = 1
+		}
+		return pr
 	}
 	return NewProblem(http.StatusInternalServerError, KindInternal, "Internal error", "the request could not be completed")
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/ledgerdesk/ledgerdesk/events"
+	"github.com/ledgerdesk/ledgerdesk/services/access"
 	"github.com/ledgerdesk/ledgerdesk/services/httpx"
 )
 
@@ -23,7 +24,13 @@ var exposedCommands = []string{"assign", "cancel", "close", "comment", "escalate
 // the new state, so two conflicting commands never both apply. A refused command
 // appends nothing.
 func (h *Handler) command(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("command")
+	h.run(w, r, r.PathValue("command"))
+}
+
+// comment is POST /v1/tickets/{id}/comment: a route of its own, for its own operation.
+func (h *Handler) comment(w http.ResponseWriter, r *http.Request) { h.run(w, r, "comment") }
+
+func (h *Handler) run(w http.ResponseWriter, r *http.Request, name string) {
 	cmd, ok := events.NewCommand(name)
 	if !ok || !slices.Contains(exposedCommands, name) {
 		p := httpx.NewProblem(http.StatusNotFound, httpx.KindUnknownCommand, "Unknown command",
@@ -60,7 +67,7 @@ func (h *Handler) command(w http.ResponseWriter, r *http.Request) {
 		}
 		evs := make([]events.Event, len(decided))
 		for i, p := range decided {
-			evs[i] = events.Event{Data: p, Source: Source, Actor: h.cfg.Actor, CorrelationID: corr, CausationID: corr}
+			evs[i] = events.Event{Data: p, Source: Source, Actor: access.From(r.Context()).Actor(), CorrelationID: corr, CausationID: corr}
 		}
 		ap, err := h.cfg.Committer.Append(r.Context(), events.Append{Tenant: t.Tenant, TicketID: t.ID,
 			ExpectedVersion: l.version, PrevHash: l.head.Hash, Events: evs})

@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ledgerdesk/ledgerdesk/events"
+	"github.com/ledgerdesk/ledgerdesk/services/access"
 	"github.com/ledgerdesk/ledgerdesk/services/httpx"
 )
 
@@ -34,6 +35,11 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 		httpx.Fail(w, r, h.cfg.Logger, &events.ValidationError{Field: "tenant", Reason: "required: 1-64 letters, digits, '-' or '_'"})
 		return
 	}
+	principal := access.From(r.Context())
+	if !principal.Allows(req.Tenant) {
+		httpx.Fail(w, r, h.cfg.Logger, access.ErrNoTenant)
+		return
+	}
 	decided, err := events.Decide(events.Ticket{}, req.Opened, h.cfg.Now())
 	if err != nil {
 		httpx.Fail(w, r, h.cfg.Logger, err)
@@ -45,7 +51,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	corr := correlationID(r)
-	ev := events.Event{Data: decided[0], Source: Source, Actor: h.cfg.Actor, CorrelationID: corr, CausationID: corr}
+	ev := events.Event{Data: decided[0], Source: Source, Actor: principal.Actor(), CorrelationID: corr, CausationID: corr}
 	key := r.Header.Get("Idempotency-Key")
 	if key != "" {
 		if len(key) > 255 {

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ledgerdesk/ledgerdesk/events"
+	"github.com/ledgerdesk/ledgerdesk/services/access"
 	"github.com/ledgerdesk/ledgerdesk/services/httpx"
 )
 
@@ -25,10 +26,11 @@ type Config struct {
 	Committer *Committer       // required: appends
 	Logger    *zap.Logger      // required
 	Now       func() time.Time // clock; default time.Now
-	Actor     string           // actor recorded on events (default "admin")
 }
 
-// Handler serves the intake routes under /v1/tickets. Auth is the caller's concern.
+// Handler serves the intake routes under /v1/tickets. Authentication is the caller's
+// concern (access.Guard); every route declares its operation, and the request's principal
+// is the actor of every event it causes and sees only its tenants' tickets.
 type Handler struct {
 	cfg Config
 	mux *http.ServeMux
@@ -52,14 +54,12 @@ func NewHandler(cfg Config) (*Handler, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.Actor == "" {
-		cfg.Actor = "admin"
-	}
 	h := &Handler{cfg: cfg, mux: http.NewServeMux()}
-	h.mux.HandleFunc("POST /v1/tickets", h.create)
-	h.mux.HandleFunc("GET /v1/tickets/{id}", h.get)
-	h.mux.HandleFunc("GET /v1/tickets/{id}/events", h.history)
-	h.mux.HandleFunc("POST /v1/tickets/{id}/{command}", h.command)
+	h.mux.Handle("POST /v1/tickets", access.RequireFunc(access.OpTicketOpen, h.create))
+	h.mux.Handle("GET /v1/tickets/{id}", access.RequireFunc(access.OpTicketRead, h.get))
+	h.mux.Handle("GET /v1/tickets/{id}/events", access.RequireFunc(access.OpTicketRead, h.history))
+	h.mux.Handle("POST /v1/tickets/{id}/comment", access.RequireFunc(access.OpTicketComment, h.comment))
+	h.mux.Handle("POST /v1/tickets/{id}/{command}", access.RequireFunc(access.OpTicketCommand, h.command))
 	h.mux.HandleFunc("/", httpx.NotFound)
 	return h, nil
 }
@@ -90,11 +90,15 @@ type loaded struct {
 	version uint64
 }
 
-// load reads a ticket's trusted history (see events.Store.LoadTrusted).
+// load reads a ticket's trusted history (see events.Store.LoadTrusted); a ticket of a
+// tenant outside the caller's scope is events.ErrNotFound, as if it did not exist.
 func (h *Handler) load(ctx context.Context, id string) (loaded, error) {
 	hist, head, version, err := h.cfg.Store.LoadTrusted(ctx, id)
 	if err != nil {
 		return loaded{}, err
+	}
+	if !access.From(ctx).Allows(head.Tenant) {
+		return loaded{}, events.ErrNotFound
 	}
 	evs := make([]events.Event, len(hist))
 	for i, r := range hist {

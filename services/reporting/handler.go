@@ -11,6 +11,7 @@ import (
 
 	"github.com/ledgerdesk/ledgerdesk/events"
 	"github.com/ledgerdesk/ledgerdesk/projections"
+	"github.com/ledgerdesk/ledgerdesk/services/access"
 	"github.com/ledgerdesk/ledgerdesk/services/httpx"
 	"github.com/ledgerdesk/ledgerdesk/services/reactor"
 )
@@ -30,8 +31,9 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Handler serves /v1/queues, /v1/sla/board, /v1/tickets/{id}/view and /v1/reports/. Auth is the
-// caller's concern.
+// Handler serves /v1/queues, /v1/sla/board, /v1/tickets/{id}/view and /v1/reports/.
+// Authentication is the caller's concern (access.Guard); every route declares its
+// operation, and a tenant outside the caller's scope answers 404.
 type Handler struct {
 	cfg     Config
 	configs *reactor.Configs
@@ -60,11 +62,11 @@ func NewHandler(cfg Config) (*Handler, error) {
 		cfg.Now = time.Now
 	}
 	h := &Handler{cfg: cfg, configs: reactor.NewConfigs(cfg.Store), mux: http.NewServeMux()}
-	h.mux.HandleFunc("GET /v1/queues", h.read(h.queue))
-	h.mux.HandleFunc("GET /v1/tickets/{id}/view", h.read(h.view))
-	h.mux.HandleFunc("GET /v1/sla/board", h.read(h.board))
-	h.mux.HandleFunc("GET /v1/reports/summary", h.read(h.summary))
-	h.mux.HandleFunc("GET /v1/reports/trends", h.read(h.trends))
+	h.mux.Handle("GET /v1/queues", access.Require(access.OpQueueRead, h.read(h.queue)))
+	h.mux.Handle("GET /v1/tickets/{id}/view", access.Require(access.OpTicketRead, h.read(h.view)))
+	h.mux.Handle("GET /v1/sla/board", access.Require(access.OpQueueRead, h.read(h.board)))
+	h.mux.Handle("GET /v1/reports/summary", access.Require(access.OpReportRead, h.read(h.summary)))
+	h.mux.Handle("GET /v1/reports/trends", access.Require(access.OpReportRead, h.read(h.trends)))
 	h.mux.HandleFunc("/", httpx.NotFound)
 	return h, nil
 }
@@ -79,13 +81,10 @@ func (h *Handler) read(query func(http.ResponseWriter, *http.Request) error) htt
 			err = query(w, r)
 		}
 		if err != nil {
-			h.fail(w, r, err)
+			httpx.Fail(w, r, h.cfg.Logger, err)
 		}
 	}
 }
-
-// errNotCaughtUp is a read whose min_seq the read models did not reach within MaxWait.
-var errNotCaughtUp = errors.New("reporting: read models behind min_seq")
 
 func (h *Handler) waitForMinSeq(r *http.Request) error {
 	raw := r.URL.Query().Get("min_seq")
@@ -99,26 +98,10 @@ func (h *Handler) waitForMinSeq(r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.MaxWait)
 	defer cancel()
 	if err := h.cfg.Projector.WaitFor(ctx, seq); err != nil {
-		return errNotCaughtUp
+		return events.NewError(events.KindUnavailable, "reporting: read models behind min_seq",
+			"the read models have not reached min_seq yet (they are at "+strconv.FormatUint(h.cfg.Projector.Seq(), 10)+"); retry")
 	}
 	return nil
-}
-
-func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	switch {
-	case errors.Is(err, errNotCaughtUp):
-		w.Header().Set("Retry-After", "1")
-		httpx.WriteProblem(w, httpx.NewProblem(http.StatusServiceUnavailable, httpx.KindUnavailable, "Read model behind",
-			"the read models have not reached min_seq yet (they are at "+strconv.FormatUint(h.cfg.Projector.Seq(), 10)+"); retry"))
-	case errors.Is(err, projections.ErrNotFound):
-		httpx.WriteProblem(w, httpx.NewProblem(http.StatusNotFound, httpx.KindNotFound, "Not found", "no ticket with that id in the read models"))
-	case errors.Is(err, projections.ErrBadCursor):
-		p := httpx.NewProblem(http.StatusBadRequest, httpx.KindValidation, "Invalid field", "cursor: not a cursor a page handed out")
-		p.Field = "cursor"
-		httpx.WriteProblem(w, p)
-	default:
-		httpx.Fail(w, r, h.cfg.Logger, err)
-	}
 }
 
 func writeSeq(w http.ResponseWriter, seq uint64) {

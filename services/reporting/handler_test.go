@@ -18,6 +18,8 @@ import (
 	"github.com/ledgerdesk/ledgerdesk/events"
 	"github.com/ledgerdesk/ledgerdesk/events/eventstest"
 	"github.com/ledgerdesk/ledgerdesk/projections"
+	"github.com/ledgerdesk/ledgerdesk/services/access"
+	"github.com/ledgerdesk/ledgerdesk/services/access/accesstest"
 	"github.com/ledgerdesk/ledgerdesk/services/httpx"
 	"github.com/ledgerdesk/ledgerdesk/services/reactor/reactortest"
 	"github.com/ledgerdesk/ledgerdesk/services/reporting"
@@ -26,7 +28,8 @@ import (
 
 type env struct {
 	t     *testing.T
-	srv   *httptest.Server
+	srv   *httptest.Server // as accesstest.Admin
+	h     http.Handler
 	store *events.Store
 	proj  *projections.Projector
 	heads map[string]events.Event // ticket → last event
@@ -57,9 +60,16 @@ func setup(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return &env{t: t, srv: srv, store: re.Store, proj: p, heads: map[string]events.Event{}}
+	e := &env{t: t, h: h, store: re.Store, proj: p, heads: map[string]events.Event{}}
+	e.srv = e.as(accesstest.Admin)
+	return e
+}
+
+// as serves the API to principal p.
+func (e *env) as(p access.Principal) *httptest.Server {
+	srv := httptest.NewServer(accesstest.As(p, e.h))
+	e.t.Cleanup(srv.Close)
+	return srv
 }
 
 // add appends events to a ticket (its first must be opened) at a time in March 2026.
@@ -87,7 +97,12 @@ func (e *env) add(ticket, when string, ps ...events.Payload) uint64 {
 
 func (e *env) get(path string, header ...string) (int, http.Header, []byte) {
 	e.t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+path, nil)
+	return e.getFrom(e.srv, path, header...)
+}
+
+func (e *env) getFrom(srv *httptest.Server, path string, header ...string) (int, http.Header, []byte) {
+	e.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
@@ -190,6 +205,33 @@ func TestQueuesAndViews(t *testing.T) {
 	status, h, body = e.get("/v1/reports/nothing")
 	if problem(t, h, body); status != http.StatusNotFound {
 		t.Errorf("unknown route: %d", status)
+	}
+}
+
+// A principal of one tenant reads it without tenant=; another tenant's queue, board,
+// reports and tickets answer 404 as if they did not exist.
+func TestTenantScope(t *testing.T) {
+	e := setup(t)
+	last := e.fixture()
+	acme := e.as(access.Principal{Name: "bob", Role: access.RoleAgent, Tenants: []string{"acme"}})
+	globex := e.as(access.Principal{Name: "eve", Role: access.RoleAgent, Tenants: []string{"globex"}})
+	both := e.as(access.Principal{Name: "kim", Role: access.RoleAuditor, Tenants: []string{"acme", "globex"}})
+	status, _, body := e.getFrom(acme, "/v1/queues?group=desk&min_seq="+strconv.FormatUint(last, 10))
+	var pg reporting.PageJSON
+	if _ = json.Unmarshal(body, &pg); status != http.StatusOK || pg.Total != 2 {
+		t.Errorf("acme agent's queue without tenant=: %d %s, want acme's two tickets", status, body)
+	}
+	for _, path := range []string{"/v1/queues?tenant=acme&group=desk", "/v1/sla/board?tenant=acme&status=at_risk",
+		"/v1/reports/summary?tenant=acme", "/v1/reports/trends?tenant=acme", "/v1/tickets/t1/view"} {
+		if status, h, body := e.getFrom(globex, path); status != http.StatusNotFound || problem(t, h, body).Type != "urn:ledgerdesk:problem:not-found" {
+			t.Errorf("globex agent %s: %d %s, want 404 not-found", path, status, body)
+		}
+		if status, _, body := e.getFrom(both, path); status != http.StatusOK {
+			t.Errorf("acme+globex auditor %s: %d %s, want 200", path, status, body)
+		}
+	}
+	if status, h, body := e.getFrom(both, "/v1/queues?group=desk"); status != http.StatusBadRequest || problem(t, h, body).Field != "tenant" {
+		t.Errorf("two-tenant principal without tenant=: %d %s, want 400 naming tenant", status, body)
 	}
 }
 

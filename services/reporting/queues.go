@@ -8,6 +8,7 @@ import (
 
 	"github.com/ledgerdesk/ledgerdesk/events"
 	"github.com/ledgerdesk/ledgerdesk/projections"
+	"github.com/ledgerdesk/ledgerdesk/services/access"
 	"github.com/ledgerdesk/ledgerdesk/services/intake"
 )
 
@@ -59,10 +60,11 @@ func writeJSON(w http.ResponseWriter, seq uint64, v any) error {
 // queue serves GET /v1/queues?tenant=&group=&tier=&agent=&limit=&cursor=.
 func (h *Handler) queue(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	scope := projections.QueueScope{Tenant: q.Get("tenant"), Group: q.Get("group"), Agent: q.Get("agent")}
-	if err := requireTenant(scope.Tenant); err != nil {
+	tenant, err := access.TenantParam(r)
+	if err != nil {
 		return err
 	}
+	scope := projections.QueueScope{Tenant: tenant, Group: q.Get("group"), Agent: q.Get("agent")}
 	if raw := q.Get("tier"); raw != "" {
 		tier, err := strconv.Atoi(raw)
 		if err != nil || tier < 0 || tier > events.MaxTier {
@@ -84,7 +86,8 @@ func (h *Handler) queue(w http.ResponseWriter, r *http.Request) error {
 // board serves GET /v1/sla/board?tenant=&status=at_risk|breached&limit=&cursor=.
 func (h *Handler) board(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	if err := requireTenant(q.Get("tenant")); err != nil {
+	tenant, err := access.TenantParam(r)
+	if err != nil {
 		return err
 	}
 	status := q.Get("status")
@@ -95,7 +98,7 @@ func (h *Handler) board(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	pg, err := h.cfg.Projector.Board(q.Get("tenant"), status, limit, q.Get("cursor"))
+	pg, err := h.cfg.Projector.Board(tenant, status, limit, q.Get("cursor"))
 	if err != nil {
 		return err
 	}
@@ -108,14 +111,10 @@ func (h *Handler) view(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, seq, viewJSON(v))
-}
-
-func requireTenant(tenant string) error {
-	if !events.ValidToken(tenant) {
-		return &events.ValidationError{Field: "tenant", Reason: "required: 1-64 letters, digits, '-' or '_'"}
+	if !access.From(r.Context()).Allows(v.Ticket.Tenant) {
+		return projections.ErrNotFound
 	}
-	return nil
+	return writeJSON(w, seq, viewJSON(v))
 }
 
 func pageLimit(raw string) (int, error) {

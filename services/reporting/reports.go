@@ -10,6 +10,7 @@ import (
 
 	"github.com/ledgerdesk/ledgerdesk/events"
 	"github.com/ledgerdesk/ledgerdesk/projections"
+	"github.com/ledgerdesk/ledgerdesk/services/access"
 )
 
 // maxPeriod bounds a report's period.
@@ -28,8 +29,9 @@ type period struct {
 // tenant's time zone; default the last full calendar month) and as_of.
 func (h *Handler) parsePeriod(ctx context.Context, r *http.Request) (period, error) {
 	q := r.URL.Query()
-	p := period{tenant: q.Get("tenant"), loc: time.UTC, asOf: h.cfg.Now()}
-	if err := requireTenant(p.tenant); err != nil {
+	p := period{loc: time.UTC, asOf: h.cfg.Now()}
+	var err error
+	if p.tenant, err = access.TenantParam(r); err != nil {
 		return p, err
 	}
 	doc, _, err := h.configs.Current(ctx, p.tenant)

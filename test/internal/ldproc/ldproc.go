@@ -93,7 +93,9 @@ func Start(t testing.TB, bin, dataDir, token string) *Proc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "run", "--data", dataDir, "--http", httpAddr, "--nats-listen", natsAddr)
+	// --rate-limit 0: the suites drive many clients with the one admin token, far above
+	// the per-principal default limit a deployment runs with.
+	cmd := exec.Command(bin, "run", "--data", dataDir, "--http", httpAddr, "--nats-listen", natsAddr, "--rate-limit", "0")
 	cmd.Env = append(os.Environ(), "LEDGERDESK_ADMIN_TOKEN="+token)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {

@@ -1,0 +1,77 @@
+package access
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"go.uber.org/zap"
+
+	"github.com/ledgerdesk/ledgerdesk/services/httpx"
+)
+
+// Handler serves /v1/tokens: grant (POST), list (GET) and revoke (DELETE /v1/tokens/{id}).
+// Authentication is Guard's concern; every route declares its operation.
+type Handler struct {
+	reg *Registry
+	log *zap.Logger
+	mux *http.ServeMux
+}
+
+// Granted is the answer to a grant: the principal and its token, shown only here.
+type Granted struct {
+	Principal
+	Token string `json:"token"`
+}
+
+// NewHandler refuses missing dependencies.
+func NewHandler(reg *Registry, log *zap.Logger) (*Handler, error) {
+	if reg == nil || log == nil {
+		return nil, errors.New("access: handler needs a registry and a logger")
+	}
+	h := &Handler{reg: reg, log: log, mux: http.NewServeMux()}
+	h.mux.Handle("POST /v1/tokens", RequireFunc(OpTokenManage, h.grant))
+	h.mux.Handle("GET /v1/tokens", RequireFunc(OpTokenRead, h.list))
+	h.mux.Handle("DELETE /v1/tokens/{id}", RequireFunc(OpTokenManage, h.revoke))
+	h.mux.HandleFunc("/", httpx.NotFound)
+	return h, nil
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+func (h *Handler) grant(w http.ResponseWriter, r *http.Request) {
+	var q Request
+	if err := httpx.DecodeJSON(w, r, &q, false); err != nil {
+		httpx.Fail(w, r, h.log, err)
+		return
+	}
+	p, token, err := h.reg.Grant(r.Context(), From(r.Context()), q)
+	if err != nil {
+		httpx.Fail(w, r, h.log, err)
+		return
+	}
+	h.log.Info("token granted", zap.String("id", p.ID), zap.String("principal", p.Actor()),
+		zap.Strings("tenants", p.Tenants), zap.String("by", p.GrantedBy))
+	w.Header().Set("Location", "/v1/tokens/"+p.ID)
+	writeJSON(w, http.StatusCreated, Granted{Principal: p, Token: token})
+}
+
+func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string][]Principal{"tokens": h.reg.List(From(r.Context()))})
+}
+
+func (h *Handler) revoke(w http.ResponseWriter, r *http.Request) {
+	by := From(r.Context())
+	if err := h.reg.Revoke(r.Context(), by, r.PathValue("id")); err != nil {
+		httpx.Fail(w, r, h.log, err)
+		return
+	}
+	h.log.Info("token revoked", zap.String("id", r.PathValue("id")), zap.String("by", by.Actor()))
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
