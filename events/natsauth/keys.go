@@ -359,3 +359,17 @@ func writePrivate(path string, b []byte) error {
 	}
 	return nil
 }
+
+// CredsUser returns the name of the user in a creds file (a role's name for the creds
+// LoadOrCreate writes).
+func CredsUser(creds []byte) (string, error) {
+	token, err := jwt.ParseDecoratedJWT(creds)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrBadCreds, err)
+	}
+	uc, err := jwt.DecodeUserClaims(token)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrBadCreds, err)
+	}
+	return uc.Name, nil
+}
