@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/nats-io/jwt/v2"
@@ -205,7 +206,8 @@ func ConnectOptions(role Role, creds []byte) ([]nats.Option, error) {
 func InboxPrefix(role Role) string { return table[role].inbox }
 
 // LoadOrCreate loads the keys from dir, or generates them there when dir holds none
-// (dir 0700, files 0600). A role whose creds file is missing gets a new user. It refuses a
+// (dir 0700, files 0600). A role whose creds file is missing, or whose user's rights are
+// not the table's (a newer ledgerdesk changed them), gets a new user. It refuses a
 // directory with only some of the seeds (ErrIncomplete), files or a directory others may
 // read (ErrInsecure), and creds not signed by the account (ErrBadCreds).
 func LoadOrCreate(dir string) (*Keys, error) {
@@ -257,7 +259,12 @@ func LoadOrCreate(dir string) (*Keys, error) {
 				err = writePrivate(path, c)
 			}
 		} else if err == nil {
-			err = k.checkCreds(path, c)
+			var stale bool
+			if stale, err = k.checkCreds(path, r, c); err == nil && stale {
+				if c, err = k.IssueRole(r); err == nil {
+					err = writePrivate(path, c)
+				}
+			}
 		}
 		if err != nil {
 			return nil, err
@@ -267,23 +274,35 @@ func LoadOrCreate(dir string) (*Keys, error) {
 	return k, nil
 }
 
-// checkCreds checks that creds hold a user signed by the account.
-func (k *Keys) checkCreds(path string, creds []byte) error {
+// checkCreds checks that creds hold a user signed by the account, and reports whether
+// its rights differ from the table's row of role.
+func (k *Keys) checkCreds(path string, role Role, creds []byte) (stale bool, err error) {
 	token, err := jwt.ParseDecoratedJWT(creds)
 	if err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrBadCreds, path, err)
+		return false, fmt.Errorf("%w: %s: %v", ErrBadCreds, path, err)
 	}
 	uc, err := jwt.DecodeUserClaims(token)
 	if err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrBadCreds, path, err)
+		return false, fmt.Errorf("%w: %s: %v", ErrBadCreds, path, err)
 	}
 	if uc.Issuer != k.accountPub {
-		return fmt.Errorf("%w: %s: signed by %s, not the %s account %s", ErrBadCreds, path, uc.Issuer, AccountName, k.accountPub)
+		return false, fmt.Errorf("%w: %s: signed by %s, not the %s account %s", ErrBadCreds, path, uc.Issuer, AccountName, k.accountPub)
 	}
 	if _, err := jwt.ParseDecoratedUserNKey(creds); err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrBadCreds, path, err)
+		return false, fmt.Errorf("%w: %s: %v", ErrBadCreds, path, err)
 	}
-	return nil
+	p, err := RolePermissions(role)
+	if err != nil {
+		return false, err
+	}
+	same := func(got jwt.StringList, want []string) bool {
+		g, w := slices.Clone(got), slices.Clone(want)
+		slices.Sort(g)
+		slices.Sort(w)
+		return slices.Equal(g, w)
+	}
+	return !same(uc.Pub.Allow, p.PublishAllow) || !same(uc.Pub.Deny, p.PublishDeny) ||
+		!same(uc.Sub.Allow, p.SubscribeAllow) || !same(uc.Sub.Deny, p.SubscribeDeny), nil
 }
 
 // Write stores the seeds, every role's creds file and the server config snippet

@@ -46,6 +46,24 @@ func TestLoadOrCreate(t *testing.T) {
 		t.Fatal("reload issued a new auditor user; want the one in auditor.creds")
 	}
 
+	// A user whose rights are not the table's (an older table's, or edited) is replaced.
+	wide, err := first.IssueUser(string(natsauth.RoleAuditor), natsauth.Permissions{PublishAllow: []string{">"}, SubscribeAllow: []string{">"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	auditorFile := filepath.Join(dir, natsauth.CredsFile(natsauth.RoleAuditor))
+	if err := os.WriteFile(auditorFile, wide, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	third, err := natsauth.LoadOrCreate(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(auditorFile)
+	if c, _ := third.Creds(natsauth.RoleAuditor); string(got) == string(wide) || string(c) != string(got) {
+		t.Fatal("auditor.creds with rights beyond the table's was kept")
+	}
+
 	// A role whose creds file is gone gets a new user.
 	if err := os.Remove(filepath.Join(dir, natsauth.CredsFile(natsauth.RoleSLA))); err != nil {
 		t.Fatal(err)

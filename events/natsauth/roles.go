@@ -171,7 +171,8 @@ func RolePermissions(role Role) (Permissions, error) {
 			"$JS.ACK."+d.stream+"."+d.name+".>")
 	}
 	if a.browse {
-		allow(js+"INFO", js+"STREAM.NAMES", js+"STREAM.LIST")
+		// $SYS.REQ.USER.INFO answers a user with its own permissions (`nats account info`).
+		allow(js+"INFO", js+"STREAM.NAMES", js+"STREAM.LIST", "$SYS.REQ.USER.INFO")
 		for _, s := range a.read {
 			allow(js+"CONSUMER.NAMES."+s, js+"CONSUMER.LIST."+s)
 		}
