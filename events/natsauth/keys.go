@@ -211,8 +211,12 @@ func InboxPrefix(role Role) string { return table[role].inbox }
 // directory with only some of the seeds (ErrIncomplete), files or a directory others may
 // read (ErrInsecure), and creds not signed by the account (ErrBadCreds).
 func LoadOrCreate(dir string) (*Keys, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create credentials dir: %w", err)
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) || err == nil && len(entries) == 0 {
+		return create(dir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load credentials: %w", err)
 	}
 	if err := checkPrivate(dir); err != nil {
 		return nil, err
@@ -226,16 +230,9 @@ func LoadOrCreate(dir string) (*Keys, error) {
 			return nil, fmt.Errorf("load credentials: %w", err)
 		}
 	}
-	switch len(present) {
-	case 0:
-		k, err := Generate()
-		if err != nil {
-			return nil, err
-		}
-		return k, k.Write(dir)
-	case len(seeds):
-	default:
-		return nil, fmt.Errorf("%w: %s has %s but not all of %s; restore the missing seeds from a backup (new ones would lock out every user)",
+	if len(present) < len(seeds) {
+		return nil, fmt.Errorf("%w: %s is not empty but has only [%s] of %s; restore the missing seeds from a backup "+
+			"(new ones would lock out every user), or give an empty or new directory",
 			ErrIncomplete, dir, strings.Join(present, ", "), strings.Join(seeds, ", "))
 	}
 	kps := make([]nkeys.KeyPair, len(seeds))
@@ -272,6 +269,31 @@ func LoadOrCreate(dir string) (*Keys, error) {
 		k.creds[r] = c
 	}
 	return k, nil
+}
+
+// create generates keys into a new directory beside dir and renames it to dir (absent or
+// empty), so that a crash never leaves dir with some of the seeds.
+func create(dir string) (*Keys, error) {
+	k, err := Generate()
+	if err != nil {
+		return nil, err
+	}
+	parent := filepath.Dir(dir)
+	if err := os.MkdirAll(parent, 0o750); err != nil {
+		return nil, fmt.Errorf("create credentials dir: %w", err)
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".new-*") // mode 0700
+	if err != nil {
+		return nil, fmt.Errorf("create credentials dir: %w", err)
+	}
+	defer os.RemoveAll(tmp) // gone after the rename
+	if err := k.Write(tmp); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp, dir); err != nil { // rename(2) replaces an empty directory
+		return nil, fmt.Errorf("create credentials dir: %w", err)
+	}
+	return k, syncDir(parent)
 }
 
 // checkCreds checks that creds hold a user signed by the account, and reports whether
@@ -368,15 +390,41 @@ func readPrivate(path string) ([]byte, error) {
 	return os.ReadFile(path)
 }
 
+// writePrivate replaces path with b, mode 0600, atomically: a crash leaves the old file
+// or the new one.
 func writePrivate(path string, b []byte) error {
-	if err := os.WriteFile(path, b, 0o600); err != nil {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".new-*") // mode 0600
+	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	// WriteFile keeps the mode of an existing file.
-	if err := os.Chmod(path, 0o600); err != nil {
+	defer os.Remove(f.Name()) // gone after the rename
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(path))
+	}
+	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+// syncDir makes the renames in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // CredsUser returns the name of the user in a creds file (a role's name for the creds
