@@ -97,14 +97,12 @@ func NewStore(ctx context.Context, nc *nats.Conn, cfg StoreConfig) (*Store, erro
 	if err != nil {
 		return nil, fmt.Errorf("new store: %w", err)
 	}
-	stream, err := js.CreateOrUpdateStream(ctx, StreamConfig(cfg))
-	if err != nil {
-		return nil, fmt.Errorf("create or update stream %s: %w", StreamName, err)
+	for _, sc := range []jetstream.StreamConfig{StreamConfig(cfg), ConfigStreamConfig(cfg)} {
+		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+			return nil, fmt.Errorf("create or update stream %s: %w", sc.Name, err)
+		}
 	}
-	if _, err := js.CreateOrUpdateStream(ctx, ConfigStreamConfig(cfg)); err != nil {
-		return nil, fmt.Errorf("create or update stream %s: %w", ConfigStreamName, err)
-	}
-	return &Store{nc: nc, js: js, stream: stream, cfg: cfg}, nil
+	return OpenStore(ctx, nc, cfg)
 }
 
 // OpenStore returns a store on the TICKETS and CONFIG streams, which must exist (made by

@@ -66,6 +66,31 @@ func Connect(t testing.TB, s *server.Server, role natsauth.Role, opts ...nats.Op
 	return nc
 }
 
+// RunConfigFile starts a nats-server from a config file, as `nats-server -c path` would,
+// after adjust (nil for none) changed the parsed options (say, a free port for the
+// config's fixed one); it ends in t.Cleanup.
+func RunConfigFile(t testing.TB, path string, adjust func(*server.Options)) *server.Server {
+	t.Helper()
+	opts, err := server.ProcessConfigFile(path)
+	if err != nil {
+		t.Fatalf("nats-server refuses %s: %v", path, err)
+	}
+	opts.NoLog, opts.NoSigs = true, true
+	if adjust != nil {
+		adjust(opts)
+	}
+	s, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatalf("start nats-server with %s: %v", path, err)
+	}
+	s.Start()
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatalf("nats-server with %s not ready", path)
+	}
+	return s
+}
+
 // CheckFor polls f until it returns nil or total elapses, then fails the test with f's last error.
 func CheckFor(t testing.TB, total, interval time.Duration, f func() error) {
 	t.Helper()

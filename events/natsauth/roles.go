@@ -2,6 +2,7 @@ package natsauth
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 )
 
@@ -120,14 +121,7 @@ var table = map[Role]access{
 }
 
 // Roles lists every role, sorted.
-func Roles() []Role {
-	out := make([]Role, 0, len(table))
-	for r := range table {
-		out = append(out, r)
-	}
-	slices.Sort(out)
-	return out
-}
+func Roles() []Role { return slices.Sorted(maps.Keys(table)) }
 
 // Valid reports whether r is a role of the table.
 func (r Role) Valid() bool { _, ok := table[r]; return ok }

@@ -209,11 +209,11 @@ var ops = []op{
 			AllowDirect: true, AllowAtomicPublish: true, Storage: jetstream.MemoryStorage, MaxAge: time.Hour})
 		return err
 	}},
-	{"delete a ticket event", adminOnly, func(ctx context.Context, e env, _ *nats.Conn, js jetstream.JetStream) error {
-		return streamOp(ctx, e, js, func(s jetstream.Stream) error { return s.DeleteMsg(ctx, 1) })
+	{"delete a ticket event", adminOnly, func(ctx context.Context, _ env, _ *nats.Conn, js jetstream.JetStream) error {
+		return streamOp(ctx, js, func(s jetstream.Stream) error { return s.DeleteMsg(ctx, 1) })
 	}},
-	{"purge the ticket stream", adminOnly, func(ctx context.Context, e env, _ *nats.Conn, js jetstream.JetStream) error {
-		return streamOp(ctx, e, js, func(s jetstream.Stream) error { return s.Purge(ctx) })
+	{"purge the ticket stream", adminOnly, func(ctx context.Context, _ env, _ *nats.Conn, js jetstream.JetStream) error {
+		return streamOp(ctx, js, func(s jetstream.Stream) error { return s.Purge(ctx) })
 	}},
 	{"delete the ticket stream", adminOnly, func(ctx context.Context, _ env, _ *nats.Conn, js jetstream.JetStream) error {
 		return js.DeleteStream(ctx, natsauth.StreamTickets)
@@ -232,7 +232,7 @@ func orderedOn(stream string) func(context.Context, env, *nats.Conn, jetstream.J
 
 // streamOp runs f on the ticket stream looked up by the role's own connection (every role
 // may read its info), so that f's request is the role's.
-func streamOp(ctx context.Context, _ env, js jetstream.JetStream, f func(jetstream.Stream) error) error {
+func streamOp(ctx context.Context, js jetstream.JetStream, f func(jetstream.Stream) error) error {
 	s, err := js.Stream(ctx, natsauth.StreamTickets)
 	if err != nil {
 		return err

@@ -6,12 +6,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ledgerdesk/ledgerdesk/events"
+	"github.com/ledgerdesk/ledgerdesk/events/eventstest"
 	"github.com/ledgerdesk/ledgerdesk/events/natsauth"
 	"github.com/ledgerdesk/ledgerdesk/services/reactor"
 )
@@ -44,23 +44,13 @@ func TestNATSDeployment(t *testing.T) {
 		t.Fatal("a second nats init replaced the account key: every issued user would be locked out")
 	}
 
-	opts, err := server.ProcessConfigFile(filepath.Join(root, "nats-single.conf"))
-	if err != nil {
-		t.Fatalf("nats-server refuses deploy/nats/nats-single.conf with the generated auth: %v", err)
-	}
-	if !opts.SyncAlways {
-		t.Error("deploy config: want sync_interval: always")
-	}
-	opts.Host, opts.Port, opts.StoreDir, opts.NoLog, opts.NoSigs = "127.0.0.1", -1, t.TempDir(), true, true
-	s, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Start()
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
+	store := t.TempDir()
+	s := eventstest.RunConfigFile(t, filepath.Join(root, "nats-single.conf"), func(o *server.Options) {
+		if !o.SyncAlways {
+			t.Error("deploy config: want sync_interval: always")
+		}
+		o.Host, o.Port, o.StoreDir = "127.0.0.1", -1, store
+	})
 	url := s.ClientURL()
 
 	if _, err := connectNATS(url, "", natsauth.RoleRouting); err == nil || !strings.Contains(err.Error(), "requires credentials: give --creds") {
