@@ -86,24 +86,41 @@ func StreamConfig(cfg StoreConfig) jetstream.StreamConfig {
 	}
 }
 
-// NewStore creates or updates the TICKETS, CONFIG and ACCESS streams and returns a store on them.
+// NewStore provisions the log streams (TICKETS, CONFIG, ACCESS) through the one guarded
+// path (Provision: created when missing, updated only where that weakens nothing) and
+// returns a store on them. Only the admin role may create or update streams; services
+// use OpenStore.
 func NewStore(ctx context.Context, nc *nats.Conn, cfg StoreConfig) (*Store, error) {
 	if nc == nil {
 		return nil, errors.New("events: new store: nil connection")
 	}
-	cfg.setDefaults()
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, fmt.Errorf("new store: %w", err)
 	}
-	stream, err := js.CreateOrUpdateStream(ctx, StreamConfig(cfg))
-	if err != nil {
-		return nil, fmt.Errorf("create or update stream %s: %w", StreamName, err)
+	if err := Provision(ctx, js, cfg); err != nil {
+		return nil, err
 	}
-	for _, sc := range []jetstream.StreamConfig{ConfigStreamConfig(cfg), AccessStreamConfig(cfg)} {
-		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
-			return nil, fmt.Errorf("create or update stream %s: %w", sc.Name, err)
-		}
+	return OpenStore(ctx, nc, cfg)
+}
+
+// OpenStore returns a store on the TICKETS and CONFIG streams, which must exist (made by
+// NewStore with admin rights); it changes no stream, so any role that reads them may open it.
+func OpenStore(ctx context.Context, nc *nats.Conn, cfg StoreConfig) (*Store, error) {
+	if nc == nil {
+		return nil, errors.New("events: open store: nil connection")
+	}
+	cfg.setDefaults()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	stream, err := js.Stream(ctx, StreamName)
+	if err != nil {
+		return nil, fmt.Errorf("open stream %s: %w", StreamName, err)
+	}
+	if _, err := js.Stream(ctx, ConfigStreamName); err != nil {
+		return nil, fmt.Errorf("open stream %s: %w", ConfigStreamName, err)
 	}
 	return &Store{nc: nc, js: js, stream: stream, cfg: cfg}, nil
 }

@@ -16,7 +16,7 @@ var ErrWeakening = errors.New("events: stream update refused: it would weaken th
 
 // LogStreams are the streams that are the audit trail: every message kept for ever,
 // none deleted, purged or expired. NB: wire names.
-var LogStreams = []string{StreamName, ConfigStreamName}
+var LogStreams = []string{StreamName, ConfigStreamName, AccessStreamName}
 
 // Weakenings lists how changing a stream from cur to next would weaken it: deny delete
 // or deny purge turned off, a retention limit (age, messages, bytes, per subject)
@@ -128,12 +128,12 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, want jetstream.St
 	return s, nil
 }
 
-// Provision ensures the log streams (TICKETS, CONFIG) and any others given, in order,
-// through EnsureStream; it stops at the first failure.
+// Provision ensures the log streams (TICKETS, CONFIG, ACCESS) and any others given, in
+// order, through EnsureStream; it stops at the first failure.
 func Provision(ctx context.Context, js jetstream.JetStream, cfg StoreConfig, others ...jetstream.StreamConfig) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	for _, want := range append([]jetstream.StreamConfig{StreamConfig(cfg), ConfigStreamConfig(cfg)}, others...) {
+	for _, want := range append([]jetstream.StreamConfig{StreamConfig(cfg), ConfigStreamConfig(cfg), AccessStreamConfig(cfg)}, others...) {
 		if _, err := EnsureStream(ctx, js, want); err != nil {
 			return err
 		}

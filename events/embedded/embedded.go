@@ -1,5 +1,6 @@
 // Package embedded starts the in-process nats-server with JetStream that `ledgerdesk run`,
-// the tests and the benchmarks use, with ledgerdesk's production durability settings.
+// the tests and the benchmarks use, with ledgerdesk's production durability settings and
+// always with authentication: there is no way to start it open to anonymous clients.
 package embedded
 
 import (
@@ -10,12 +11,17 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/ledgerdesk/ledgerdesk/events/natsauth"
 )
 
 // Config configures the embedded server.
 type Config struct {
 	// StoreDir holds JetStream's files (required).
 	StoreDir string
+	// Auth is the trust the server runs with, in operator mode (required): only users
+	// signed by its account key connect, each with its role's rights.
+	Auth *natsauth.Keys
 	// Listen is the client listener, host:port; port -1 picks a free port (default 127.0.0.1:-1).
 	Listen string
 	// SyncInterval is how often JetStream fsyncs; 0 means always: every acknowledged
@@ -40,6 +46,9 @@ func (c Config) Validate() error {
 	var errs []error
 	if c.StoreDir == "" {
 		errs = append(errs, errors.New("embedded: StoreDir is required"))
+	}
+	if c.Auth == nil {
+		errs = append(errs, errors.New("embedded: Auth is required: the server never runs without authentication"))
 	}
 	if _, port, err := net.SplitHostPort(c.Listen); err != nil {
 		errs = append(errs, fmt.Errorf("embedded: listen %q: %w", c.Listen, err))
@@ -69,6 +78,9 @@ func Start(cfg Config) (*server.Server, error) {
 		// SyncAlways makes every write fsync before its ack: the `sync_interval: always` setting.
 		SyncAlways:   cfg.SyncInterval == 0,
 		SyncInterval: cfg.SyncInterval,
+	}
+	if err := cfg.Auth.ConfigureServer(opts); err != nil {
+		return nil, fmt.Errorf("start nats-server: %w", err)
 	}
 	s, err := server.NewServer(opts)
 	if err != nil {

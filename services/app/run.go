@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/ledgerdesk/ledgerdesk/events"
 	"github.com/ledgerdesk/ledgerdesk/events/embedded"
+	"github.com/ledgerdesk/ledgerdesk/events/natsauth"
 	"github.com/ledgerdesk/ledgerdesk/services/configapi"
 	"github.com/ledgerdesk/ledgerdesk/services/httpx"
 	"github.com/ledgerdesk/ledgerdesk/services/intake"
@@ -26,7 +28,8 @@ import (
 
 // RunConfig configures `ledgerdesk run`.
 type RunConfig struct {
-	// DataDir holds JetStream's files and the generated admin token (default ./data).
+	// DataDir holds JetStream's files, the generated admin token and the NATS keys and
+	// creds files in <DataDir>/credentials (default ./data).
 	DataDir string
 	// HTTPAddr is the HTTP listener (default 127.0.0.1:8080).
 	HTTPAddr string
@@ -103,15 +106,20 @@ func (c RunConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
+// CredentialsDir is the NATS keys' and creds files' directory under a data directory.
+const CredentialsDir = "credentials"
+
 // System is a running `ledgerdesk run`: embedded JetStream, the event store and the HTTP API.
 type System struct {
 	NATS     *server.Server
-	Store    *events.Store
-	HTTPAddr net.Addr // the bound HTTP address
-	Token    string   // the admin bearer token
+	Store    *events.Store // intake's, on its connection as natsauth.RoleIntake
+	HTTPAddr net.Addr      // the bound HTTP address
+	Token    string        // the admin bearer token
+	Keys     *natsauth.Keys
 
 	log       *zap.Logger
-	nc        *nats.Conn
+	nc        *nats.Conn   // intake's
+	conns     []*nats.Conn // every connection, closed last
 	committer *intake.Committer
 	reactors  []*Reactor
 	reporting *Reporting
@@ -152,17 +160,21 @@ func Start(ctx context.Context, cfg RunConfig, log *zap.Logger) (*System, error)
 		}
 	}()
 
-	sys.NATS, err = embedded.Start(embedded.Config{StoreDir: cfg.DataDir, Listen: cfg.NATSListen})
+	credsDir := filepath.Join(cfg.DataDir, CredentialsDir)
+	if sys.Keys, err = natsauth.LoadOrCreate(credsDir); err != nil {
+		return nil, err
+	}
+	log.Info("NATS credentials", zap.String("dir", credsDir),
+		zap.String("auditor", filepath.Join(credsDir, natsauth.CredsFile(natsauth.RoleAuditor))))
+	sys.NATS, err = embedded.Start(embedded.Config{StoreDir: cfg.DataDir, Listen: cfg.NATSListen, Auth: sys.Keys})
 	if err != nil {
 		return nil, err
 	}
 	log.Info("nats-server ready", zap.String("url", sys.NATS.ClientURL()), zap.String("store", cfg.DataDir), zap.Bool("sync_always", true))
-	sys.nc, err = nats.Connect("", nats.InProcessServer(sys.NATS), nats.Name("ledgerdesk"), nats.MaxReconnects(-1))
-	if err != nil {
-		return nil, fmt.Errorf("connect to embedded nats-server: %w", err)
+	if err := sys.provision(ctx); err != nil {
+		return nil, err
 	}
-	sys.Store, err = events.NewStore(ctx, sys.nc, events.StoreConfig{})
-	if err != nil {
+	if sys.nc, sys.Store, err = sys.connect(ctx, natsauth.RoleIntake); err != nil {
 		return nil, err
 	}
 	sys.logWatch = watchLog(ctx, sys.Store.JetStream(), log)
@@ -174,13 +186,18 @@ func Start(ctx context.Context, cfg RunConfig, log *zap.Logger) (*System, error)
 		log.Info("configuration seeded", zap.String("dir", cfg.SeedConfigDir), zap.Strings("tenants", seeded))
 	}
 	for _, name := range cfg.Services {
+		// Each service connects as its own role: the role name is the service name.
+		nc, store, err := sys.connect(ctx, natsauth.Role(name))
+		if err != nil {
+			return nil, err
+		}
 		if name == ReportingName {
-			if sys.reporting, err = StartReporting(ctx, cfg.DataDir, sys.Store, log); err != nil {
+			if sys.reporting, err = StartReporting(ctx, cfg.DataDir, store, log); err != nil {
 				return nil, err
 			}
 			continue
 		}
-		r, err := StartReactor(ctx, name, sys.nc, sys.Store, log)
+		r, err := StartReactor(ctx, name, nc, store, log)
 		if err != nil {
 			return nil, err
 		}
@@ -278,14 +295,60 @@ func (s *System) Stop(ctx context.Context) {
 	if s.access != nil {
 		s.access.Close()
 	}
-	if s.nc != nil {
-		s.nc.Close()
+	for _, nc := range s.conns {
+		nc.Close()
 	}
 	if s.NATS != nil {
 		s.NATS.Shutdown()
 		s.NATS.WaitForShutdown()
 	}
 	s.log.Info("ledgerdesk stopped")
+}
+
+// provision creates the streams on a short-lived admin connection, the only one this
+// process makes as admin.
+func (s *System) provision(ctx context.Context) error {
+	opts, err := s.Keys.Connect(natsauth.RoleAdmin)
+	if err != nil {
+		return err
+	}
+	admin, err := nats.Connect("", append(opts, nats.InProcessServer(s.NATS), nats.Name("ledgerdesk-provision"))...)
+	if err != nil {
+		return fmt.Errorf("connect to embedded nats-server as admin: %w", err)
+	}
+	defer admin.Close()
+	return ProvisionStreams(ctx, admin)
+}
+
+// connect opens a connection to the embedded server as role and the event store on it.
+func (s *System) connect(ctx context.Context, role natsauth.Role) (*nats.Conn, *events.Store, error) {
+	opts, err := s.Keys.Connect(role)
+	if err != nil {
+		return nil, nil, err
+	}
+	nc, err := nats.Connect("", append(opts, nats.InProcessServer(s.NATS), nats.Name("ledgerdesk-"+string(role)), nats.MaxReconnects(-1),
+		nats.ErrorHandler(LogNATSErrors(s.log, role)))...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect to embedded nats-server as %s: %w", role, err)
+	}
+	s.conns = append(s.conns, nc)
+	store, err := events.OpenStore(ctx, nc, events.StoreConfig{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", role, err)
+	}
+	return nc, store, nil
+}
+
+// LogNATSErrors is the async error handler of a role's connection: the server reports a
+// refused publish or subscribe (a permissions violation) only there, never to the call.
+func LogNATSErrors(log *zap.Logger, role natsauth.Role) nats.ErrHandler {
+	return func(_ *nats.Conn, sub *nats.Subscription, err error) {
+		fields := []zap.Field{zap.String("role", string(role)), zap.Error(err)}
+		if sub != nil {
+			fields = append(fields, zap.String("subject", sub.Subject))
+		}
+		log.Error("nats error", fields...)
+	}
 }
 
 // serveDebug serves pprof on addr.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ledgerdesk/ledgerdesk/events"
 	"github.com/ledgerdesk/ledgerdesk/events/eventstest"
+	"github.com/ledgerdesk/ledgerdesk/events/natsauth"
 	"github.com/ledgerdesk/ledgerdesk/services/bus"
 )
 
@@ -37,14 +38,8 @@ func TestPubSub(t *testing.T) {
 	srv, _ := eventstest.RunJetStream(t)
 	newPubSub := func(t *testing.T, group string) (message.Publisher, message.Subscriber) {
 		t.Helper()
-		conn := func() *nats.Conn {
-			nc, err := nats.Connect(srv.ClientURL())
-			if err != nil {
-				t.Fatalf("connect: %v", err)
-			}
-			t.Cleanup(nc.Close)
-			return nc
-		}
+		// admin: the suite creates its own streams.
+		conn := func() *nats.Conn { return eventstest.Connect(t, srv, natsauth.RoleAdmin) }
 		pub, err := bus.NewPublisher(bus.PublisherConfig{Conn: conn(), Topics: testTopics})
 		if err != nil {
 			t.Fatalf("new publisher: %v", err)

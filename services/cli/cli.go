@@ -29,6 +29,8 @@ Usage:
   ledgerdesk projections rebuild [flags] rebuild every read model from sequence 1
   ledgerdesk token create|list|revoke    grant, list and revoke API tokens (principals with a
                                          role and tenants) through the HTTP API
+  ledgerdesk nats init|provision|issue   NATS keys, per-role creds and server auth config
+                                         for an external nats-server; stream provisioning
 
 Every flag can also be set as an environment variable: --nats-listen is
 LEDGERDESK_NATS_LISTEN. Flags given on the command line win.
@@ -50,6 +52,8 @@ func Main(args []string, stderr io.Writer) int {
 		return projectionsCmd(args[1:], os.Stdout, stderr)
 	case "token":
 		return tokenCmd(args[1:], os.Stdout, stderr)
+	case "nats":
+		return natsCmd(args[1:], os.Stdout, stderr)
 	case "config":
 		if len(args) < 2 || args[1] != "apply" {
 			fmt.Fprintf(stderr, "ledgerdesk config: usage: ledgerdesk config apply FILE --url URL --token TOKEN\n")
@@ -93,7 +97,7 @@ func run(args []string, stderr io.Writer) int {
 	var cfg app.RunConfig
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.DataDir, "data", "./data", "data directory: JetStream files and the generated admin token")
+	fs.StringVar(&cfg.DataDir, "data", "./data", "data directory: JetStream files, the generated admin token and NATS credentials (credentials/)")
 	fs.StringVar(&cfg.HTTPAddr, "http", "127.0.0.1:8080", "HTTP listen address")
 	fs.StringVar(&cfg.NATSListen, "nats-listen", "127.0.0.1:4222", "embedded NATS client listen address")
 	fs.StringVar(&cfg.AdminToken, "admin-token", "", "admin bearer token (default: read or generate <data>/admin.token)")

@@ -15,11 +15,12 @@ import (
 
 	"github.com/ledgerdesk/ledgerdesk/events"
 	"github.com/ledgerdesk/ledgerdesk/events/embedded"
+	"github.com/ledgerdesk/ledgerdesk/events/natsauth"
 	"github.com/ledgerdesk/ledgerdesk/projections"
 	"github.com/ledgerdesk/ledgerdesk/services/app"
 )
 
-const projectionsUsage = "ledgerdesk projections: usage: ledgerdesk projections rebuild [--data DIR] [--nats URL]\n"
+const projectionsUsage = "ledgerdesk projections: usage: ledgerdesk projections rebuild [--data DIR] [--nats URL --creds FILE]\n"
 
 // projectionsCmd runs `projections rebuild`: drop every read model under <data>/projections
 // and rebuild it from sequence 1 to the end of the log. Without --nats it opens the
@@ -33,6 +34,7 @@ func projectionsCmd(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	dataDir := fs.String("data", "./data", "data directory: the read models, and the embedded JetStream when --nats is not given")
 	url := fs.String("nats", "", "NATS server URL of the log (default: the embedded server on --data)")
+	creds := fs.String("creds", "", "with --nats: the reporting role's creds file, reporting.creds")
 	if err := parse(fs, args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -42,7 +44,7 @@ func projectionsCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	n, took, err := rebuild(ctx, *dataDir, *url)
+	n, took, err := rebuild(ctx, *dataDir, *url, *creds)
 	if err != nil {
 		fmt.Fprintln(stderr, "ledgerdesk projections rebuild:", err)
 		return 1
@@ -51,23 +53,32 @@ func projectionsCmd(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func rebuild(ctx context.Context, dataDir, url string) (n uint64, took time.Duration, err error) {
+// rebuild reads the log as the reporting role: from the embedded server on dataDir (with
+// the keys in <data>/credentials) or from url with the creds file.
+func rebuild(ctx context.Context, dataDir, url, creds string) (n uint64, took time.Duration, err error) {
 	var nc *nats.Conn
 	if url == "" {
-		srv, err := embedded.Start(embedded.Config{StoreDir: dataDir})
+		keys, err := natsauth.LoadOrCreate(filepath.Join(dataDir, app.CredentialsDir))
+		if err != nil {
+			return 0, 0, err
+		}
+		srv, err := embedded.Start(embedded.Config{StoreDir: dataDir, Auth: keys})
 		if err != nil {
 			return 0, 0, fmt.Errorf("open the log in %s (is ledgerdesk running on it? stop it or give --nats): %w", dataDir, err)
 		}
 		defer srv.Shutdown()
-		nc, err = nats.Connect("", nats.InProcessServer(srv))
+		opts, err := keys.Connect(natsauth.RoleReporting)
 		if err != nil {
 			return 0, 0, err
 		}
-	} else if nc, err = nats.Connect(url); err != nil {
+		if nc, err = nats.Connect("", append(opts, nats.InProcessServer(srv))...); err != nil {
+			return 0, 0, err
+		}
+	} else if nc, err = connectNATS(url, creds, natsauth.RoleReporting); err != nil {
 		return 0, 0, err
 	}
 	defer nc.Close()
-	store, err := events.NewStore(ctx, nc, events.StoreConfig{})
+	store, err := events.OpenStore(ctx, nc, events.StoreConfig{})
 	if err != nil {
 		return 0, 0, err
 	}

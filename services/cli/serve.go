@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ledgerdesk/ledgerdesk/events"
+	"github.com/ledgerdesk/ledgerdesk/events/natsauth"
 	"github.com/ledgerdesk/ledgerdesk/services/app"
 	"github.com/ledgerdesk/ledgerdesk/services/httpx"
 )
@@ -28,14 +29,14 @@ import (
 func serve(args []string, stderr io.Writer) int {
 	names := strings.Join(app.ServiceNames(), "|")
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") || !slices.Contains(app.ServiceNames(), args[0]) {
-		fmt.Fprintf(stderr, "ledgerdesk serve: usage: ledgerdesk serve %s --nats URL [--data DIR] (reporting also [--http ADDR] [--admin-token T])\n", names)
+		fmt.Fprintf(stderr, "ledgerdesk serve: usage: ledgerdesk serve %s --nats URL --creds FILE [--data DIR] (reporting also [--http ADDR] [--admin-token T])\n", names)
 		return 2
 	}
 	name := args[0]
 	fs := flag.NewFlagSet("serve "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	url := fs.String("nats", nats.DefaultURL, "NATS server URL (JetStream enabled, nats-server 2.12 or later)")
-	creds := fs.String("nats-creds", "", "NATS credentials file (optional)")
+	creds := fs.String("creds", "", "NATS creds file of the service's role, <service>.creds (from ledgerdesk nats init, or <data>/credentials/ of ledgerdesk run); empty for a server without authentication")
 	// The routing, SLA and escalation services keep all their state in JetStream
 	// (durable consumers, the SLA_TIMERS stream); reporting keeps its read models in
 	// <data>/projections.
@@ -59,19 +60,18 @@ func serve(args []string, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	opts := []nats.Option{nats.Name("ledgerdesk-" + name), nats.MaxReconnects(-1)}
-	if *creds != "" {
-		opts = append(opts, nats.UserCredentials(*creds))
-	}
-	nc, err := nats.Connect(*url, opts...)
+	// The service name is its role's name (services/app checks that each has one).
+	role := natsauth.Role(name)
+	nc, err := connectNATS(*url, *creds, role, nats.Name("ledgerdesk-"+name), nats.MaxReconnects(-1),
+		nats.ErrorHandler(app.LogNATSErrors(log, role)))
 	if err != nil {
 		log.Error("connect to NATS", zap.String("url", *url), zap.Error(err))
 		return 1
 	}
 	defer nc.Close()
-	store, err := events.NewStore(ctx, nc, events.StoreConfig{})
+	store, err := events.OpenStore(ctx, nc, events.StoreConfig{})
 	if err != nil {
-		log.Error("open event store", zap.Error(err))
+		log.Error("open event store (are the streams provisioned? ledgerdesk nats provision --creds admin.creds)", zap.Error(err))
 		return 1
 	}
 	var stopService func() error

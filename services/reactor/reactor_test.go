@@ -23,12 +23,8 @@ import (
 
 func setup(t *testing.T) (*nats.Conn, *events.Store) {
 	t.Helper()
-	_, nc := eventstest.RunJetStream(t)
-	store, err := events.NewStore(context.Background(), nc, events.StoreConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return nc, store
+	env := reactortest.New(t)
+	return env.Conn, env.Store
 }
 
 func open(t *testing.T, store *events.Store) events.Event {

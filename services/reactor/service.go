@@ -105,7 +105,8 @@ type Service struct {
 	onStop []func()
 }
 
-// New creates the service, its router with middleware and the dead-letter stream.
+// New creates the service and its router with middleware. The DEADLETTER stream must
+// exist (app.ProvisionStreams makes it with admin rights; a service role may not).
 func New(ctx context.Context, cfg Config) (*Service, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -115,8 +116,8 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := js.CreateOrUpdateStream(ctx, DeadLetterStreamConfig()); err != nil {
-		return nil, fmt.Errorf("create stream %s: %w", DeadLetterStream, err)
+	if _, err := js.Stream(ctx, DeadLetterStream); err != nil {
+		return nil, fmt.Errorf("open stream %s (provisioned with admin credentials): %w", DeadLetterStream, err)
 	}
 	wlog := zapAdapter{cfg.Logger.Named(cfg.Name)}
 	dlq := NewDeadLetters(js, cfg.Name)

@@ -80,7 +80,8 @@ func New(ctx context.Context, cfg reactor.Config) (*reactor.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	timers := bus.Route{Stream: TimersStream, Subject: dueSubject + ".>", Create: ptr(TimersStreamConfig())}
+	// The stream is provisioned with admin rights (app.ProvisionStreams), not by the service.
+	timers := bus.Route{Stream: TimersStream, Subject: dueSubject + ".>"}
 	s := &service{svc: svc, configs: reactor.NewConfigs(cfg.Store), js: js, now: time.Now, calendars: map[calendarKey]*calendar.Calendar{}}
 	if err := svc.HandleTickets("tickets", s.onEvent); err != nil {
 		return nil, err
@@ -90,8 +91,6 @@ func New(ctx context.Context, cfg reactor.Config) (*reactor.Service, error) {
 	}
 	return svc, nil
 }
-
-func ptr[T any](v T) *T { return &v }
 
 func (s *service) onEvent(ctx context.Context, cause events.Raw) error {
 	if !slices.Contains(clockEvents, cause.Type) {
@@ -108,6 +107,8 @@ func (s *service) onTimer(ctx context.Context, msg *message.Message) error {
 	}
 	return s.reconcile(ctx, events.Event{ID: msg.UUID, Tenant: tenant, TicketID: ticket})
 }
+
+func ptr[T any](v T) *T { return &v }
 
 // reconcile appends the SLA events the ticket's history calls for and are not recorded
 // yet, then schedules the next timer.

@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nuid"
 
 	"github.com/ledgerdesk/ledgerdesk/events/embedded"
+	"github.com/ledgerdesk/ledgerdesk/events/natsauth"
 )
 
 const (
@@ -32,14 +33,22 @@ const (
 func measureRaw(t *testing.T, n int) []Result {
 	perPub := max(1, n/(rawPublishers*rawBatch)) // batches per publisher
 	n = perPub * rawPublishers * rawBatch
-	s, err := embedded.Start(embedded.Config{StoreDir: t.TempDir()})
+	keys, err := natsauth.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := embedded.Start(embedded.Config{StoreDir: t.TempDir(), Auth: keys})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	admin, err := keys.Connect(natsauth.RoleAdmin) // a scratch stream of its own
+	if err != nil {
+		t.Fatal(err)
+	}
 	conns := make([]*nats.Conn, rawPublishers)
 	for i := range conns {
-		if conns[i], err = nats.Connect(s.ClientURL()); err != nil {
+		if conns[i], err = nats.Connect(s.ClientURL(), admin...); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(conns[i].Close)

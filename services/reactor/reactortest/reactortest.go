@@ -17,6 +17,7 @@ import (
 
 	"github.com/ledgerdesk/ledgerdesk/events"
 	"github.com/ledgerdesk/ledgerdesk/events/eventstest"
+	"github.com/ledgerdesk/ledgerdesk/services/app"
 	"github.com/ledgerdesk/ledgerdesk/services/reactor"
 	"github.com/ledgerdesk/ledgerdesk/services/tenantconfig"
 )
@@ -31,7 +32,10 @@ type Env struct {
 func New(t testing.TB) Env {
 	t.Helper()
 	_, nc := eventstest.RunJetStream(t)
-	store, err := events.NewStore(context.Background(), nc, events.StoreConfig{})
+	if err := app.ProvisionStreams(context.Background(), nc); err != nil {
+		t.Fatal(err)
+	}
+	store, err := events.OpenStore(context.Background(), nc, events.StoreConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,405 @@
+package natsauth_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/jwt/v2"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ledgerdesk/ledgerdesk/events"
+	"github.com/ledgerdesk/ledgerdesk/events/eventstest"
+	"github.com/ledgerdesk/ledgerdesk/events/natsauth"
+)
+
+// env is one server with the streams of the table, a few messages in them and the
+// durable consumer routing-tickets, made by admin.
+type env struct {
+	srv   *server.Server
+	admin *nats.Conn
+}
+
+func newEnv(t *testing.T) env {
+	t.Helper()
+	srv, admin := eventstest.RunJetStream(t)
+	ctx := context.Background()
+	js, err := jetstream.New(admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The streams carry the table's names and subjects; unlike production they allow
+	// delete and purge, so that what admin may do succeeds and what a role may not is
+	// refused by its permissions, not by the stream.
+	for _, c := range []jetstream.StreamConfig{
+		{Name: natsauth.StreamTickets, Subjects: []string{natsauth.SubjectTickets}, AllowDirect: true, AllowAtomicPublish: true},
+		{Name: natsauth.StreamConfig, Subjects: []string{natsauth.SubjectConfig}, AllowDirect: true},
+		{Name: natsauth.StreamAccess, Subjects: []string{natsauth.SubjectAccess}, AllowDirect: true},
+		{Name: natsauth.StreamDeadLetter, Subjects: []string{"deadletter.>"}},
+		{Name: natsauth.StreamSLATimers, Subjects: []string{natsauth.SubjectSLASchedule, "sla.due.>"}, AllowMsgSchedules: true},
+	} {
+		c.Storage = jetstream.MemoryStorage
+		if _, err := js.CreateStream(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, subj := range []string{"tickets.acme.t1", "tickets.acme.t1", "config.acme", "access.acme.grant", "deadletter.routing"} {
+		if _, err := js.Publish(ctx, subj, []byte("{}")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := js.CreateConsumer(ctx, natsauth.StreamTickets, durableConfig("routing-tickets")); err != nil {
+		t.Fatal(err)
+	}
+	return env{srv: srv, admin: admin}
+}
+
+func durableConfig(name string) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{Durable: name, FilterSubject: "tickets.>", AckPolicy: jetstream.AckExplicitPolicy}
+}
+
+// op is one thing a role tries; nc is a fresh connection as the role.
+type op struct {
+	name    string
+	allowed []natsauth.Role
+	do      func(ctx context.Context, e env, nc *nats.Conn, js jetstream.JetStream) error
+}
+
+func publish(subject string) func(context.Context, env, *nats.Conn, jetstream.JetStream) error {
+	return func(ctx context.Context, _ env, _ *nats.Conn, js jetstream.JetStream) error {
+		_, err := js.Publish(ctx, subject, []byte("{}"))
+		return err
+	}
+}
+
+// fetchOne reads one message from a consumer, and acks it if ack.
+func fetchOne(ctx context.Context, c jetstream.Consumer, ack bool) error {
+	batch, err := c.Fetch(1, jetstream.FetchMaxWait(2*time.Second))
+	if err != nil {
+		return err
+	}
+	for m := range batch.Messages() {
+		if ack {
+			return m.DoubleAck(ctx)
+		}
+		return nil
+	}
+	if err := batch.Error(); err != nil {
+		return err
+	}
+	return errors.New("no message")
+}
+
+// subscribe subscribes to filter and waits for a message admin publishes to subject.
+func subscribe(filter, subject string) func(context.Context, env, *nats.Conn, jetstream.JetStream) error {
+	return func(ctx context.Context, e env, nc *nats.Conn, _ jetstream.JetStream) error {
+		sub, err := nc.SubscribeSync(filter)
+		if err != nil {
+			return err
+		}
+		if err := nc.Flush(); err != nil {
+			return err
+		}
+		if err := e.admin.Publish(subject, []byte("x")); err != nil {
+			return err
+		}
+		_, err = sub.NextMsgWithContext(ctx)
+		return err
+	}
+}
+
+var (
+	all       = natsauth.Roles()
+	writers   = []natsauth.Role{natsauth.RoleIntake, natsauth.RoleRouting, natsauth.RoleSLA, natsauth.RoleEscalation, natsauth.RoleAdmin}
+	adminOnly = []natsauth.Role{natsauth.RoleAdmin}
+)
+
+// ops is what the table in roles.go says, operation by operation. Destructive ones last:
+// they run in this order on one server per role.
+var ops = []op{
+	{"publish to a ticket", writers, publish("tickets.acme.t2")},
+	{"append an atomic batch of two tickets", writers, func(ctx context.Context, _ env, nc *nats.Conn, _ jetstream.JetStream) error {
+		s, err := events.OpenStore(ctx, nc, events.StoreConfig{Timeout: 5 * time.Second})
+		if err != nil {
+			return err
+		}
+		var appends []events.Append
+		for _, id := range []string{"b1", "b2"} {
+			appends = append(appends, events.Append{Tenant: "acme", TicketID: id, Events: []events.Event{{Data: events.Opened{Title: "x"}}}})
+		}
+		for _, r := range s.AppendBatch(ctx, appends) {
+			if r.Err != nil {
+				return r.Err
+			}
+		}
+		return nil
+	}},
+	{"publish to config", []natsauth.Role{natsauth.RoleIntake, natsauth.RoleAdmin}, publish("config.acme")},
+	{"publish to access", []natsauth.Role{natsauth.RoleIntake, natsauth.RoleAdmin}, publish("access.acme.grant")},
+	{"publish to deadletter.routing", []natsauth.Role{natsauth.RoleRouting, natsauth.RoleAdmin}, publish("deadletter.routing")},
+	{"publish to deadletter.escalation", []natsauth.Role{natsauth.RoleEscalation, natsauth.RoleAdmin}, publish("deadletter.escalation")},
+	{"publish an SLA schedule", []natsauth.Role{natsauth.RoleSLA, natsauth.RoleAdmin}, publish("sla.schedule.acme.t1")},
+	{"direct get of a ticket's last event", all, func(ctx context.Context, _ env, _ *nats.Conn, js jetstream.JetStream) error {
+		s, err := js.Stream(ctx, natsauth.StreamTickets)
+		if err != nil {
+			return err
+		}
+		_, err = s.GetLastMsgForSubject(ctx, "tickets.acme.t1")
+		return err
+	}},
+	{"direct get from access", []natsauth.Role{natsauth.RoleIntake, natsauth.RoleReporting, natsauth.RoleAuditor, natsauth.RoleAdmin},
+		func(ctx context.Context, _ env, _ *nats.Conn, js jetstream.JetStream) error {
+			s, err := js.Stream(ctx, natsauth.StreamAccess)
+			if err != nil {
+				return err
+			}
+			_, err = s.GetMsg(ctx, 1, jetstream.WithGetMsgSubject("access.>"))
+			return err
+		}},
+	{"get a dead letter", []natsauth.Role{natsauth.RoleRouting, natsauth.RoleSLA, natsauth.RoleEscalation, natsauth.RoleReporting, natsauth.RoleAuditor, natsauth.RoleAdmin},
+		func(ctx context.Context, _ env, _ *nats.Conn, js jetstream.JetStream) error {
+			s, err := js.Stream(ctx, natsauth.StreamDeadLetter)
+			if err != nil {
+				return err
+			}
+			_, err = s.GetMsg(ctx, 1)
+			return err
+		}},
+	{"ordered consumer on tickets", []natsauth.Role{natsauth.RoleRouting, natsauth.RoleReporting, natsauth.RoleAuditor, natsauth.RoleAdmin},
+		orderedOn(natsauth.StreamTickets)},
+	{"ordered consumer on access", []natsauth.Role{natsauth.RoleIntake, natsauth.RoleReporting, natsauth.RoleAuditor, natsauth.RoleAdmin},
+		orderedOn(natsauth.StreamAccess)},
+	{"durable routing-tickets: update, fetch, ack", []natsauth.Role{natsauth.RoleRouting, natsauth.RoleAdmin},
+		func(ctx context.Context, _ env, _ *nats.Conn, js jetstream.JetStream) error {
+			c, err := js.CreateOrUpdateConsumer(ctx, natsauth.StreamTickets, durableConfig("routing-tickets"))
+			if err != nil {
+				return err
+			}
+			return fetchOne(ctx, c, true)
+		}},
+	{"durable sla-timers: create", []natsauth.Role{natsauth.RoleSLA, natsauth.RoleAdmin},
+		func(ctx context.Context, _ env, _ *nats.Conn, js jetstream.JetStream) error {
+			_, err := js.CreateOrUpdateConsumer(ctx, natsauth.StreamSLATimers, jetstream.ConsumerConfig{Durable: "sla-timers",
+				FilterSubject: "sla.due.>", AckPolicy: jetstream.AckExplicitPolicy})
+			return err
+		}},
+	{"subscribe to the ticket subjects", adminOnly, subscribe("tickets.>", "tickets.acme.sub")},
+	{"subscribe to intake's inbox", []natsauth.Role{natsauth.RoleIntake, natsauth.RoleAdmin}, subscribe("_INBOX_intake.>", "_INBOX_intake.x")},
+	{"list streams", []natsauth.Role{natsauth.RoleAuditor, natsauth.RoleAdmin}, func(ctx context.Context, _ env, _ *nats.Conn, js jetstream.JetStream) error {
+		names := js.StreamNames(ctx)
+		for range names.Name() {
+		}
+		return names.Err()
+	}},
+	{"delete a durable consumer", adminOnly, func(ctx context.Context, _ env, _ *nats.Conn, js jetstream.JetStream) error {
+		return js.DeleteConsumer(ctx, natsauth.StreamTickets, "routing-tickets")
+	}},
+	{"create a stream", adminOnly, func(ctx context.Context, _ env, _ *nats.Conn, js jetstream.JetStream) error {
+		_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "FORGED", Subjects: []string{"forged.>"}, Storage: jetstream.MemoryStorage})
+		return err
+	}},
+	{"update the ticket stream's MaxAge", adminOnly, func(ctx context.Context, _ env, _ *nats.Conn, js jetstream.JetStream) error {
+		_, err := js.UpdateStream(ctx, jetstream.StreamConfig{Name: natsauth.StreamTickets, Subjects: []string{natsauth.SubjectTickets},
+			AllowDirect: true, AllowAtomicPublish: true, Storage: jetstream.MemoryStorage, MaxAge: time.Hour})
+		return err
+	}},
+	{"delete a ticket event", adminOnly, func(ctx context.Context, _ env, _ *nats.Conn, js jetstream.JetStream) error {
+		return streamOp(ctx, js, func(s jetstream.Stream) error { return s.DeleteMsg(ctx, 1) })
+	}},
+	{"purge the ticket stream", adminOnly, func(ctx context.Context, _ env, _ *nats.Conn, js jetstream.JetStream) error {
+		return streamOp(ctx, js, func(s jetstream.Stream) error { return s.Purge(ctx) })
+	}},
+	{"delete the ticket stream", adminOnly, func(ctx context.Context, _ env, _ *nats.Conn, js jetstream.JetStream) error {
+		return js.DeleteStream(ctx, natsauth.StreamTickets)
+	}},
+}
+
+func orderedOn(stream string) func(context.Context, env, *nats.Conn, jetstream.JetStream) error {
+	return func(ctx context.Context, _ env, _ *nats.Conn, js jetstream.JetStream) error {
+		c, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{})
+		if err != nil {
+			return err
+		}
+		return fetchOne(ctx, c, false)
+	}
+}
+
+// streamOp runs f on the ticket stream looked up by the role's own connection (every role
+// may read its info), so that f's request is the role's.
+func streamOp(ctx context.Context, js jetstream.JetStream, f func(jetstream.Stream) error) error {
+	s, err := js.Stream(ctx, natsauth.StreamTickets)
+	if err != nil {
+		return err
+	}
+	return f(s)
+}
+
+// try runs o as role on a fresh connection. It returns nil when the operation succeeded
+// and the server's permissions violation when it refused it; nats.go reports a refused
+// publish only to the async error handler, so the operation's own error (a timeout) is
+// not waited for.
+func try(t *testing.T, e env, role natsauth.Role, o op) (violation error) {
+	t.Helper()
+	violations := make(chan error, 16)
+	nc := eventstest.Connect(t, e.srv, role, nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+		if errors.Is(err, nats.ErrPermissionViolation) {
+			violations <- err
+		}
+	}))
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- o.do(ctx, e, nc, js) }()
+	select {
+	case err := <-done:
+		if err == nil {
+			return nil
+		}
+		select { // a refused request may fail (say, no responders) before the handler runs
+		case v := <-violations:
+			return v
+		case <-time.After(time.Second):
+		}
+		t.Fatalf("%s as %s: neither done nor refused by permissions: %v", o.name, role, err)
+	case v := <-violations:
+		cancel()
+		<-done
+		return v
+	}
+	return nil
+}
+
+// TestRolePermissions asserts, for every role and operation, exactly what the table
+// allows: allowed operations succeed, the others are refused by the server's permissions.
+func TestRolePermissions(t *testing.T) {
+	for _, role := range natsauth.Roles() {
+		t.Run(string(role), func(t *testing.T) {
+			e := newEnv(t)
+			for _, o := range ops {
+				v := try(t, e, role, o)
+				want := slices.Contains(o.allowed, role)
+				switch {
+				case want && v != nil:
+					t.Errorf("%s: want allowed, refused: %v", o.name, v)
+				case !want && v == nil:
+					t.Errorf("%s: want refused, it succeeded", o.name)
+				case !want && !strings.Contains(v.Error(), "Permissions Violation"):
+					t.Errorf("%s: want a permissions violation, got %v", o.name, v)
+				}
+			}
+		})
+	}
+}
+
+func TestAnonymousAndForeignUsersRefused(t *testing.T) {
+	srv, _ := eventstest.RunJetStream(t)
+	if nc, err := nats.Connect(srv.ClientURL()); !errors.Is(err, nats.ErrAuthorization) {
+		if nc != nil {
+			nc.Close()
+		}
+		t.Fatalf("anonymous connect: want %v, got %v", nats.ErrAuthorization, err)
+	}
+	foreign, err := natsauth.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, err := foreign.Connect(natsauth.RoleAdmin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nc, err := nats.Connect(srv.ClientURL(), opts...); !errors.Is(err, nats.ErrAuthorization) {
+		if nc != nil {
+			nc.Close()
+		}
+		t.Fatalf("connect with another operator's admin: want %v, got %v", nats.ErrAuthorization, err)
+	}
+}
+
+// TestIssueUserWithoutRestart issues a user to a running server: decentralized auth
+// trusts the account's signature, so the user connects at once with exactly its rights.
+func TestIssueUserWithoutRestart(t *testing.T) {
+	srv, admin := eventstest.RunJetStream(t)
+	js, err := jetstream.New(admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "INBOX", Subjects: []string{"inbox.>"}, Storage: jetstream.MemoryStorage}); err != nil {
+		t.Fatal(err)
+	}
+	creds, err := eventstest.Keys(t, srv).IssueUser("integration-acme-rmm", natsauth.Permissions{
+		PublishAllow: []string{"inbox.acme.rmm"}, SubscribeAllow: []string{"_INBOX.>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, err := natsauth.ConnectOptions(natsauth.RoleAuditor, creds) // auditor: the default inbox
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(srv.ClientURL(), opts...)
+	if err != nil {
+		t.Fatalf("connect as a user issued after the server started: %v", err)
+	}
+	defer nc.Close()
+	ijs, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ack, err := ijs.Publish(ctx, "inbox.acme.rmm", []byte("{}")); err != nil || ack.Stream != "INBOX" {
+		t.Fatalf("publish to its own subject: ack %+v, err %v", ack, err)
+	}
+	refused := make(chan error, 1)
+	nc.SetErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { refused <- err })
+	if err := nc.Publish("inbox.globex.rmm", nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-refused:
+		if !errors.Is(err, nats.ErrPermissionViolation) {
+			t.Fatalf("publish to another tenant's inbox: want a permissions violation, got %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("publish to another tenant's inbox: not refused")
+	}
+}
+
+func ExampleRolePermissions() {
+	p, _ := natsauth.RolePermissions(natsauth.RoleSLA)
+	fmt.Println(p.InboxPrefix, p.SubscribeAllow)
+	// Output: _INBOX_sla [_INBOX_sla.>]
+}
+
+// TestRoleJWTsFitTheControlLine keeps every role's user JWT well under nats-server's
+// default max_control_line (4 KiB), which bounds the CONNECT line that carries it: a
+// role that outgrew it could not connect to a server with default settings.
+func TestRoleJWTsFitTheControlLine(t *testing.T) {
+	k, err := natsauth.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const budget = 3400
+	for _, r := range natsauth.Roles() {
+		c, err := k.Creds(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		token, err := jwt.ParseDecoratedJWT(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(token) > budget {
+			t.Errorf("%s: JWT of %d bytes exceeds the budget of %d", r, len(token), budget)
+		}
+	}
+}

@@ -1,0 +1,98 @@
+package cli
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ledgerdesk/ledgerdesk/events"
+	"github.com/ledgerdesk/ledgerdesk/events/eventstest"
+	"github.com/ledgerdesk/ledgerdesk/events/natsauth"
+	"github.com/ledgerdesk/ledgerdesk/services/reactor"
+)
+
+// TestNATSDeployment walks deploy/README.md: nats init, nats-server with
+// deploy/nats/nats-single.conf (listener and store moved to the test's own), nats provision
+// with admin.creds, a service's connection with its creds, nats issue.
+func TestNATSDeployment(t *testing.T) {
+	root := t.TempDir()
+	conf, err := os.ReadFile(filepath.Join("..", "..", "deploy", "nats", "nats-single.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "nats-single.conf"), conf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	creds := filepath.Join(root, "credentials")
+	var stdout, stderr strings.Builder
+	if rc := natsCmd([]string{"init", "--out", creds}, &stdout, &stderr); rc != 0 {
+		t.Fatalf("nats init: rc %d: %s", rc, stderr.String())
+	}
+	seed, err := os.ReadFile(filepath.Join(creds, natsauth.AccountSeedFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc := natsCmd([]string{"init", "--out", creds}, &stdout, &stderr); rc != 0 {
+		t.Fatalf("second nats init: rc %d: %s", rc, stderr.String())
+	}
+	if again, _ := os.ReadFile(filepath.Join(creds, natsauth.AccountSeedFile)); string(again) != string(seed) {
+		t.Fatal("a second nats init replaced the account key: every issued user would be locked out")
+	}
+
+	store := t.TempDir()
+	s := eventstest.RunConfigFile(t, filepath.Join(root, "nats-single.conf"), func(o *server.Options) {
+		if !o.SyncAlways {
+			t.Error("deploy config: want sync_interval: always")
+		}
+		o.Host, o.Port, o.StoreDir = "127.0.0.1", -1, store
+	})
+	url := s.ClientURL()
+
+	if _, err := connectNATS(url, "", natsauth.RoleRouting); err == nil || !strings.Contains(err.Error(), "requires credentials: give --creds") {
+		t.Fatalf("connect without creds: want a hint to give --creds, got %v", err)
+	}
+	if _, err := connectNATS(url, filepath.Join(creds, "auditor.creds"), natsauth.RoleRouting); err == nil ||
+		!strings.Contains(err.Error(), `holds user "auditor", want the routing role's creds`) {
+		t.Fatalf("connect as routing with auditor.creds: got %v", err)
+	}
+	if rc := natsCmd([]string{"provision", "--nats", url, "--creds", filepath.Join(creds, "admin.creds")}, &stdout, &stderr); rc != 0 {
+		t.Fatalf("nats provision: rc %d: %s", rc, stderr.String())
+	}
+	nc, err := connectNATS(url, filepath.Join(creds, "routing.creds"), natsauth.RoleRouting)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	ctx := context.Background()
+	if _, err := events.OpenStore(ctx, nc, events.StoreConfig{}); err != nil {
+		t.Fatalf("routing opens the provisioned store: %v", err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Stream(ctx, reactor.DeadLetterStream); err != nil {
+		t.Fatalf("routing opens the provisioned %s: %v", reactor.DeadLetterStream, err)
+	}
+
+	issued := filepath.Join(root, "acme-rmm.creds")
+	if rc := natsCmd([]string{"issue", "--dir", creds, "--role", "auditor", "--name", "acme-rmm", "--out", issued}, &stdout, &stderr); rc != 0 {
+		t.Fatalf("nats issue: rc %d: %s", rc, stderr.String())
+	}
+	if fi, err := os.Stat(issued); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("issued creds: %v; want mode 0600", err)
+	}
+	b, _ := os.ReadFile(issued)
+	if user, err := natsauth.CredsUser(b); err != nil || user != "acme-rmm" {
+		t.Fatalf("issued creds hold user %q (%v)", user, err)
+	}
+	if rc := natsCmd([]string{"issue", "--dir", creds, "--role", "root", "--name", "x"}, &stdout, &stderr); rc != 1 ||
+		!strings.Contains(stderr.String(), `--role "root": one of admin, auditor,`) {
+		t.Fatalf("issue for an unknown role: rc %d: %s", rc, stderr.String())
+	}
+}
