@@ -19,7 +19,8 @@ const (
 )
 
 // Access is the trust boundary of an HTTP listener: the token registry following ACCESS,
-// the guard authenticating and rate-limiting every /v1/ request, and the /v1/tokens API.
+// the guard authenticating and rate-limiting every /v1/ request, and the /v1/tokens API
+// (MountTokens).
 type Access struct {
 	Registry *access.Registry
 	Guard    *access.Guard
@@ -46,12 +47,15 @@ func StartAccess(ctx context.Context, store *events.Store, adminToken string, ra
 	return &Access{Registry: reg, Guard: guard, Tokens: tokens}, nil
 }
 
-// Protect returns the /v1/ API behind the guard, with the tokens API mounted on v1.
-func (a *Access) Protect(v1 *http.ServeMux) http.Handler {
+// MountTokens registers the /v1/tokens API on v1. Only a process on the intake role may
+// serve it: granting and revoking publish to ACCESS (`serve reporting` only reads it).
+func (a *Access) MountTokens(v1 *http.ServeMux) {
 	v1.Handle("/v1/tokens", a.Tokens)
 	v1.Handle("/v1/tokens/", a.Tokens)
-	return a.Guard.Authenticate(v1)
 }
+
+// Protect returns the /v1/ API behind the guard.
+func (a *Access) Protect(v1 *http.ServeMux) http.Handler { return a.Guard.Authenticate(v1) }
 
 // Close stops following ACCESS.
 func (a *Access) Close() { a.Registry.Close() }

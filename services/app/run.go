@@ -225,6 +225,7 @@ func Start(ctx context.Context, cfg RunConfig, log *zap.Logger) (*System, error)
 	if sys.reporting != nil {
 		sys.reporting.Mount(v1)
 	}
+	sys.access.MountTokens(v1)
 	v1.Handle("/v1/", api)
 	mux.Handle("/v1/", sys.access.Protect(v1))
 	mux.HandleFunc("/", httpx.NotFound)
