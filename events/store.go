@@ -386,6 +386,22 @@ func (s *Store) Load(ctx context.Context, ticketID string) ([]Raw, uint64, error
 	return out, version, nil
 }
 
+// FirstSequence returns the stream sequence of a ticket's first message (ErrNotFound when
+// it has none): one direct get.
+func (s *Store) FirstSequence(ctx context.Context, ticketID string) (uint64, error) {
+	if !ValidToken(ticketID) {
+		return 0, ErrNotFound
+	}
+	m, err := s.stream.GetMsg(ctx, 1, jetstream.WithGetMsgSubject(SubjectPrefix+".*."+ticketID))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, ErrNotFound
+	}
+	if err != nil {
+		return 0, fmt.Errorf("first event of ticket %s: %w", ticketID, err)
+	}
+	return m.Sequence, nil
+}
+
 // LoadTrusted returns the events of a ticket that its chain accepts (see Trusted), the
 // head the next append must link to, and the ticket's version (the expected version of
 // the next append); ErrNotFound when no event of the ticket is accepted. Everything that

@@ -14,6 +14,10 @@ type VerifierConfig struct {
 	// Load reads a ticket's whole history as stored (Store.Load), for an event whose
 	// ticket head the verifier does not hold (required).
 	Load func(ctx context.Context, ticketID string) ([]Raw, error)
+	// FirstSequence, when set, returns the stream sequence of a ticket's first message
+	// (Store.FirstSequence): an event that claims to start its ticket and is that message
+	// needs no Load.
+	FirstSequence func(ctx context.Context, ticketID string) (uint64, error)
 	// Heads bounds the ticket heads kept in memory, least recently used evicted first
 	// (default 100,000); an evicted ticket's next event costs one Load.
 	Heads int
@@ -77,6 +81,15 @@ func (v *Verifier) Check(ctx context.Context, r Raw) error {
 
 // headBefore is the ticket's head just before r, from its stored history.
 func (v *Verifier) headBefore(ctx context.Context, r Raw) (ChainHead, error) {
+	if r.PrevHash == "" && v.cfg.FirstSequence != nil {
+		first, err := v.cfg.FirstSequence(ctx, r.TicketID)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return ChainHead{}, fmt.Errorf("verify event seq %d: first event of ticket %s: %w", r.Sequence, r.TicketID, err)
+		}
+		if first == r.Sequence {
+			return ChainHead{}, nil // nothing before it: it starts the ticket
+		}
+	}
 	history, err := v.cfg.Load(ctx, r.TicketID)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return ChainHead{}, fmt.Errorf("verify event seq %d: load ticket %s: %w", r.Sequence, r.TicketID, err)
@@ -87,4 +100,16 @@ func (v *Verifier) headBefore(ctx context.Context, r Raw) (ChainHead, error) {
 	}
 	_, head, _ := Trusted(history[:n])
 	return head, nil
+}
+
+// VerifierConfig is a VerifierConfig that reads the ticket histories it needs from the
+// store.
+func (s *Store) VerifierConfig() VerifierConfig {
+	return VerifierConfig{
+		Load: func(ctx context.Context, ticketID string) ([]Raw, error) {
+			raws, _, err := s.Load(ctx, ticketID)
+			return raws, err
+		},
+		FirstSequence: s.FirstSequence,
+	}
 }

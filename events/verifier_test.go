@@ -97,6 +97,14 @@ func TestVerifierFollowsTheLog(t *testing.T) {
 		}
 		return out, nil
 	}
+	first := func(_ context.Context, ticket string) (uint64, error) {
+		for _, r := range log {
+			if r.TicketID == ticket {
+				return r.Sequence, nil
+			}
+		}
+		return 0, events.ErrNotFound
+	}
 	for _, tc := range []struct {
 		name      string
 		cfg       events.VerifierConfig
@@ -106,6 +114,7 @@ func TestVerifierFollowsTheLog(t *testing.T) {
 		{"from start", events.VerifierConfig{Load: load, FromStart: true}, 0, false},
 		{"one head", events.VerifierConfig{Load: load, FromStart: true, Heads: 1}, 0, true},
 		{"mid-log", events.VerifierConfig{Load: load}, 1, true},
+		{"first sequences known", events.VerifierConfig{Load: load, FirstSequence: first}, 0, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			loads = 0
@@ -144,5 +153,27 @@ func TestVerifierFollowsTheLog(t *testing.T) {
 				t.Error("redelivered forged event accepted")
 			}
 		})
+	}
+}
+
+// TestVerifierRefusesASecondStart: an event that claims to start a ticket which has
+// events already is refused, whether the verifier holds the ticket's head or not.
+func TestVerifierRefusesASecondStart(t *testing.T) {
+	log, _ := forgedLog(t)
+	restart := sealed(t, "acme", "T1", 9, "", events.Opened{Title: "again"})
+	load := func(context.Context, string) ([]events.Raw, error) { return log, nil }
+	first := func(context.Context, string) (uint64, error) { return 1, nil }
+	v, err := events.NewVerifier(events.VerifierConfig{Load: load, FirstSequence: first})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reason := rejectedReason(t, v.Check(context.Background(), restart)); !strings.Contains(reason, "last accepted event (seq 8)") {
+		t.Errorf("a second opened event without a head: %q", reason)
+	}
+	if err := v.Check(context.Background(), log[len(log)-1]); err != nil {
+		t.Fatal(err)
+	}
+	if reason := rejectedReason(t, v.Check(context.Background(), restart)); !strings.Contains(reason, "last accepted event (seq 8)") {
+		t.Errorf("a second opened event after the head: %q", reason)
 	}
 }

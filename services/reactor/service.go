@@ -196,10 +196,7 @@ func (s *Service) Handle(handler string, route bus.Route, h Handler) error {
 // ticket's chain (events.Verifier) is logged at error level and stored in DEADLETTER
 // with the reason at once, without retries, and h never sees it.
 func (s *Service) HandleTickets(handler string, h func(ctx context.Context, r events.Raw) error) error {
-	verifier, err := events.NewVerifier(events.VerifierConfig{Load: func(ctx context.Context, id string) ([]events.Raw, error) {
-		raws, _, err := s.store.Load(ctx, id)
-		return raws, err
-	}})
+	verifier, err := events.NewVerifier(s.store.VerifierConfig())
 	if err != nil {
 		return err
 	}

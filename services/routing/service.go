@@ -38,10 +38,9 @@ func New(ctx context.Context, cfg reactor.Config) (*reactor.Service, error) {
 	r := &router{svc: svc, configs: reactor.NewConfigs(cfg.Store), view: NewView()}
 	// The view counts only the events the log's chain accepts; the handler dead-letters
 	// the others (reactor.Service.HandleTickets), so here they are skipped.
-	verifier, err := events.NewVerifier(events.VerifierConfig{FromStart: true, Load: func(ctx context.Context, id string) ([]events.Raw, error) {
-		raws, _, err := cfg.Store.Load(ctx, id)
-		return raws, err
-	}})
+	vc := cfg.Store.VerifierConfig()
+	vc.FromStart = true
+	verifier, err := events.NewVerifier(vc)
 	if err != nil {
 		return nil, err
 	}
