@@ -3,6 +3,7 @@ package reactor
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -42,7 +43,11 @@ func (d *DeadLetters) Publish(_ string, msgs ...*message.Message) error {
 		for k, v := range m.Metadata {
 			h.Set(k, v)
 		}
-		if err := d.store(context.Background(), m.UUID, m.Metadata.Get(MetadataHandler), h, m.Payload); err != nil {
+		origin := m.Metadata.Get(bus.MetadataSequence)
+		if origin == "" {
+			origin = m.UUID
+		}
+		if err := d.store(context.Background(), origin, m.Metadata.Get(MetadataHandler), h, m.Payload); err != nil {
 			return err
 		}
 	}
@@ -61,27 +66,25 @@ func (d *DeadLetters) Refuse(ctx context.Context, handler string, refused events
 	h.Set(MetadataReason, refused.Error())
 	h.Set(MetadataHandler, handler)
 	h.Set(bus.MetadataSubject, orig.Subject)
-	id := orig.Header.Get(events.HeaderID)
-	if id == "" {
-		id = fmt.Sprintf("%s@%d", orig.Subject, refused.Seq())
-	}
-	return d.store(ctx, id, handler, h, orig.Data)
+	h.Set(bus.MetadataSequence, strconv.FormatUint(refused.Seq(), 10))
+	return d.store(ctx, strconv.FormatUint(refused.Seq(), 10), handler, h, orig.Data)
 }
 
-// store publishes one dead letter. Its message id is derived from the original's id, the
-// service and the handler: a redelivered refusal is stored once, and two services (or
-// two handlers) refusing the same event each keep their own dead letter.
-func (d *DeadLetters) store(ctx context.Context, origID, handler string, h nats.Header, data []byte) error {
+// store publishes one dead letter. Its message id is derived from its origin (the
+// original's stream sequence, which its handler's stream makes unique), the service and
+// the handler: a redelivered refusal is stored once, and two services (or two handlers)
+// refusing the same message each keep their own dead letter.
+func (d *DeadLetters) store(ctx context.Context, origin, handler string, h nats.Header, data []byte) error {
 	if d.closed.Load() {
 		return bus.ErrClosed
 	}
 	m := nats.NewMsg(deadLetterSubject + "." + d.service)
 	m.Header, m.Data = h, data
-	m.Header.Set(jetstream.MsgIDHeader, DerivedID(origID, "deadletter", d.service, handler))
+	m.Header.Set(jetstream.MsgIDHeader, DerivedID(origin, "deadletter", d.service, handler))
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if _, err := d.js.PublishMsg(ctx, m); err != nil {
-		return fmt.Errorf("%s: dead-letter %s: %w", d.service, origID, err)
+		return fmt.Errorf("%s: dead-letter message %s: %w", d.service, origin, err)
 	}
 	return nil
 }
