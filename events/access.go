@@ -114,8 +114,10 @@ func (s *Store) AccessLastSequence(ctx context.Context) (uint64, error) {
 	return lastSequence(ctx, stream)
 }
 
-// SubscribeAccess delivers every grant and revocation in order, like Subscribe.
-func (s *Store) SubscribeAccess(ctx context.Context, handle func(AccessEvent) error) (stop func(), err error) {
+// SubscribeAccess delivers every grant and revocation in order, like Subscribe. A message
+// that is neither is delivered as an AccessEvent without Type, which grants and revokes
+// nothing: it must not stop the revocations after it from taking effect.
+func (s *Store) SubscribeAccess(ctx context.Context, handle func(AccessEvent) error) (*Subscription, error) {
 	stream, err := s.js.Stream(ctx, AccessStreamName)
 	if err != nil {
 		return nil, fmt.Errorf("access stream: %w", err)
@@ -123,7 +125,7 @@ func (s *Store) SubscribeAccess(ctx context.Context, handle func(AccessEvent) er
 	return subscribe(ctx, stream, 1, func(m jetstream.Msg, seq uint64) error {
 		ev, err := accessFromMsg(m.Headers(), m.Data(), seq)
 		if err != nil {
-			return err
+			ev = AccessEvent{Sequence: seq}
 		}
 		return handle(ev)
 	})

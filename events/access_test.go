@@ -42,11 +42,11 @@ func TestAccessGrantRevokeSubscribe(t *testing.T) {
 		t.Fatalf("second revocation: %v, want ErrConflict", err)
 	}
 	got := make(chan events.AccessEvent, 4)
-	stop, err := s.SubscribeAccess(ctx, func(e events.AccessEvent) error { got <- e; return nil })
+	sub, err := s.SubscribeAccess(ctx, func(e events.AccessEvent) error { got <- e; return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer stop()
+	defer sub.Stop()
 	for _, want := range []string{events.TypeAccessGranted, events.TypeAccessRevoked} {
 		select {
 		case e := <-got:

@@ -455,9 +455,9 @@ func (u *Undecodable) Seq() uint64 { return u.Sequence }
 
 // Subscribe delivers every event from stream sequence from (1 for all) on, in order, to
 // handle, and every message that does not decode to undecodable, through an ordered
-// consumer, until ctx ends or a callback returns an error. It returns when the
-// subscription is set up; the returned func stops it.
-func (s *Store) Subscribe(ctx context.Context, from uint64, handle func(Raw) error, undecodable func(*Undecodable) error) (stop func(), err error) {
+// consumer, until ctx ends, Stop, or a callback returns an error. It returns when the
+// subscription is set up; Done tells when and why it stopped.
+func (s *Store) Subscribe(ctx context.Context, from uint64, handle func(Raw) error, undecodable func(*Undecodable) error) (*Subscription, error) {
 	return subscribe(ctx, s.stream, from, func(m jetstream.Msg, seq uint64) error {
 		r, err := FromMsg(m.Subject(), m.Headers(), m.Data(), seq)
 		if err != nil {
@@ -467,9 +467,30 @@ func (s *Store) Subscribe(ctx context.Context, from uint64, handle func(Raw) err
 	})
 }
 
+// Subscription is a running Subscribe: a reader that stops tells why.
+type Subscription struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	err    error // set before done is closed
+}
+
+// Stop ends the subscription and waits until no callback runs any more. Safe to call
+// more than once.
+func (s *Subscription) Stop() {
+	s.cancel()
+	<-s.done
+}
+
+// Done is closed when the subscription has stopped; Err then says why.
+func (s *Subscription) Done() <-chan struct{} { return s.done }
+
+// Err is why the subscription stopped: a callback's error, or nil after Stop or the end
+// of its context. Call it once Done is closed.
+func (s *Subscription) Err() error { return s.err }
+
 // subscribe delivers the messages of stream from sequence from on, in order, to handle
-// with their stream sequence, until ctx ends or handle returns an error.
-func subscribe(ctx context.Context, stream jetstream.Stream, from uint64, handle func(jetstream.Msg, uint64) error) (stop func(), err error) {
+// with their stream sequence, until ctx ends, Stop, or handle returns an error.
+func subscribe(ctx context.Context, stream jetstream.Stream, from uint64, handle func(jetstream.Msg, uint64) error) (*Subscription, error) {
 	if from == 0 {
 		from = 1
 	}
@@ -480,7 +501,8 @@ func subscribe(ctx context.Context, stream jetstream.Stream, from uint64, handle
 	if err != nil {
 		return nil, fmt.Errorf("subscribe from seq %d: %w", from, err)
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithCancelCause(ctx)
+	sub := &Subscription{cancel: func() { cancel(nil) }, done: make(chan struct{})}
 	cc, err := cons.Consume(func(m jetstream.Msg) {
 		if ctx.Err() != nil {
 			return // stopped: deliver nothing after a handler error
@@ -488,20 +510,27 @@ func subscribe(ctx context.Context, stream jetstream.Stream, from uint64, handle
 		md, err := m.Metadata()
 		if err == nil {
 			err = handle(m, md.Sequence.Stream)
+		} else {
+			err = fmt.Errorf("message on %s: %w", m.Subject(), err)
 		}
 		if err != nil {
-			cancel()
+			cancel(err)
 		}
 	})
 	if err != nil {
-		cancel()
+		cancel(nil)
 		return nil, fmt.Errorf("subscribe from seq %d: %w", from, err)
 	}
 	go func() {
 		<-ctx.Done()
 		cc.Stop()
+		<-cc.Closed()
+		if cause := context.Cause(ctx); !errors.Is(cause, context.Canceled) && !errors.Is(cause, context.DeadlineExceeded) {
+			sub.err = cause
+		}
+		close(sub.done)
 	}()
-	return cancel, nil
+	return sub, nil
 }
 
 // LastSequence returns the sequence of the last event in the log (0 when empty).

@@ -129,16 +129,21 @@ func (p *Projector) Run(ctx context.Context, store *events.Store) error {
 			return ctx.Err()
 		}
 	}
-	stop, err := store.Subscribe(ctx, p.Seq()+1, func(r events.Raw) error { return send(logEntry{raw: r}) },
+	sub, err := store.Subscribe(ctx, p.Seq()+1, func(r events.Raw) error { return send(logEntry{raw: r}) },
 		func(u *events.Undecodable) error { return send(logEntry{undecodable: u}) })
 	if err != nil {
 		return err
 	}
-	defer stop()
+	defer func() { cancel(); sub.Stop() }() // cancel first: it releases a callback waiting on feed
 	batch := make([]logEntry, 0, p.opts.BatchSize)
 	for {
 		select {
 		case <-ctx.Done():
+			return nil
+		case <-sub.Done():
+			if err := sub.Err(); err != nil {
+				return fmt.Errorf("projector: the log subscription stopped at seq %d: %w", p.Seq(), err)
+			}
 			return nil
 		case e := <-feed:
 			batch = append(batch[:0], e)

@@ -42,7 +42,7 @@ func Replay(ctx context.Context, store *events.Store, until time.Time) (*Project
 		}
 		return nil
 	}
-	stop, err := store.Subscribe(ctx, 1, func(r events.Raw) error {
+	sub, err := store.Subscribe(ctx, 1, func(r events.Raw) error {
 		if !r.Time.After(until) {
 			batch = append(batch, r)
 		}
@@ -52,7 +52,7 @@ func Replay(ctx context.Context, store *events.Store, until time.Time) (*Project
 		_ = p.Close()
 		return nil, err
 	}
-	defer stop()
+	defer sub.Stop()
 	select {
 	case err = <-done:
 	case <-ctx.Done():

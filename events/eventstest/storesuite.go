@@ -27,6 +27,7 @@ func RunStoreSuite(t *testing.T, newStore func(t *testing.T) *events.Store) {
 		{"LoadUnknown", testLoadUnknown},
 		{"FirstSequence", testFirstSequence},
 		{"SubscribeFromSequence", testSubscribe},
+		{"SubscriptionTellsWhyItStopped", testSubscriptionStops},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, newStore(t)) })
@@ -285,12 +286,12 @@ func testSubscribe(t *testing.T, s *events.Store) {
 	appended = append(appended, last)
 	got := make(chan events.Raw, 10)
 	bad := make(chan *events.Undecodable, 10)
-	stop, err := s.Subscribe(ctx(t), from, func(r events.Raw) error { got <- r; return nil },
+	sub, err := s.Subscribe(ctx(t), from, func(r events.Raw) error { got <- r; return nil },
 		func(u *events.Undecodable) error { bad <- u; return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer stop()
+	defer sub.Stop()
 	select {
 	case u := <-bad:
 		if u.Sequence != junk.Sequence || string(u.Data) != "{}" {
@@ -308,5 +309,31 @@ func testSubscribe(t *testing.T, s *events.Store) {
 		case <-time.After(10 * time.Second):
 			t.Fatalf("no event for seq %d", want.Version)
 		}
+	}
+}
+
+func testSubscriptionStops(t *testing.T, s *events.Store) {
+	openTicket(t, s, "acme")
+	boom := errors.New("boom")
+	sub, err := s.Subscribe(ctx(t), 1, func(events.Raw) error { return boom }, func(*events.Undecodable) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-sub.Done():
+		if !errors.Is(sub.Err(), boom) {
+			t.Fatalf("stopped with %v, want the callback's error", sub.Err())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a subscription whose callback failed did not stop")
+	}
+	stopped, err := s.Subscribe(ctx(t), 1, func(events.Raw) error { return nil }, func(*events.Undecodable) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped.Stop()
+	stopped.Stop() // twice is harmless
+	if err := stopped.Err(); err != nil {
+		t.Fatalf("a stopped subscription reports %v, want nil", err)
 	}
 }

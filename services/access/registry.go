@@ -98,7 +98,7 @@ type Registry struct {
 	byID   map[string]*grant
 
 	progress events.Progress
-	stop     func()
+	sub      *events.Subscription
 }
 
 // NewRegistry loads every grant and revocation in ACCESS and keeps following it;
@@ -114,7 +114,7 @@ func NewRegistry(ctx context.Context, store *events.Store, adminToken string) (*
 	if err != nil {
 		return nil, err
 	}
-	r.stop, err = store.SubscribeAccess(context.WithoutCancel(ctx), r.apply)
+	r.sub, err = store.SubscribeAccess(context.WithoutCancel(ctx), r.apply)
 	if err != nil {
 		return nil, err
 	}
@@ -253,8 +253,8 @@ func (r *Registry) wait(ctx context.Context, seq uint64) error {
 
 // Close stops following ACCESS.
 func (r *Registry) Close() {
-	if r.stop != nil {
-		r.stop()
+	if r.sub != nil {
+		r.sub.Stop()
 	}
 }
 

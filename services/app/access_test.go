@@ -332,3 +332,32 @@ func TestTokenRequestListsEveryProblem(t *testing.T) {
 		t.Fatalf("problem %s, want name, role and tenants listed", r.body)
 	}
 }
+
+// TestJunkInAccessStopsNoRevocation: a message on ACCESS that is no grant or revocation
+// (published with the admin credentials) neither stops the registries following the
+// stream nor keeps a new one from starting; a revocation after it takes effect.
+func TestJunkInAccessStopsNoRevocation(t *testing.T) {
+	c := startWith(t, app.RunConfig{Services: []string{}})
+	bob := c.grant("bob", "agent", "acme")
+	if _, err := c.adminJetStream().Publish(context.Background(), "access.junk", []byte("not a grant")); err != nil {
+		t.Fatal(err)
+	}
+	later, err := access.NewRegistry(context.Background(), c.sys.Store, token)
+	if err != nil {
+		t.Fatalf("a registry starting after the junk: %v", err)
+	}
+	defer later.Close()
+	if _, ok := later.Authenticate(bob.Token); !ok {
+		t.Fatal("the registry started after the junk does not know bob")
+	}
+	if r := c.do("DELETE", "/v1/tokens/"+bob.ID, ""); r.status != http.StatusNoContent {
+		t.Fatalf("revoke after the junk: %d %s", r.status, r.body)
+	}
+	c.doAs(bob.Token, "GET", "/v1/tickets/nope", "").problem(t, 401, "unauthorized")
+	eventstest.CheckFor(t, time.Second, 10*time.Millisecond, func() error {
+		if _, ok := later.Authenticate(bob.Token); ok {
+			return fmt.Errorf("the later registry still lets bob in")
+		}
+		return nil
+	})
+}

@@ -3,6 +3,7 @@ package routing
 import (
 	"context"
 	"errors"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -44,27 +45,48 @@ func New(ctx context.Context, cfg reactor.Config) (*reactor.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	stop, err := cfg.Store.Subscribe(ctx, 1, func(e events.Raw) error {
-		if err := verifier.Check(ctx, e); err != nil {
-			var refused events.Refused
-			if !errors.As(err, &refused) {
-				return err
-			}
-			r.view.Skip(e.Sequence)
-			return nil
-		}
-		r.view.Apply(e)
-		return nil
-	}, func(u *events.Undecodable) error { r.view.Skip(u.Sequence); return nil })
+	viewCtx, stopView := context.WithCancel(context.WithoutCancel(ctx))
+	sub, err := cfg.Store.Subscribe(viewCtx, 1, func(e events.Raw) error { return r.verify(viewCtx, verifier, e) },
+		func(u *events.Undecodable) error { r.view.Skip(u.Sequence); return nil })
 	if err != nil {
+		stopView()
 		return nil, err
 	}
+	stop := func() { stopView(); sub.Stop() }
 	svc.OnStop(stop)
 	if err := svc.HandleTickets("tickets", r.handle); err != nil {
 		stop()
 		return nil, err
 	}
 	return svc, nil
+}
+
+// verifyRetry is how long the view waits before it checks an event again after the
+// check could not be made (its ticket's history could not be read).
+const verifyRetry = time.Second
+
+// verify folds an event the chain accepts into the view and skips one it refuses; while
+// the check cannot be made it retries, so that the view neither stops nor skips an event
+// it could not judge. It returns only ctx's error.
+func (r *router) verify(ctx context.Context, verifier *events.Verifier, e events.Raw) error {
+	for {
+		err := verifier.Check(ctx, e)
+		var refused events.Refused
+		switch {
+		case err == nil:
+			r.view.Apply(e)
+			return nil
+		case errors.As(err, &refused):
+			r.view.Skip(e.Sequence)
+			return nil
+		}
+		r.svc.Logger().Warn("routing view: cannot verify an event yet; retrying", zap.Uint64("seq", e.Sequence), zap.Error(err))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(verifyRetry):
+		}
+	}
 }
 
 func (r *router) handle(ctx context.Context, cause events.Raw) error {
