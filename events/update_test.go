@@ -66,6 +66,14 @@ func (f *updateFixture) intact() []events.Raw {
 	return raws
 }
 
+// wantLog checks that the ticket's log is an intact chain of n events.
+func (f *updateFixture) wantLog(n int, what string) {
+	f.t.Helper()
+	if got := len(f.intact()); got != n {
+		f.t.Fatalf("log has %d events, want %d: %s", got, n, what)
+	}
+}
+
 // countingAppender is an Appender that records what it was asked to append.
 type countingAppender struct {
 	next  events.Appender
@@ -169,9 +177,7 @@ func TestUpdateRefusingRetriesGetsTheConflict(t *testing.T) {
 	if !errors.Is(err, events.ErrConflict) || !errors.As(err, &ke) || ke.Kind != events.KindConflict || calls != 1 || len(up.Events) != 0 {
 		t.Fatalf("%d decisions, %+v, error %v; want one decision and a conflict", calls, up, err)
 	}
-	if n := len(f.intact()); n != 2 {
-		t.Fatalf("log has %d events, want the open and the rival", n)
-	}
+	f.wantLog(2, "the open and the rival")
 }
 
 // TestUpdateNoOp: nothing decided, or only events already recorded, appends nothing and
@@ -220,9 +226,7 @@ func TestUpdateRecordsADerivedEventOnce(t *testing.T) {
 	if err != nil || calls != 2 || len(up.Events) != 0 {
 		t.Fatalf("%d decisions, %+v, %v; want two and a no-op", calls, up, err)
 	}
-	if n := len(f.intact()); n != 2 {
-		t.Fatalf("log has %d events, want the open and one effect", n)
-	}
+	f.wantLog(2, "the open and one effect")
 }
 
 // TestUpdateStepsOverAForgedEvent: a forged event at the end of the ticket is left out of
