@@ -402,21 +402,6 @@ func (s *Store) FirstSequence(ctx context.Context, ticketID string) (uint64, err
 	return m.Sequence, nil
 }
 
-// LoadTrusted returns the events of a ticket that its chain accepts (see Trusted), the
-// head the next append must link to, and the ticket's version (the expected version of
-// the next append); ErrNotFound when no event of the ticket is accepted. Everything that
-// decides about a ticket works on this history, so that a refused event is never built on.
-func (s *Store) LoadTrusted(ctx context.Context, ticketID string) (trusted []Raw, head ChainHead, version uint64, err error) {
-	history, version, err := s.Load(ctx, ticketID)
-	if err != nil {
-		return nil, ChainHead{}, 0, err
-	}
-	if trusted, head, _ = Trusted(history); len(trusted) == 0 {
-		return nil, ChainHead{}, 0, ErrNotFound
-	}
-	return trusted, head, version, nil
-}
-
 // Get returns the event at a stream sequence.
 func (s *Store) Get(ctx context.Context, seq uint64) (Raw, error) {
 	m, err := s.stream.GetMsg(ctx, seq)

@@ -41,7 +41,7 @@ func (e *escalator) deliver(ctx context.Context, cause events.Raw) error {
 	if err != nil {
 		return err
 	}
-	h, err := reactor.LoadHistory(ctx, e.svc.Store(), cause.TicketID)
+	h, err := e.svc.Store().LoadTrail(ctx, cause.TicketID)
 	if err != nil {
 		return err
 	}
@@ -73,7 +73,7 @@ func (e *escalator) deliver(ctx context.Context, cause events.Raw) error {
 				result = events.NotificationDelivered{Request: cause.ID, Webhook: id, URL: w.URL, Status: out.Status, Attempts: out.Attempts}
 			}
 		}
-		_, err := e.svc.Apply(ctx, cause.Event, func(reactor.History) ([]events.Event, error) {
+		_, err := e.svc.Apply(ctx, cause.Event, func(events.Trail) ([]events.Event, error) {
 			return []events.Event{{ID: resultID, Data: result}}, nil
 		})
 		errs = append(errs, err)

@@ -84,7 +84,7 @@ func (e *escalator) applyRules(ctx context.Context, cause events.Raw) error {
 	if err != nil {
 		return err
 	}
-	_, err = e.svc.Apply(ctx, cause.Event, func(h reactor.History) ([]events.Event, error) {
+	_, err = e.svc.Apply(ctx, cause.Event, func(h events.Trail) ([]events.Event, error) {
 		now := h.Ticket()
 		if !now.State.IsOpen() {
 			return nil, nil

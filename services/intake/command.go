@@ -48,48 +48,36 @@ func (h *Handler) run(w http.ResponseWriter, r *http.Request, name string) {
 		httpx.Fail(w, r, h.cfg.Logger, err)
 		return
 	}
-	corr := correlationID(r)
-	for attempt := 0; ; attempt++ {
-		l, err := h.load(r.Context(), r.PathValue("id"))
-		if err != nil {
-			httpx.Fail(w, r, h.cfg.Logger, err)
-			return
+	attempts := commandRetries + 1
+	if conditional {
+		attempts = 1 // a lost race is the caller's to resolve: 412
+	}
+	corr, actor := correlationID(r), access.From(r.Context()).Actor()
+	up, err := h.cfg.Store.Update(r.Context(), r.PathValue("id"), func(tr events.Trail) ([]events.Event, error) {
+		if err := visible(r.Context(), tr); err != nil {
+			return nil, err
 		}
-		if conditional && l.version != want {
-			httpx.Fail(w, r, h.cfg.Logger, preconditionFailed(l.version))
-			return
+		if conditional && tr.Version != want {
+			return nil, preconditionFailed(tr.Version)
 		}
-		t := l.ticket
-		decided, err := events.Decide(t, cmd, h.cfg.Now())
+		decided, err := events.Decide(tr.Ticket(), cmd, h.cfg.Now())
 		if err != nil {
-			httpx.Fail(w, r, h.cfg.Logger, err)
-			return
+			return nil, err
 		}
 		evs := make([]events.Event, len(decided))
 		for i, p := range decided {
-			evs[i] = events.Event{Data: p, Source: Source, Actor: access.From(r.Context()).Actor(), CorrelationID: corr, CausationID: corr}
+			evs[i] = events.Event{Data: p, Source: Source, Actor: actor, CorrelationID: corr, CausationID: corr}
 		}
-		ap, err := h.cfg.Committer.Append(r.Context(), events.Append{Tenant: t.Tenant, TicketID: t.ID,
-			ExpectedVersion: l.version, PrevHash: l.head.Hash, Events: evs})
-		if errors.Is(err, events.ErrConflict) {
-			if conditional {
-				httpx.Fail(w, r, h.cfg.Logger, preconditionFailed(0))
-				return
-			}
-			if attempt < commandRetries {
-				continue
-			}
-		}
-		if err != nil {
-			httpx.Fail(w, r, h.cfg.Logger, err)
-			return
-		}
-		for _, e := range ap.Events {
-			t = events.Evolve(t, e)
-		}
-		writeTicket(w, http.StatusOK, t, ap.Version)
+		return evs, nil
+	}, events.UpdateOptions{Via: h.cfg.Committer, Attempts: attempts})
+	if conditional && errors.Is(err, events.ErrConflict) {
+		err = preconditionFailed(0)
+	}
+	if err != nil {
+		httpx.Fail(w, r, h.cfg.Logger, err)
 		return
 	}
+	writeTicket(w, http.StatusOK, events.Fold(append(up.Trail.Events(), up.Events...)), up.Version)
 }
 
 func preconditionFailed(current uint64) *httpx.Problem {

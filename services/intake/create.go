@@ -86,7 +86,7 @@ func (h *Handler) replay(w http.ResponseWriter, r *http.Request, seq uint64, ope
 			"Idempotency-Key reused", "this Idempotency-Key opened a ticket with a different request"))
 		return
 	}
-	l, err := h.load(r.Context(), first.TicketID)
+	tr, err := h.load(r.Context(), first.TicketID)
 	if err != nil {
 		if errors.Is(err, events.ErrNotFound) {
 			err = errors.New("idempotent replay: original ticket not loadable")
@@ -94,7 +94,8 @@ func (h *Handler) replay(w http.ResponseWriter, r *http.Request, seq uint64, ope
 		httpx.Fail(w, r, h.cfg.Logger, err)
 		return
 	}
-	w.Header().Set("Location", "/v1/tickets/"+l.ticket.ID)
+	t := tr.Ticket()
+	w.Header().Set("Location", "/v1/tickets/"+t.ID)
 	w.Header().Set("Idempotent-Replayed", "true")
-	writeTicket(w, http.StatusCreated, l.ticket, l.version)
+	writeTicket(w, http.StatusCreated, t, tr.Version)
 }

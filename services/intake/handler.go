@@ -81,55 +81,48 @@ func correlationID(r *http.Request) string {
 	return uuid.NewString()
 }
 
-// loaded is a ticket as the API sees it: the events its chain accepts, their fold, the
-// head a command's events link to, and the version it must still be at.
-type loaded struct {
-	history []events.Raw
-	ticket  events.Ticket
-	head    events.ChainHead
-	version uint64
+// load reads a ticket's trusted history (see events.Store.LoadTrail) as the caller may
+// see it.
+func (h *Handler) load(ctx context.Context, id string) (events.Trail, error) {
+	tr, err := h.cfg.Store.LoadTrail(ctx, id)
+	if err != nil {
+		return events.Trail{}, err
+	}
+	return tr, visible(ctx, tr)
 }
 
-// load reads a ticket's trusted history (see events.Store.LoadTrusted); a ticket of a
-// tenant outside the caller's scope is events.ErrNotFound, as if it did not exist.
-func (h *Handler) load(ctx context.Context, id string) (loaded, error) {
-	hist, head, version, err := h.cfg.Store.LoadTrusted(ctx, id)
-	if err != nil {
-		return loaded{}, err
+// visible refuses a ticket of a tenant outside the caller's scope with events.ErrNotFound,
+// as if it did not exist.
+func visible(ctx context.Context, tr events.Trail) error {
+	if !access.From(ctx).Allows(tr.Head.Tenant) {
+		return events.ErrNotFound
 	}
-	if !access.From(ctx).Allows(head.Tenant) {
-		return loaded{}, events.ErrNotFound
-	}
-	evs := make([]events.Event, len(hist))
-	for i, r := range hist {
-		evs[i] = r.Event
-	}
-	return loaded{history: hist, ticket: events.Fold(evs), head: head, version: version}, nil
+	return nil
 }
 
 func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
-	l, err := h.load(r.Context(), r.PathValue("id"))
+	tr, err := h.load(r.Context(), r.PathValue("id"))
 	if err != nil {
 		httpx.Fail(w, r, h.cfg.Logger, err)
 		return
 	}
-	writeTicket(w, http.StatusOK, l.ticket, l.version)
+	writeTicket(w, http.StatusOK, tr.Ticket(), tr.Version)
 }
 
 // history serves the ticket's events as a CloudEvents JSON batch, in log order: the events
 // its chain accepts (a refused one is for the auditors' tools, never shown as the ticket's).
 func (h *Handler) history(w http.ResponseWriter, r *http.Request) {
-	l, err := h.load(r.Context(), r.PathValue("id"))
+	tr, err := h.load(r.Context(), r.PathValue("id"))
 	if err != nil {
 		httpx.Fail(w, r, h.cfg.Logger, err)
 		return
 	}
-	out := make([]events.Structured, len(l.history))
-	for i, e := range l.history {
+	out := make([]events.Structured, len(tr.Raws))
+	for i, e := range tr.Raws {
 		out[i] = e.ToStructured()
 	}
 	w.Header().Set("Content-Type", "application/cloudevents-batch+json")
-	w.Header().Set("ETag", strconv.Quote(strconv.FormatUint(l.version, 10)))
+	w.Header().Set("ETag", strconv.Quote(strconv.FormatUint(tr.Version, 10)))
 	_ = json.NewEncoder(w).Encode(out)
 }
 

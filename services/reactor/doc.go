@@ -8,9 +8,10 @@
 // # Effects happen once
 //
 // A service appends its decisions as derived events whose ids are derived from the
-// cause (DerivedID) and whose causation id is the cause. Before appending, Apply reads
-// the ticket's history and drops every decided event whose id is already recorded, then
-// appends the rest atomically behind the ticket's head (optimistic concurrency), reading
-// and deciding again after a lost race. A redelivered or replayed cause therefore finds
+// cause (DerivedID) and whose causation id is the cause. Apply goes through the one
+// update path of the ticket log (events.Store.Update): it reads the ticket's trusted
+// history, drops every decided event whose id is already recorded, then appends the rest
+// atomically behind the ticket's head (optimistic concurrency), reading and deciding
+// again after a lost race. A redelivered or replayed cause therefore finds
 // its effects recorded and appends nothing, however long ago it was first handled.
 package reactor

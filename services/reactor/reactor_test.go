@@ -49,7 +49,7 @@ func newService(t *testing.T, nc *nats.Conn, store *events.Store) *reactor.Servi
 
 // effect is a test decision: one comment per cause, with a derived id.
 func effect(cause events.Event) reactor.Decide {
-	return func(reactor.History) ([]events.Event, error) {
+	return func(events.Trail) ([]events.Event, error) {
 		return []events.Event{{ID: reactor.DerivedID(cause.ID, "test-effect"), Data: events.Commented{Body: "effect of " + cause.ID}}}, nil
 	}
 }

@@ -116,7 +116,7 @@ func (r *router) handle(ctx context.Context, cause events.Raw) error {
 	if err := r.view.WaitFor(ctx, max(last, cause.Sequence)); err != nil {
 		return err
 	}
-	_, err = r.svc.Apply(ctx, cause.Event, func(h reactor.History) ([]events.Event, error) {
+	_, err = r.svc.Apply(ctx, cause.Event, func(h events.Trail) ([]events.Event, error) {
 		routedID := reactor.DerivedID(cause.ID, "routed")
 		if h.Has(routedID) || !h.Ticket().State.IsOpen() {
 			// Decided before (a redelivery or a replay): deciding again with today's

@@ -114,7 +114,7 @@ func ptr[T any](v T) *T { return &v }
 // yet, then schedules the next timer.
 func (s *service) reconcile(ctx context.Context, cause events.Event) error {
 	var next time.Time
-	_, err := s.svc.Apply(ctx, cause, func(h reactor.History) ([]events.Event, error) {
+	_, err := s.svc.Apply(ctx, cause, func(h events.Trail) ([]events.Event, error) {
 		out, n, err := s.decide(ctx, h, s.now())
 		next = n
 		return out, err
@@ -140,7 +140,7 @@ func (s *service) schedule(ctx context.Context, tenant, ticket string, at time.T
 
 // decide returns the SLA events the history calls for (Apply drops those recorded) and
 // the next instant a clock reaches a threshold.
-func (s *service) decide(ctx context.Context, h reactor.History, now time.Time) ([]events.Event, time.Time, error) {
+func (s *service) decide(ctx context.Context, h events.Trail, now time.Time) ([]events.Event, time.Time, error) {
 	evs := h.Events()
 	opened := evs[0]
 	if opened.Type != events.TypeOpened {

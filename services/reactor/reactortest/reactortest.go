@@ -6,7 +6,7 @@ package reactortest
 import (
 	"context"
 	"encoding/json"
-	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -71,36 +71,26 @@ func (e Env) Open(t testing.TB, tenant string, o events.Opened) events.Event {
 	return res.Events[0]
 }
 
-// Do appends a command's events to a ticket after its head, as intake would.
+// Do appends a command's events to a ticket after its head, as intake would: through
+// events.Store.Update, deciding again after a lost race.
 func (e Env) Do(t testing.TB, ticketID string, cmd events.Payload) []events.Event {
 	t.Helper()
-	ctx := context.Background()
-	for {
-		h, err := reactor.LoadHistory(ctx, e.Store, ticketID)
-		if err != nil {
-			t.Fatal(err)
-		}
+	up, err := e.Store.Update(context.Background(), ticketID, func(h events.Trail) ([]events.Event, error) {
 		decided, err := events.Decide(h.Ticket(), cmd, time.Now())
 		if err != nil {
-			t.Fatalf("%T on ticket %s: %v", cmd, ticketID, err)
+			return nil, fmt.Errorf("%T on ticket %s: %w", cmd, ticketID, err)
 		}
 		evs := make([]events.Event, len(decided))
 		for i, p := range decided {
 			evs[i] = events.Event{Data: p, Source: "/ledgerdesk/test", Actor: "tester"}
 		}
-		last := h.Raws[len(h.Raws)-1]
-		res, err := e.Store.Append(ctx, events.Append{Tenant: last.Tenant, TicketID: ticketID,
-			ExpectedVersion: h.Version, PrevHash: h.Hash, Events: evs})
-		if err == nil {
-			return res.Events
-		}
-		if !isConflict(err) {
-			t.Fatal(err)
-		}
+		return evs, nil
+	}, events.UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
 	}
+	return up.Events
 }
-
-func isConflict(err error) bool { return errors.Is(err, events.ErrConflict) }
 
 // Events returns the ticket's events of a type, in order.
 func (e Env) Events(t testing.TB, ticketID, typ string) []events.Raw {
