@@ -353,27 +353,37 @@ func (s *Store) commit(ctx context.Context, msgs []*nats.Msg, evs []Event) (Appe
 }
 
 // Load returns a ticket's events in order, as stored, and its version (the stream sequence
-// of its last message: the expected version of the next append), or ErrNotFound. A
+// of the last message under any tenant's subject of the ticket), or ErrNotFound. A
 // message that is not a ledgerdesk event is left out; whether the events form a chain is
-// the caller's to check (Trusted).
+// the caller's to check (Trusted; LoadTrail for a history to append to).
 func (s *Store) Load(ctx context.Context, ticketID string) ([]Raw, uint64, error) {
+	raws, last, err := s.load(ctx, ticketID)
+	var version uint64
+	for _, seq := range last {
+		version = max(version, seq)
+	}
+	return raws, version, err
+}
+
+// load reads every message of a ticket (tickets.*.<id>): the events, and the last stream
+// sequence of each subject it found (a refused message counts: appends are checked against
+// the last message of their own subject).
+func (s *Store) load(ctx context.Context, ticketID string) ([]Raw, map[string]uint64, error) {
 	if !ValidToken(ticketID) {
-		return nil, 0, ErrNotFound
+		return nil, nil, ErrNotFound
 	}
 	subject := SubjectPrefix + ".*." + ticketID
-	var (
-		out     []Raw
-		version uint64
-	)
+	var out []Raw
+	last := map[string]uint64{}
 	for seq := uint64(1); ; {
 		m, err := s.stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			break
 		}
 		if err != nil {
-			return nil, 0, fmt.Errorf("load ticket %s: %w", ticketID, err)
+			return nil, nil, fmt.Errorf("load ticket %s: %w", ticketID, err)
 		}
-		seq, version = m.Sequence+1, m.Sequence
+		seq, last[m.Subject] = m.Sequence+1, m.Sequence
 		r, err := FromMsg(m.Subject, m.Header, m.Data, m.Sequence)
 		if err != nil {
 			continue // not a ledgerdesk event: no reader accepts it (see Subscribe)
@@ -381,9 +391,9 @@ func (s *Store) Load(ctx context.Context, ticketID string) ([]Raw, uint64, error
 		out = append(out, r)
 	}
 	if len(out) == 0 {
-		return nil, 0, ErrNotFound
+		return nil, nil, ErrNotFound
 	}
-	return out, version, nil
+	return out, last, nil
 }
 
 // FirstSequence returns the stream sequence of a ticket's first message (ErrNotFound when

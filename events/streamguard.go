@@ -14,25 +14,30 @@ import (
 // that would weaken what a stream promises.
 var ErrWeakening = errors.New("events: stream update refused: it would weaken the stream")
 
-// LogStreams are the streams that are the audit trail: every message kept for ever,
-// none deleted, purged or expired. NB: wire names.
-var LogStreams = []string{StreamName, ConfigStreamName, AccessStreamName}
+// LogStreamConfigs are the streams that are the audit trail, as ledgerdesk provisions
+// them: TICKETS, CONFIG and ACCESS, every message kept for ever, none deleted, purged or
+// expired.
+func LogStreamConfigs(cfg StoreConfig) []jetstream.StreamConfig {
+	return []jetstream.StreamConfig{StreamConfig(cfg), ConfigStreamConfig(cfg), AccessStreamConfig(cfg)}
+}
 
 // Weakenings lists how changing a stream from cur to next would weaken it: deny delete
 // or deny purge turned off, a retention limit (age, messages, bytes, per subject)
 // introduced or lowered, a shorter duplicate window, another retention policy than
-// limits, per-message TTLs allowed, fewer replicas, or memory storage. None is the
-// empty list.
+// limits, per-message TTLs allowed, fewer replicas, or memory storage. Zero fields count
+// as what the server makes of them (one replica, a two-minute duplicate window). None is
+// the empty list.
 func Weakenings(cur, next jetstream.StreamConfig) []string {
+	cur, next = effective(cur), effective(next)
 	var out []string
 	if cur.DenyDelete && !next.DenyDelete {
-		out = append(out, "deny delete would be turned off")
+		out = append(out, "deny delete turned off")
 	}
 	if cur.DenyPurge && !next.DenyPurge {
-		out = append(out, "deny purge would be turned off")
+		out = append(out, "deny purge turned off")
 	}
 	if lowers(int64(cur.MaxAge), int64(next.MaxAge)) {
-		out = append(out, fmt.Sprintf("max age would be %s (now %s)", next.MaxAge, unlimited(int64(cur.MaxAge), cur.MaxAge.String())))
+		out = append(out, fmt.Sprintf("max age %s (from %s)", next.MaxAge, unlimited(int64(cur.MaxAge), cur.MaxAge.String())))
 	}
 	for _, l := range []struct {
 		name      string
@@ -43,25 +48,42 @@ func Weakenings(cur, next jetstream.StreamConfig) []string {
 		{"max messages per subject", cur.MaxMsgsPerSubject, next.MaxMsgsPerSubject},
 	} {
 		if lowers(l.cur, l.next) {
-			out = append(out, fmt.Sprintf("%s would be %d (now %s)", l.name, l.next, unlimited(l.cur, fmt.Sprint(l.cur))))
+			out = append(out, fmt.Sprintf("%s %d (from %s)", l.name, l.next, unlimited(l.cur, fmt.Sprint(l.cur))))
 		}
 	}
-	if next.Duplicates > 0 && next.Duplicates < cur.Duplicates { // 0 is the server's default
-		out = append(out, fmt.Sprintf("the duplicate window would shrink from %s to %s", cur.Duplicates, next.Duplicates))
+	if next.Duplicates < cur.Duplicates {
+		out = append(out, fmt.Sprintf("duplicate window %s (from %s)", next.Duplicates, cur.Duplicates))
 	}
 	if next.Retention != cur.Retention && next.Retention != jetstream.LimitsPolicy {
-		out = append(out, fmt.Sprintf("retention would become %s", next.Retention))
+		out = append(out, fmt.Sprintf("retention %s (from %s)", next.Retention, cur.Retention))
 	}
 	if next.AllowMsgTTL && !cur.AllowMsgTTL {
-		out = append(out, "per-message TTLs would be allowed")
+		out = append(out, "per-message TTLs allowed")
 	}
-	if next.Replicas < cur.Replicas && next.Replicas > 0 {
-		out = append(out, fmt.Sprintf("replicas would drop from %d to %d", cur.Replicas, next.Replicas))
+	if next.Replicas < cur.Replicas {
+		out = append(out, fmt.Sprintf("replicas %d (from %d)", next.Replicas, cur.Replicas))
 	}
 	if next.Storage == jetstream.MemoryStorage && cur.Storage == jetstream.FileStorage {
-		out = append(out, "storage would move to memory")
+		out = append(out, "memory storage (from file)")
 	}
 	return out
+}
+
+// serverDuplicates is nats-server's duplicate window for a stream that sets none.
+const serverDuplicates = 2 * time.Minute
+
+// effective fills the zero fields a server fills when it creates or updates a stream.
+func effective(c jetstream.StreamConfig) jetstream.StreamConfig {
+	if c.Replicas <= 0 {
+		c.Replicas = 1
+	}
+	if c.Duplicates == 0 {
+		c.Duplicates = serverDuplicates
+		if c.MaxAge > 0 && c.MaxAge < c.Duplicates {
+			c.Duplicates = c.MaxAge
+		}
+	}
+	return c
 }
 
 // lowers reports whether limit next is tighter than cur (0 or less: unlimited).
@@ -74,30 +96,19 @@ func unlimited(v int64, s string) string {
 	return s
 }
 
-// LogStreamProblems lists why a stream of LogStreams does not keep every message for
-// ever: what Weakenings would refuse, measured against a stream that denies delete and
-// purge and has no limit. None is the empty list.
-func LogStreamProblems(cfg jetstream.StreamConfig) []string {
-	ideal := jetstream.StreamConfig{DenyDelete: true, DenyPurge: true, Retention: jetstream.LimitsPolicy,
-		Storage: cfg.Storage, Replicas: cfg.Replicas, Duplicates: cfg.Duplicates}
-	if cfg.Storage == jetstream.MemoryStorage {
-		ideal.Storage = jetstream.FileStorage
-	}
-	return Weakenings(ideal, cfg)
-}
-
 // CheckLogStreams reports every problem of the log streams at once: a stream missing, or
-// one of LogStreamProblems. It is what readiness means for the log.
-func CheckLogStreams(ctx context.Context, js jetstream.JetStream) error {
+// one weakened against what ledgerdesk provisions (Weakenings from LogStreamConfigs). It
+// is what readiness means for the log.
+func CheckLogStreams(ctx context.Context, js jetstream.JetStream, cfg StoreConfig) error {
 	var errs []error
-	for _, name := range LogStreams {
-		s, err := js.Stream(ctx, name)
+	for _, want := range LogStreamConfigs(cfg) {
+		s, err := js.Stream(ctx, want.Name)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("stream %s: %w", name, err))
+			errs = append(errs, fmt.Errorf("stream %s: %w", want.Name, err))
 			continue
 		}
-		if p := LogStreamProblems(s.CachedInfo().Config); len(p) > 0 {
-			errs = append(errs, fmt.Errorf("stream %s is weakened: %s", name, strings.Join(p, "; ")))
+		if w := Weakenings(want, s.CachedInfo().Config); len(w) > 0 {
+			errs = append(errs, fmt.Errorf("stream %s is weakened: %s", want.Name, strings.Join(w, "; ")))
 		}
 	}
 	return errors.Join(errs...)
@@ -133,7 +144,7 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, want jetstream.St
 func Provision(ctx context.Context, js jetstream.JetStream, cfg StoreConfig, others ...jetstream.StreamConfig) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	for _, want := range append([]jetstream.StreamConfig{StreamConfig(cfg), ConfigStreamConfig(cfg), AccessStreamConfig(cfg)}, others...) {
+	for _, want := range append(LogStreamConfigs(cfg), others...) {
 		if _, err := EnsureStream(ctx, js, want); err != nil {
 			return err
 		}

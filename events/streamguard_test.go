@@ -27,7 +27,7 @@ func TestStreamGuardRefusesToWeakenTheLog(t *testing.T) {
 	if err := events.Provision(ctx, js, events.StoreConfig{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := events.CheckLogStreams(ctx, js); err != nil {
+	if err := events.CheckLogStreams(ctx, js, events.StoreConfig{}); err != nil {
 		t.Fatalf("freshly provisioned log: %v", err)
 	}
 	base := events.StreamConfig(events.StoreConfig{})
@@ -38,11 +38,12 @@ func TestStreamGuardRefusesToWeakenTheLog(t *testing.T) {
 	}{
 		{"deny delete off", func(c *jetstream.StreamConfig) { c.DenyDelete = false }, "deny delete"},
 		{"deny purge off", func(c *jetstream.StreamConfig) { c.DenyPurge = false }, "deny purge"},
-		{"max age", func(c *jetstream.StreamConfig) { c.MaxAge = 2 * time.Second }, "max age would be 2s"},
-		{"max messages", func(c *jetstream.StreamConfig) { c.MaxMsgs = 10 }, "max messages would be 10"},
+		{"max age", func(c *jetstream.StreamConfig) { c.MaxAge = 2 * time.Second }, "max age 2s (from unlimited)"},
+		{"max messages", func(c *jetstream.StreamConfig) { c.MaxMsgs = 10 }, "max messages 10 (from unlimited)"},
 		{"max bytes", func(c *jetstream.StreamConfig) { c.MaxBytes = 1 << 20 }, "max bytes"},
 		{"per subject", func(c *jetstream.StreamConfig) { c.MaxMsgsPerSubject = 1 }, "max messages per subject"},
-		{"duplicates", func(c *jetstream.StreamConfig) { c.Duplicates = time.Second }, "duplicate window"},
+		{"duplicates", func(c *jetstream.StreamConfig) { c.Duplicates = time.Second }, "duplicate window 1s (from 24h0m0s)"},
+		{"server's default duplicates", func(c *jetstream.StreamConfig) { c.Duplicates = 0 }, "duplicate window 2m0s (from 24h0m0s)"},
 		{"interest retention", func(c *jetstream.StreamConfig) { c.Retention = jetstream.InterestPolicy }, "retention"},
 		{"message TTLs", func(c *jetstream.StreamConfig) { c.AllowMsgTTL = true }, "TTL"},
 	} {
@@ -57,7 +58,7 @@ func TestStreamGuardRefusesToWeakenTheLog(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p := events.LogStreamProblems(s.CachedInfo().Config); len(p) > 0 {
+			if p := events.Weakenings(base, s.CachedInfo().Config); len(p) > 0 {
 				t.Fatalf("the refused update changed the stream: %v", p)
 			}
 		})
@@ -77,9 +78,25 @@ func TestStreamGuardRefusesToWeakenTheLog(t *testing.T) {
 	if err := js.DeleteStream(ctx, events.ConfigStreamName); err != nil {
 		t.Fatal(err)
 	}
-	err = events.CheckLogStreams(ctx, js)
-	if err == nil || !strings.Contains(err.Error(), "stream TICKETS is weakened: max age would be 1h0m0s") ||
+	err = events.CheckLogStreams(ctx, js, events.StoreConfig{})
+	if err == nil || !strings.Contains(err.Error(), "stream TICKETS is weakened: max age 1h0m0s (from unlimited); duplicate window 1m0s (from 24h0m0s)") ||
 		!strings.Contains(err.Error(), "stream CONFIG") {
 		t.Fatalf("check of a weakened log: %v", err)
+	}
+}
+
+// TestWeakeningsCountZeroAsTheServerDoes: zero replicas and a zero duplicate window are
+// what the server makes of them, so they can neither hide a weakening nor invent one.
+func TestWeakeningsCountZeroAsTheServerDoes(t *testing.T) {
+	r3 := jetstream.StreamConfig{Replicas: 3, Duplicates: time.Hour}
+	if got := strings.Join(events.Weakenings(r3, jetstream.StreamConfig{Replicas: 0, Duplicates: time.Hour}), "; "); got != "replicas 1 (from 3)" {
+		t.Errorf("R3 to zero replicas: %q", got)
+	}
+	if got := events.Weakenings(jetstream.StreamConfig{Duplicates: 2 * time.Minute}, jetstream.StreamConfig{}); len(got) > 0 {
+		t.Errorf("an explicit server default to zero: %q", got)
+	}
+	withAge := jetstream.StreamConfig{MaxAge: time.Minute}
+	if got := strings.Join(events.Weakenings(jetstream.StreamConfig{Duplicates: 2 * time.Minute, MaxAge: time.Minute}, withAge), "; "); got != "duplicate window 1m0s (from 2m0s)" {
+		t.Errorf("zero duplicates under a one-minute max age: %q", got)
 	}
 }

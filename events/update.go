@@ -13,8 +13,8 @@ type Trail struct {
 	// Head is the last accepted event: the next event's PrevHash names Head.Hash, and its
 	// tenant is Head.Tenant.
 	Head ChainHead
-	// Version is the stream sequence of the ticket's last message, accepted or not: the
-	// expected version of the next append.
+	// Version is the stream sequence of the last message on the ticket's subject
+	// (tickets.<Head.Tenant>.<id>), accepted or not: the expected version of the next append.
 	Version uint64
 	ids     map[string]bool
 }
@@ -23,7 +23,7 @@ type Trail struct {
 // its chain accepts. Everything that decides about a ticket works on this history, so
 // that a refused event is never built on.
 func (s *Store) LoadTrail(ctx context.Context, ticketID string) (Trail, error) {
-	history, version, err := s.Load(ctx, ticketID)
+	history, last, err := s.load(ctx, ticketID)
 	if err != nil {
 		return Trail{}, err
 	}
@@ -31,6 +31,10 @@ func (s *Store) LoadTrail(ctx context.Context, ticketID string) (Trail, error) {
 	if len(trusted) == 0 {
 		return Trail{}, ErrNotFound
 	}
+	// The next append is checked against the last message of the ticket's own subject:
+	// a message under another tenant's subject of the same ticket id (refused by every
+	// reader) must not make every append conflict.
+	version := last[Subject(head.Tenant, ticketID)]
 	ids := make(map[string]bool, len(trusted))
 	for _, r := range trusted {
 		ids[r.ID] = true

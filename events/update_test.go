@@ -265,6 +265,24 @@ func TestUpdateStepsOverAForgedEvent(t *testing.T) {
 	}
 }
 
+// TestUpdateIgnoresAnotherTenantsSubject: a message under another tenant's subject of the
+// same ticket id (refused by every reader) does not make the ticket's appends conflict.
+func TestUpdateIgnoresAnotherTenantsSubject(t *testing.T) {
+	f := newUpdateFixture(t)
+	ctx := context.Background()
+	if _, err := f.s.JetStream().Publish(ctx, events.Subject("evil", f.id), []byte("junk")); err != nil {
+		t.Fatal(err)
+	}
+	up, err := f.s.Update(ctx, f.id, func(events.Trail) ([]events.Event, error) { return comment("honest"), nil },
+		events.UpdateOptions{Attempts: 1})
+	if err != nil {
+		t.Fatalf("append after a message under another tenant's subject: %v", err)
+	}
+	if e := up.Events[0]; e.PrevHash != f.opened.Hash || e.Tenant != "acme" {
+		t.Fatalf("appended %+v, want it behind the opened event in acme", e)
+	}
+}
+
 // TestUpdateErrors: decide's error comes back as it is with nothing appended; an unknown
 // ticket is ErrNotFound and is never decided on.
 func TestUpdateErrors(t *testing.T) {

@@ -14,7 +14,8 @@ var errReplayed = errors.New("projections: replay done")
 
 // Replay builds read models in memory from the events of the log recorded at or before
 // until, reading the log to its current end: the read models as they stood at that
-// moment. Close the result when done.
+// moment (each ticket up to its first accepted event after until). Close the result when
+// done.
 func Replay(ctx context.Context, store *events.Store, until time.Time) (*Projector, error) {
 	p, err := Open("replay", Options{FS: vfs.NewMem(), BatchSize: 10000})
 	if err != nil {
@@ -42,9 +43,20 @@ func Replay(ctx context.Context, store *events.Store, until time.Time) (*Project
 		}
 		return nil
 	}
+	// A ticket stands as of its last accepted event at or before until: its first accepted
+	// event after until cuts it there, even when a later event carries an earlier time
+	// (the clocks of the services that append are not in step), so that its chain is
+	// never broken in the middle. Refused events cut nothing (Apply leaves them out).
+	heads := map[string]events.ChainHead{}
+	cut := map[string]bool{}
 	sub, err := store.Subscribe(ctx, 1, func(r events.Raw) error {
-		if !r.Time.After(until) {
-			batch = append(batch, r)
+		if head, err := heads[r.TicketID].Link(r); err == nil {
+			heads[r.TicketID] = head
+			if r.Time.After(until) {
+				cut[r.TicketID] = true
+			} else if !cut[r.TicketID] {
+				batch = append(batch, r)
+			}
 		}
 		return step(r.Sequence)
 	}, func(u *events.Undecodable) error { return step(u.Sequence) })

@@ -218,6 +218,20 @@ func LoadOrCreate(dir string) (*Keys, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load credentials: %w", err)
 	}
+	return Load(dir)
+}
+
+// Load loads the keys from dir as LoadOrCreate does, but never generates new ones: a
+// missing or empty dir is ErrIncomplete (new keys there would make users no server trusts).
+func Load(dir string) (*Keys, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) || err == nil && len(entries) == 0 {
+		return nil, fmt.Errorf("%w: %s holds no keys; give the directory ledgerdesk nats init wrote (or <data>/credentials of ledgerdesk run)",
+			ErrIncomplete, dir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load credentials: %w", err)
+	}
 	if err := checkPrivate(dir); err != nil {
 		return nil, err
 	}
@@ -390,8 +404,10 @@ func readPrivate(path string) ([]byte, error) {
 	return os.ReadFile(path)
 }
 
-// writePrivate replaces path with b, mode 0600, atomically: a crash leaves the old file
-// or the new one.
+// WritePrivate replaces path with b, mode 0600 whatever the old file's mode, atomically:
+// a crash leaves the old file or the new one.
+func WritePrivate(path string, b []byte) error { return writePrivate(path, b) }
+
 func writePrivate(path string, b []byte) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".new-*") // mode 0600
 	if err != nil {

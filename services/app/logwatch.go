@@ -52,7 +52,7 @@ func (w *logWatch) check(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, logWatchInterval)
 	defer cancel()
 	problem := ""
-	if err := events.CheckLogStreams(ctx, w.js); err != nil {
+	if err := events.CheckLogStreams(ctx, w.js, events.StoreConfig{}); err != nil {
 		if ctx.Err() != nil && context.Cause(ctx) == context.Canceled {
 			return // shutting down
 		}

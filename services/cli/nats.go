@@ -127,7 +127,7 @@ func natsIssue(dir string, role natsauth.Role, name, out string, stdout io.Write
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	k, err := natsauth.LoadOrCreate(dir)
+	k, err := natsauth.Load(dir)
 	if err != nil {
 		return err
 	}
@@ -143,7 +143,7 @@ func natsIssue(dir string, role natsauth.Role, name, out string, stdout io.Write
 		_, err = stdout.Write(creds)
 		return err
 	}
-	return os.WriteFile(out, creds, 0o600)
+	return natsauth.WritePrivate(out, creds)
 }
 
 // connectNATS connects to url as role with the creds file (none when empty) and the

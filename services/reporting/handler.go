@@ -29,6 +29,10 @@ type Config struct {
 	MaxWait time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// MaxReplays bounds the as_of reports computed at once (default 2): each replays the
+	// whole log into memory, so more answer 503 with Retry-After instead of exhausting
+	// the process.
+	MaxReplays int
 }
 
 // Handler serves /v1/queues, /v1/sla/board, /v1/tickets/{id}/view and /v1/reports/.
@@ -37,6 +41,7 @@ type Config struct {
 type Handler struct {
 	cfg     Config
 	configs *reactor.Configs
+	replays chan struct{} // one token per as_of replay running
 	mux     *http.ServeMux
 }
 
@@ -61,7 +66,10 @@ func NewHandler(cfg Config) (*Handler, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	h := &Handler{cfg: cfg, configs: reactor.NewConfigs(cfg.Store), mux: http.NewServeMux()}
+	if cfg.MaxReplays <= 0 {
+		cfg.MaxReplays = 2
+	}
+	h := &Handler{cfg: cfg, configs: reactor.NewConfigs(cfg.Store), replays: make(chan struct{}, cfg.MaxReplays), mux: http.NewServeMux()}
 	h.mux.Handle("GET /v1/queues", access.Require(access.OpQueueRead, h.read(h.queue)))
 	h.mux.Handle("GET /v1/tickets/{id}/view", access.Require(access.OpTicketRead, h.read(h.view)))
 	h.mux.Handle("GET /v1/sla/board", access.Require(access.OpQueueRead, h.read(h.board)))

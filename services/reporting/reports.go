@@ -86,11 +86,18 @@ func (h *Handler) readModels(ctx context.Context, p period) (*projections.Projec
 	if !p.replay {
 		return h.cfg.Projector, func() {}, nil
 	}
+	select {
+	case h.replays <- struct{}{}:
+	default:
+		return nil, nil, events.NewError(events.KindUnavailable, "reporting: too many as_of replays",
+			"as many as_of reports as the server computes at once are running; retry")
+	}
 	past, err := projections.Replay(ctx, h.cfg.Store, p.asOf)
 	if err != nil {
+		<-h.replays
 		return nil, nil, err
 	}
-	return past, func() { _ = past.Close() }, nil
+	return past, func() { _ = past.Close(); <-h.replays }, nil
 }
 
 // SummaryJSON is the summary report with the time zone its period is read in.
