@@ -7,17 +7,19 @@ import (
 	"github.com/ledgerdesk/ledgerdesk/events"
 )
 
+// Short names of the clocks and their states for the tables below.
+const (
+	none      = events.ClockNone
+	running   = events.ClockRunning
+	paused    = events.ClockPaused
+	stopped   = events.ClockStopped
+	cancelled = events.ClockCancelled
+	resp      = events.ClockResponse
+	res       = events.ClockResolution
+)
+
 // TestClockStateAfter is the pause/resume rule over a ticket's facts, clock by clock.
 func TestClockStateAfter(t *testing.T) {
-	const (
-		none      = events.ClockNone
-		running   = events.ClockRunning
-		paused    = events.ClockPaused
-		stopped   = events.ClockStopped
-		cancelled = events.ClockCancelled
-		resp      = events.ClockResponse
-		res       = events.ClockResolution
-	)
 	pausing := []events.HoldReason{events.AwaitingCustomer, events.AwaitingVendor}
 	customer, vendor := events.Held{Reason: events.AwaitingCustomer}, events.Held{Reason: events.AwaitingVendor}
 	change, problem := events.Held{Reason: events.AwaitingChange}, events.Held{Reason: events.AwaitingProblem}
@@ -72,14 +74,6 @@ func TestClockStateAfter(t *testing.T) {
 // TestRecordedClockState is the rule as the SLA events record it, for readers without the
 // policy.
 func TestRecordedClockState(t *testing.T) {
-	const (
-		none    = events.ClockNone
-		running = events.ClockRunning
-		paused  = events.ClockPaused
-		stopped = events.ClockStopped
-		resp    = events.ClockResponse
-		res     = events.ClockResolution
-	)
 	due := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 	targets := []events.SLATarget{{Clock: resp}, {Clock: res, Due: &due}} // response without a due time
 	for _, tc := range []struct {
