@@ -12,34 +12,40 @@ type Link struct {
 	Target string   `json:"target"`
 }
 
-// Ticket is the state folded from a ticket's events by Evolve.
+// Ticket is the state folded from a ticket's events by Evolve. The read models persist
+// it (projections.View), so its JSON names are explicit and snake_case. NB: persisted
+// format: a change of a name or a field changes projections.FormatVersion (its golden
+// test fails until then). The HTTP API never encodes a Ticket directly; it renders its own
+// shapes (intake.TicketJSON).
 type Ticket struct {
-	ID, Tenant    string
-	Type          TicketType
-	Title         string
-	Description   string
-	Requester     Requester
-	Impact        Level
-	Urgency       Level
-	Priority      Priority
-	MajorIncident bool
-	Category      string
-	Source        string
-	Labels        []string
-	State         State
-	HoldReason    HoldReason
-	Tier          int
-	Group, Agent  string
-	Responded     bool
-	Escalations   int
-	Reopens       int
-	Links         []Link
-	Vendor        string
-	VendorCase    string
-	OpenedAt      time.Time
-	ResolvedAt    time.Time
-	UpdatedAt     time.Time
-	Version       uint64 // number of events folded
+	ID            string     `json:"id"`
+	Tenant        string     `json:"tenant"`
+	Type          TicketType `json:"type"`
+	Title         string     `json:"title"`
+	Description   string     `json:"description,omitempty"`
+	Requester     Requester  `json:"requester"`
+	Impact        Level      `json:"impact"`
+	Urgency       Level      `json:"urgency"`
+	Priority      Priority   `json:"priority"`
+	MajorIncident bool       `json:"major_incident,omitempty"`
+	Category      string     `json:"category"`
+	Source        string     `json:"source"`
+	Labels        []string   `json:"labels,omitempty"`
+	State         State      `json:"state"`
+	HoldReason    HoldReason `json:"hold_reason,omitempty"`
+	Tier          int        `json:"tier"`
+	Group         string     `json:"group,omitempty"`
+	Agent         string     `json:"agent,omitempty"`
+	Responded     bool       `json:"responded,omitempty"`
+	Escalations   int        `json:"escalations,omitempty"`
+	Reopens       int        `json:"reopens,omitempty"`
+	Links         []Link     `json:"links,omitempty"`
+	Vendor        string     `json:"vendor,omitempty"`
+	VendorCase    string     `json:"vendor_case,omitempty"`
+	OpenedAt      time.Time  `json:"opened_at"`
+	ResolvedAt    time.Time  `json:"resolved_at,omitzero"` // zero unless resolved
+	UpdatedAt     time.Time  `json:"updated_at"`
+	Version       uint64     `json:"version"` // number of events folded
 }
 
 // ReopenWindow is how long after resolution a ticket may be reopened.

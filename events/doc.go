@@ -1,6 +1,7 @@
 // Package events is ledgerdesk's vocabulary: the versioned ticket event types, the
 // CloudEvents envelope they travel in, the ticket aggregate (Decide and Evolve), the
-// impact × urgency priority matrix, the per-ticket hash chain, and the JetStream event
+// impact × urgency priority matrix, the SLA pause/resume rule (slarule.go: which clock
+// runs, pauses or stops at each event), the per-ticket hash chain, and the JetStream event
 // store that appends, loads and subscribes to the TICKETS stream.
 //
 // Every writer that adds events to an existing ticket — an HTTP command, a reacting

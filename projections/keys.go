@@ -9,7 +9,12 @@ import (
 
 // FormatVersion is the version of every key and value this package persists. NB: bump it
 // on any change of them; a projector that finds another version rebuilds from sequence 1.
-const FormatVersion = 2 // 2: views keep their chain head (View.Hash)
+// The encoding of each persisted value of a version is pinned by testdata/format/v<N>
+// (TestFormatVersionStableValues), so a change of a name or a field cannot go unnoticed.
+//
+//	2: views keep their chain head (View.Hash)
+//	3: explicit snake_case JSON names for the ticket in a view (events.Ticket)
+const FormatVersion = 3
 
 // Key spaces. NB: persisted format (see FormatVersion).
 const (

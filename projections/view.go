@@ -29,23 +29,23 @@ type SLAStatus struct {
 	Clocks        []ClockStatus `json:"clocks"`
 }
 
-// Clock states.
+// Clock states, as the pause/resume rule names them (events.RecordedClockState).
 const (
-	ClockRunning = "running"
-	ClockPaused  = "paused"
-	ClockStopped = "stopped"
+	ClockRunning = events.ClockRunning
+	ClockPaused  = events.ClockPaused
+	ClockStopped = events.ClockStopped
 )
 
 // ClockStatus is one SLA clock as the log tells it.
 type ClockStatus struct {
-	Clock    string     `json:"clock"`
-	TargetMS int64      `json:"target_ms"`
-	State    string     `json:"state"`
-	Due      *time.Time `json:"due,omitempty"` // while running
-	Warnings []int      `json:"warnings,omitempty"`
-	Breached bool       `json:"breached"`
-	Outcome  string     `json:"outcome,omitempty"` // met or missed, once stopped
-	UsedMS   int64      `json:"used_ms,omitempty"` // business time used, once stopped
+	Clock    string            `json:"clock"`
+	TargetMS int64             `json:"target_ms"`
+	State    events.ClockState `json:"state"`         // running, paused or stopped
+	Due      *time.Time        `json:"due,omitempty"` // while running
+	Warnings []int             `json:"warnings,omitempty"`
+	Breached bool              `json:"breached"`
+	Outcome  string            `json:"outcome,omitempty"` // met or missed, once stopped
+	UsedMS   int64             `json:"used_ms,omitempty"` // business time used, once stopped
 }
 
 // Board statuses.
@@ -66,26 +66,15 @@ func (v *View) apply(e events.Event) {
 		prev := v.SLA
 		v.SLA = &SLAStatus{PolicyID: d.PolicyID, PolicyVersion: d.PolicyVersion, Calendar: d.Calendar}
 		for _, t := range d.Targets {
-			c := ClockStatus{Clock: t.Clock, TargetMS: t.TargetMS, State: ClockPaused}
-			if t.Due != nil {
-				c.State, c.Due = ClockRunning, t.Due
-			} else if old := prev.clock(t.Clock); old != nil && old.State == ClockStopped {
-				c.State, c.Outcome, c.UsedMS = ClockStopped, old.Outcome, old.UsedMS
+			c := ClockStatus{Clock: t.Clock, TargetMS: t.TargetMS}
+			if old := prev.clock(t.Clock); old != nil {
+				c.State, c.Outcome, c.UsedMS = old.State, old.Outcome, old.UsedMS
 			}
 			v.SLA.Clocks = append(v.SLA.Clocks, c)
 		}
-	case events.SLAPaused:
-		for _, name := range d.Clocks {
-			if c := v.SLA.clock(name); c != nil && c.State == ClockRunning {
-				c.State, c.Due = ClockPaused, nil
-			}
-		}
-	case events.SLAResumed:
-		for _, t := range d.Targets {
-			if c := v.SLA.clock(t.Clock); c != nil && t.Due != nil {
-				c.State, c.Due, c.Outcome, c.UsedMS = ClockRunning, t.Due, "", 0
-			}
-		}
+		v.SLA.record(d)
+	case events.SLAPaused, events.SLAResumed, events.SLACompleted:
+		v.SLA.record(d)
 	case events.SLAWarning:
 		if c := v.SLA.clock(d.Clock); c != nil && !slices.Contains(c.Warnings, d.Percent) {
 			c.Warnings = append(c.Warnings, d.Percent)
@@ -95,9 +84,42 @@ func (v *View) apply(e events.Event) {
 		if c := v.SLA.clock(d.Clock); c != nil {
 			c.Breached = true
 		}
-	case events.SLACompleted:
-		if c := v.SLA.clock(d.Clock); c != nil {
-			c.State, c.Due, c.Outcome, c.UsedMS = ClockStopped, nil, d.Outcome, d.UsedMS
+	}
+}
+
+// record moves the clocks by an SLA event under the pause/resume rule as the SLA service
+// recorded it (events.RecordedClockState): a clock has a due time while it runs, and an
+// outcome once stopped.
+func (s *SLAStatus) record(p events.Payload) {
+	if s == nil {
+		return
+	}
+	var targets []events.SLATarget
+	switch d := p.(type) {
+	case events.SLAAttached:
+		targets = d.Targets
+	case events.SLAResumed:
+		targets = d.Targets
+	}
+	for i := range s.Clocks {
+		c := &s.Clocks[i]
+		c.State = events.RecordedClockState(c.Clock, c.State, p)
+		if c.State != ClockStopped {
+			c.Outcome, c.UsedMS = "", 0
+		}
+		if c.State != ClockRunning {
+			c.Due = nil
+			continue
+		}
+		for _, t := range targets {
+			if t.Clock == c.Clock && t.Due != nil {
+				c.Due = t.Due
+			}
+		}
+	}
+	if d, ok := p.(events.SLACompleted); ok {
+		if c := s.clock(d.Clock); c != nil {
+			c.Outcome, c.UsedMS = d.Outcome, d.UsedMS
 			c.Breached = c.Breached || d.Outcome == events.OutcomeMissed
 		}
 	}

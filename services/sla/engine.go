@@ -17,7 +17,7 @@ type Policy struct {
 	Response   time.Duration
 	Resolution time.Duration
 	Warnings   []int               // percentages of a target, ascending
-	Pausing    []events.HoldReason // hold reasons that pause the clocks
+	Pausing    []events.HoldReason // hold reasons that pause the clocks (see events.ClockStateAfter)
 }
 
 // PolicyFor returns the policy of a ticket type and priority; false: no SLA applies.
@@ -30,6 +30,9 @@ type Clock struct {
 	// Elapsed is the business time used: up to now while the clock runs or is paused, up
 	// to the event that stopped it otherwise.
 	Elapsed time.Duration
+	// State is the clock's state under the pause/resume rule (events.ClockStateAfter);
+	// Running, Paused and Stopped (with Cancelled) say the same as booleans.
+	State events.ClockState
 	// Running is true while the clock counts: not paused and not stopped.
 	Running bool
 	// Paused is true while a pausing hold stops the clock; PausedBy is the hold's id.
@@ -71,10 +74,11 @@ type Status struct {
 //
 // The policy is the one for the ticket's type and its latest priority, applied to the
 // whole history: a priority change re-targets retroactively from the open time, with the
-// pauses already accrued kept. Both clocks start at open. The resolution clock pauses
-// while the ticket is held for one of the policy's pausing reasons, stops at resolve,
-// runs on after a reopen and is cancelled with the ticket. The response clock stops at
-// the first response (or at resolve) and pauses only before it.
+// pauses already accrued kept. Which clock runs, pauses or stops at each event is the
+// pause/resume rule, events.ClockStateAfter with the policy's pausing reasons: both start
+// at open; a pausing hold pauses the running ones; the response clock stops at the first
+// response (or at resolve) and so pauses only before it; the resolution clock stops at
+// resolve, runs on after a reopen and is cancelled with the ticket.
 func Evaluate(evs []events.Event, policyFor PolicyFor, now time.Time) Status {
 	if len(evs) == 0 {
 		return Status{}
@@ -101,32 +105,38 @@ func Evaluate(evs []events.Event, policyFor PolicyFor, now time.Time) Status {
 	p := st.Policy
 	response := &clock{Clock: Clock{Name: events.ClockResponse, Target: p.Response}}
 	resolution := &clock{Clock: Clock{Name: events.ClockResolution, Target: p.Resolution}}
-	response.run(st.OpenedAt)
-	resolution.run(st.OpenedAt)
-	for _, e := range history[1:] {
-		switch h := e.Data.(type) {
-		case events.Held:
-			if slices.Contains(p.Pausing, h.Reason) {
-				response.pause(e)
-				resolution.pause(e)
-			}
-		case events.Resumed:
-			response.resume(e.Time)
-			resolution.resume(e.Time)
-		case events.Responded:
-			response.stop(e, false)
-		case events.Resolved, events.Closed:
-			response.stop(e, false)
-			resolution.stop(e, false)
-		case events.Cancelled:
-			response.stop(e, true)
-			resolution.stop(e, true)
-		case events.Reopened:
-			resolution.reopen(e.Time)
-		}
-	}
+	walk(history, now, p.Pausing, func(e events.Event, _, after clocks) {
+		response.step(e, after[responseClock])
+		resolution.step(e, after[resolutionClock])
+	})
 	st.Clocks = []Clock{response.settle(p, now), resolution.settle(p, now)}
 	return st
+}
+
+// clocks are the states of a ticket's response and resolution clocks.
+type clocks [2]events.ClockState
+
+const (
+	responseClock   = 0
+	resolutionClock = 1
+)
+
+var clockNames = [2]string{responseClock: events.ClockResponse, resolutionClock: events.ClockResolution}
+
+// walk folds the pause/resume rule (events.ClockStateAfter) over the history up to now,
+// calling f with each event and the clocks' states before and after it.
+func walk(evs []events.Event, now time.Time, pausing []events.HoldReason, f func(e events.Event, before, after clocks)) {
+	var cs clocks
+	for _, e := range evs {
+		if e.Time.After(now) {
+			break
+		}
+		before := cs
+		for i, name := range clockNames {
+			cs[i] = events.ClockStateAfter(name, cs[i], e.Data, pausing)
+		}
+		f(e, before, cs)
+	}
 }
 
 // clock accumulates the business intervals one clock ran in.
@@ -149,39 +159,25 @@ func (c *clock) halt(at time.Time) {
 	}
 }
 
-func (c *clock) pause(hold events.Event) {
-	if c.Stopped || c.Paused {
+// step moves the clock into the state the rule (events.ClockStateAfter) gives it after e.
+func (c *clock) step(e events.Event, next events.ClockState) {
+	if next == c.State {
 		return
 	}
-	c.halt(hold.Time)
-	c.Paused, c.PausedBy = true, hold.ID
-}
-
-func (c *clock) resume(at time.Time) {
-	if c.Stopped || !c.Paused {
-		return
+	c.State = next
+	switch next {
+	case events.ClockRunning: // at open, on resume, on reopen: the time used is kept
+		c.Paused, c.PausedBy = false, ""
+		c.Stopped, c.StoppedBy = false, ""
+		c.run(e.Time)
+	case events.ClockPaused:
+		c.halt(e.Time)
+		c.Paused, c.PausedBy = true, e.ID
+	case events.ClockStopped, events.ClockCancelled:
+		c.halt(e.Time)
+		c.Paused, c.PausedBy = false, ""
+		c.Stopped, c.StoppedBy, c.Cancelled = true, e.ID, next == events.ClockCancelled
 	}
-	c.Paused, c.PausedBy = false, ""
-	c.run(at)
-}
-
-// stop ends the clock at the event; a stopped clock ignores later stops.
-func (c *clock) stop(e events.Event, cancelled bool) {
-	if c.Stopped {
-		return
-	}
-	c.halt(e.Time)
-	c.Paused, c.PausedBy = false, ""
-	c.Stopped, c.StoppedBy, c.Cancelled = true, e.ID, cancelled
-}
-
-// reopen runs a clock stopped by resolve again, keeping the time it used.
-func (c *clock) reopen(at time.Time) {
-	if !c.Stopped || c.Cancelled {
-		return
-	}
-	c.Stopped, c.StoppedBy = false, ""
-	c.run(at)
 }
 
 // settle computes the derived fields of the clock as it stands at now.

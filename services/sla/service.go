@@ -232,7 +232,7 @@ func (d *decision) targets() []events.SLATarget {
 	var out []events.SLATarget
 	for _, c := range d.status.Clocks {
 		t := events.SLATarget{Clock: c.Name, TargetMS: c.Target.Milliseconds()}
-		if c.Running {
+		if events.RecordsDue(c.State) {
 			t.Due = ptr(c.Due.UTC())
 		}
 		out = append(out, t)
@@ -241,24 +241,17 @@ func (d *decision) targets() []events.SLATarget {
 }
 
 // attach attaches the policy for the latest priority: on open, and again, retroactively,
-// after each priority change while the ticket is open.
+// after each priority change while the ticket's resolution clock counts.
 func (d *decision) attach(evs []events.Event, now time.Time) {
-	cause, reason, open := evs[0], "opened", true
-	for _, e := range evs {
-		if e.Time.After(now) {
-			break
-		}
-		switch e.Data.(type) {
-		case events.Reprioritized:
+	cause, reason, ended := evs[0], "opened", false
+	walk(evs, now, d.status.Policy.Pausing, func(e events.Event, _, after clocks) {
+		if _, ok := e.Data.(events.Reprioritized); ok {
 			cause, reason = e, "reprioritized"
-		case events.Resolved, events.Cancelled, events.Closed:
-			open = false
-		case events.Reopened:
-			open = true
 		}
-	}
+		ended = after[resolutionClock].Done()
+	})
 	d.attachID = reactor.DerivedID(cause.ID, "sla_attached")
-	if reason != "opened" && !open {
+	if reason != "opened" && ended {
 		// a priority change recorded after the ticket ended re-targets nothing
 		d.attachID = d.lastAttachID(evs)
 		return
@@ -278,39 +271,29 @@ func (d *decision) lastAttachID(evs []events.Event) string {
 	return id
 }
 
-// pauses records each pausing hold of the clocks, each resume after one and each reopen
-// (the resolution clock runs again).
+// pauses records each change the pause/resume rule makes to the clocks that no verdict
+// records: a pausing hold (the clocks it paused), and a resume or a reopen that runs a
+// clock again (with the new due times).
 func (d *decision) pauses(evs []events.Event, now time.Time) {
-	pausing, responded := false, false
-	for _, e := range evs {
-		if e.Time.After(now) {
-			break
+	walk(evs, now, d.status.Policy.Pausing, func(e events.Event, before, after clocks) {
+		var paused []string
+		resumed := false
+		for i, name := range clockNames {
+			switch {
+			case after[i] == before[i] || before[i] == events.ClockNone:
+			case after[i] == events.ClockPaused:
+				paused = append(paused, name)
+			case after[i] == events.ClockRunning:
+				resumed = true
+			}
 		}
-		switch p := e.Data.(type) {
-		case events.Responded:
-			responded = true
-		case events.Held:
-			if !slices.Contains(d.status.Policy.Pausing, p.Reason) {
-				continue
-			}
-			clocks := []string{events.ClockResolution}
-			if !responded {
-				clocks = []string{events.ClockResponse, events.ClockResolution}
-			}
-			pausing = true
-			d.add(reactor.DerivedID(e.ID, "sla_paused"), e.ID, events.SLAPaused{Reason: p.Reason, Clocks: clocks})
-		case events.Reopened:
-			// the resolution clock runs on: record its new due time
+		if h, ok := e.Data.(events.Held); ok && len(paused) > 0 {
+			d.add(reactor.DerivedID(e.ID, "sla_paused"), e.ID, events.SLAPaused{Reason: h.Reason, Clocks: paused})
+		}
+		if resumed {
 			d.add(reactor.DerivedID(e.ID, "sla_resumed"), e.ID, events.SLAResumed{Targets: d.targets()})
-		case events.Resumed, events.Resolved, events.Cancelled:
-			if pausing {
-				pausing = false
-				if _, ok := p.(events.Resumed); ok {
-					d.add(reactor.DerivedID(e.ID, "sla_resumed"), e.ID, events.SLAResumed{Targets: d.targets()})
-				}
-			}
 		}
-	}
+	})
 }
 
 // thresholds records the warnings and breaches of the running (or paused) clocks
