@@ -3,7 +3,7 @@ MODULES := $(shell go work edit -json | sed -n 's/.*"DiskPath": "\.\/\(.*\)".*/\
 DATA ?= ./data
 GOTEST_FLAGS ?= -count=1 -timeout 12m
 
-.PHONY: run build test lint fmt bench tidy
+.PHONY: run build test race lint fmt bench tidy
 
 run: ## start the whole system on the embedded JetStream default
 	go run ./services/cmd/ledgerdesk run --data $(DATA) --seed-config deploy/demo-config
@@ -15,6 +15,12 @@ test: ## every module's tests (needs nothing but Go); modules without packages y
 	@set -e; for m in $(MODULES); do \
 	  if [ -z "$$(cd $$m && go list ./... 2>/dev/null)" ]; then echo "== $$m: no packages yet"; continue; fi; \
 	  echo "== $$m"; (cd $$m && go test $(GOTEST_FLAGS) ./...); done
+
+# The modules whose concurrent code runs in-process (test/ drives the binary as a subprocess).
+RACE_MODULES := events projections services
+
+race: ## the in-process modules' tests under the race detector (CI runs it after test)
+	@set -e; for m in $(RACE_MODULES); do echo "== $$m (race)"; (cd $$m && go test -race $(GOTEST_FLAGS) ./...); done
 
 lint:
 	@set -e; for m in $(MODULES); do \

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 
 	"github.com/nats-io/nats.go"
@@ -47,22 +48,20 @@ func (e *ChainError) Error() string {
 	return fmt.Sprintf("events: hash chain broken at event %d (id %s, seq %d): %s", e.Index, e.EventID, e.Sequence, e.Reason)
 }
 
-// VerifyChain checks one ticket's history in order: every event's hash matches its
-// content, and every event's PrevHash is the hash of the event before it (the first has
-// none). It returns nil or a *ChainError for the first broken link, which exposes an
+// VerifyChain checks one ticket's history in order with the readers' rule
+// (ChainHead.Link): every event's hash matches its content, every event's PrevHash is the
+// hash of the event before it (the first has none), and every event has the first one's
+// tenant. It returns nil or a *ChainError for the first broken link, which exposes an
 // altered, inserted, reordered or missing event.
 func VerifyChain(history []Raw) error {
-	prev := ""
+	var head ChainHead
 	for i, r := range history {
-		if r.PrevHash != prev {
-			return &ChainError{Index: i, EventID: r.ID, Sequence: r.Sequence,
-				Reason: fmt.Sprintf("prevhash %.12s… does not match the previous event's hash %.12s… (event missing, inserted or reordered)", r.PrevHash, prev)}
+		next, err := head.Link(r)
+		var re *RejectedError
+		if errors.As(err, &re) {
+			return &ChainError{Index: i, EventID: r.ID, Sequence: r.Sequence, Reason: re.Reason}
 		}
-		if got := ComputeHash(r.Event, r.RawData); got != r.Hash {
-			return &ChainError{Index: i, EventID: r.ID, Sequence: r.Sequence,
-				Reason: fmt.Sprintf("content hashes to %.12s… but the event claims %.12s… (event altered)", got, r.Hash)}
-		}
-		prev = r.Hash
+		head = next
 	}
 	return nil
 }
@@ -119,9 +118,9 @@ func (head ChainHead) Link(r Raw) (ChainHead, error) {
 	}
 	if r.PrevHash != head.Hash {
 		if head.Hash == "" {
-			return reject("prevhash %.12s… names an event its ticket does not have (inserted, or built on a rejected event)", r.PrevHash)
+			return reject("prevhash %.12s… names an event its ticket does not have (its first event is missing, or it was inserted or built on a rejected event)", r.PrevHash)
 		}
-		return reject("prevhash %.12s… is not the hash %.12s… of its ticket's last accepted event (seq %d): inserted, reordered or built on a rejected event",
+		return reject("prevhash %.12s… is not the hash %.12s… of its ticket's last accepted event (seq %d): an event before it is missing, or it was inserted, reordered or built on a rejected event",
 			r.PrevHash, head.Hash, head.Sequence)
 	}
 	if head.Tenant != "" && r.Tenant != head.Tenant {
