@@ -59,8 +59,15 @@ func tokenCmd(args []string, stdout, stderr io.Writer) int {
 	if id == "" && fs.NArg() > 0 {
 		id = fs.Arg(0)
 	}
-	if api.token == "" || sub == "revoke" && id == "" {
-		fmt.Fprintf(stderr, "ledgerdesk token %s: --token (or LEDGERDESK_TOKEN) is required\n%s", sub, tokenUsage)
+	var missing []string
+	if api.token == "" {
+		missing = append(missing, "--token (or LEDGERDESK_TOKEN) is required")
+	}
+	if sub == "revoke" && id == "" {
+		missing = append(missing, "the id of the token to revoke is required (ledgerdesk token list shows them)")
+	}
+	if len(missing) > 0 {
+		fmt.Fprintf(stderr, "ledgerdesk token %s: %s\n%s", sub, strings.Join(missing, "; "), tokenUsage)
 		return 2
 	}
 	method, path, okStatus, body := http.MethodGet, "/v1/tokens", http.StatusOK, io.Reader(nil)
