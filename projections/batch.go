@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 
 	"github.com/ledgerdesk/ledgerdesk/events"
 )
@@ -12,10 +13,12 @@ import (
 // views, counters, report buckets — is read from the store once, kept in memory while the
 // batch's events apply and written once by flush; everything else goes straight into the
 // write batch. Reads never see the batch's own writes, so it is a plain (not indexed)
-// Pebble batch.
+// Pebble batch. Views come from the projector's cache of committed views when it has
+// them, and go back to it once the batch has committed (cache).
 type pending struct {
 	db      *pebble.DB
 	b       *pebble.Batch
+	cached  *simplelru.LRU[string, *View]
 	views   map[string]*View
 	counts  map[string]int64 // counter key → delta
 	buckets map[string]*hourBucket
@@ -23,8 +26,8 @@ type pending struct {
 	refused []events.Refused
 }
 
-func newPending(db *pebble.DB) *pending {
-	return &pending{db: db, b: db.NewBatch(), views: map[string]*View{}, counts: map[string]int64{}, buckets: map[string]*hourBucket{}}
+func newPending(db *pebble.DB, cached *simplelru.LRU[string, *View]) *pending {
+	return &pending{db: db, b: db.NewBatch(), cached: cached, views: map[string]*View{}, counts: map[string]int64{}, buckets: map[string]*hourBucket{}}
 }
 
 // apply checks that an event links to its ticket's chain (else it is refused and counts
@@ -70,12 +73,24 @@ func (pd *pending) view(id string) (*View, error) {
 	if v, ok := pd.views[id]; ok {
 		return v, nil
 	}
-	v := &View{}
-	if err := getJSON(pd.db, []byte(prefixView+id), v); err != nil && !errors.Is(err, ErrNotFound) {
-		return nil, err
+	v, ok := pd.cached.Get(id)
+	if !ok {
+		v = &View{}
+		if err := getJSON(pd.db, []byte(prefixView+id), v); err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
 	}
 	pd.views[id] = v
 	return v, nil
+}
+
+// cache hands the batch's views to the projector's cache once the batch has committed.
+func (pd *pending) cache() {
+	for id, v := range pd.views {
+		if v.Seq != 0 { // else only refused events named it: it does not exist
+			pd.cached.Add(id, v)
+		}
+	}
 }
 
 func (pd *pending) bucket(tenant string, hour uint64) (*hourBucket, error) {

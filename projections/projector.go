@@ -11,6 +11,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 
 	"github.com/ledgerdesk/ledgerdesk/events"
 )
@@ -24,6 +25,10 @@ type Options struct {
 	FS vfs.FS
 	// BatchSize bounds the events applied in one Pebble batch (default 1,000).
 	BatchSize int
+	// CachedViews bounds the committed ticket views kept decoded in memory between
+	// batches, least recently used evicted first (default 50,000), so that a ticket's
+	// next event reads its view neither from Pebble nor from JSON.
+	CachedViews int
 	// Refused, when set, is told of every message of the log the read models leave out,
 	// once its batch is committed: events that fail their ticket's chain and messages that
 	// are not ledgerdesk events (events.Refused). A crash between the commit and the call
@@ -38,6 +43,9 @@ func (o *Options) setDefaults() {
 	if o.BatchSize <= 0 {
 		o.BatchSize = 1000
 	}
+	if o.CachedViews <= 0 {
+		o.CachedViews = 50_000
+	}
 }
 
 // Projector maintains the read models in a Pebble store in dir. It is safe for concurrent
@@ -47,6 +55,11 @@ type Projector struct {
 	opts Options
 
 	progress events.Progress // the last committed stream sequence
+
+	// views caches committed views by ticket id. Only the applier (Run or Apply, never
+	// both at once) touches it; a batch's pending state takes views from it and mutates
+	// them, so a batch that fails empties it (see apply).
+	views *simplelru.LRU[string, *View]
 
 	// beforeCommit, when set (tests), runs before each batch commits; an error aborts the
 	// batch as a crash inside it would.
@@ -61,7 +74,12 @@ func Open(dir string, opts Options) (*Projector, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open read models: %w", err)
 	}
-	p := &Projector{db: db, opts: opts}
+	views, err := simplelru.NewLRU[string, *View](opts.CachedViews, nil)
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open read models: %w", err)
+	}
+	p := &Projector{db: db, opts: opts, views: views}
 	format, err := p.getUint(keyFormat)
 	if err == nil && format != FormatVersion {
 		err = p.Rebuild()
@@ -103,6 +121,7 @@ func (p *Projector) Rebuild() error {
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("rebuild read models: %w", err)
 	}
+	p.views.Purge()
 	p.progress.Set(0)
 	return nil
 }
@@ -187,9 +206,17 @@ func (p *Projector) Apply(evs []events.Raw) error {
 	return p.apply(entries)
 }
 
-func (p *Projector) apply(entries []logEntry) error {
-	pd := newPending(p.db)
+// apply applies entries in one synced batch. The batch's pending state may change views
+// taken from the cache before it commits, so a failure empties the cache: it holds
+// committed state only.
+func (p *Projector) apply(entries []logEntry) (err error) {
+	pd := newPending(p.db, p.views)
 	defer pd.b.Close()
+	defer func() {
+		if err != nil {
+			p.views.Purge()
+		}
+	}()
 	last := p.Seq()
 	for _, e := range entries {
 		if e.seq() <= last {
@@ -224,6 +251,7 @@ func (p *Projector) apply(entries []logEntry) error {
 	if err := pd.b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("commit read models at seq %d: %w", last, err)
 	}
+	pd.cache()
 	p.progress.Set(last)
 	if p.opts.Refused != nil {
 		for _, r := range pd.refused {

@@ -299,6 +299,33 @@ func TestCrashInsideABatch(t *testing.T) {
 	restart(t, "a crash inside a batch", fs, store, before)
 }
 
+// TestFailedBatchLeavesNoTrace: a batch that fails before its commit changes nothing the
+// same projector reads afterwards (its cached views included): run on, it ends with the
+// read models of a rebuild from zero.
+func TestFailedBatchLeavesNoTrace(t *testing.T) {
+	store, _ := fixture(t)
+	fs := vfs.NewMem()
+	p := open(t, fs, 3)
+	failed := false
+	projections.SetBeforeCommit(p, func(last uint64) error {
+		if last > 9 && !failed {
+			failed = true
+			return errCrash
+		}
+		return nil
+	})
+	if err := catchUp(t, p, store); !errors.Is(err, errCrash) {
+		t.Fatalf("run: %v, want the failure", err)
+	}
+	if err := catchUp(t, p, store); err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	if got, want := dump(t, fs), reference(t, store); got != want {
+		t.Errorf("after a failed batch:\n%s\nwant\n%s", got, want)
+	}
+}
+
 // restart opens the read models in fs after a crash, checks that they resume at seq,
 // runs them to the end of the log and compares them with a rebuild from zero.
 func restart(t *testing.T, crash string, fs vfs.FS, store *events.Store, seq uint64) {
