@@ -10,34 +10,43 @@ import (
 )
 
 // pending is one batch's work. What its events read and change again and again — ticket
-// views, counters, report buckets — is read from the store once, kept in memory while the
-// batch's events apply and written once by flush; everything else goes straight into the
-// write batch. Reads never see the batch's own writes, so it is a plain (not indexed)
-// Pebble batch. Views come from the projector's cache of committed views when it has
-// them, and go back to it once the batch has committed (cache).
+// views and their index entries, counters, report buckets — is read once, kept in memory
+// while the batch's events apply and written once by flush; everything else goes straight
+// into the write batch. Tickets come from the projector's cache of committed state when it
+// has them (else from the store) and go back to it once the batch has committed (cache).
+// Reads never see the batch's own writes, so it is a plain (not indexed) Pebble batch.
 type pending struct {
 	db      *pebble.DB
 	b       *pebble.Batch
-	cached  *simplelru.LRU[string, *View]
-	views   map[string]*View
+	cached  *simplelru.LRU[string, *ticketState]
+	tickets map[string]*ticketState
 	counts  map[string]int64 // counter key → delta
 	buckets map[string]*hourBucket
 	// refused are the batch's events that fail their ticket's chain, applied to nothing.
 	refused []events.Refused
 }
 
-func newPending(db *pebble.DB, cached *simplelru.LRU[string, *View]) *pending {
-	return &pending{db: db, b: db.NewBatch(), cached: cached, views: map[string]*View{}, counts: map[string]int64{}, buckets: map[string]*hourBucket{}}
+// ticketState is a ticket's view and the index entries the store holds for it. Between
+// batches (in the cache) entries are those of view; within a batch view moves on and
+// entries stay those of the batch's start until flush moves the index.
+type ticketState struct {
+	view    *View
+	entries []entry
+}
+
+func newPending(db *pebble.DB, cached *simplelru.LRU[string, *ticketState]) *pending {
+	return &pending{db: db, b: db.NewBatch(), cached: cached, tickets: map[string]*ticketState{},
+		counts: map[string]int64{}, buckets: map[string]*hourBucket{}}
 }
 
 // apply checks that an event links to its ticket's chain (else it is refused and counts
-// nowhere), folds it into its ticket's view, moves the view's index entries and records
-// the report figures.
+// nowhere), folds it into its ticket's view and records the report figures.
 func (pd *pending) apply(r events.Raw) error {
-	v, err := pd.view(r.TicketID)
+	ts, err := pd.ticket(r.TicketID)
 	if err != nil {
 		return err
 	}
+	v := ts.view
 	if _, err := (events.ChainHead{Tenant: v.Ticket.Tenant, Hash: v.Hash, Sequence: v.Seq}).Link(r); err != nil {
 		var refused events.Refused
 		if !errors.As(err, &refused) {
@@ -48,49 +57,24 @@ func (pd *pending) apply(r events.Raw) error {
 	}
 	e := r.Event
 	before := *v
-	oldEntries := entries(v)
 	v.apply(e)
-	if err := pd.record(&before, v, e); err != nil {
-		return err
-	}
-	gone, added := diff(oldEntries, entries(v))
-	for _, en := range gone {
-		if err := pd.b.Delete(en.key, nil); err != nil {
-			return err
-		}
-		pd.counts[string(en.count)]--
-	}
-	for _, en := range added {
-		if err := pd.b.Set(en.key, nil, nil); err != nil {
-			return err
-		}
-		pd.counts[string(en.count)]++
-	}
-	return nil
+	return pd.record(&before, v, e)
 }
 
-func (pd *pending) view(id string) (*View, error) {
-	if v, ok := pd.views[id]; ok {
-		return v, nil
+func (pd *pending) ticket(id string) (*ticketState, error) {
+	if ts, ok := pd.tickets[id]; ok {
+		return ts, nil
 	}
-	v, ok := pd.cached.Get(id)
+	ts, ok := pd.cached.Get(id)
 	if !ok {
-		v = &View{}
+		v := &View{}
 		if err := getJSON(pd.db, []byte(prefixView+id), v); err != nil && !errors.Is(err, ErrNotFound) {
 			return nil, err
 		}
+		ts = &ticketState{view: v, entries: entries(v)}
 	}
-	pd.views[id] = v
-	return v, nil
-}
-
-// cache hands the batch's views to the projector's cache once the batch has committed.
-func (pd *pending) cache() {
-	for id, v := range pd.views {
-		if v.Seq != 0 { // else only refused events named it: it does not exist
-			pd.cached.Add(id, v)
-		}
-	}
+	pd.tickets[id] = ts
+	return ts, nil
 }
 
 func (pd *pending) bucket(tenant string, hour uint64) (*hourBucket, error) {
@@ -106,15 +90,32 @@ func (pd *pending) bucket(tenant string, hour uint64) (*hourBucket, error) {
 	return hb, nil
 }
 
-// flush writes the views, counters and buckets the batch changed.
+// flush writes the views the batch changed and moves their index entries from those of
+// the batch's start to those of its end (an entry a ticket had only in between is never
+// written), then writes the counters and buckets.
 func (pd *pending) flush() error {
-	for id, v := range pd.views {
-		if v.Seq == 0 {
+	for id, ts := range pd.tickets {
+		if ts.view.Seq == 0 {
 			continue // only refused events named this ticket: it does not exist
 		}
-		if err := setJSON(pd.b, []byte(prefixView+id), v); err != nil {
+		if err := setJSON(pd.b, []byte(prefixView+id), ts.view); err != nil {
 			return err
 		}
+		now := entries(ts.view)
+		gone, added := diff(ts.entries, now)
+		for _, en := range gone {
+			if err := pd.b.Delete(en.key, nil); err != nil {
+				return err
+			}
+			pd.counts[string(en.count)]--
+		}
+		for _, en := range added {
+			if err := pd.b.Set(en.key, nil, nil); err != nil {
+				return err
+			}
+			pd.counts[string(en.count)]++
+		}
+		ts.entries = now
 	}
 	for key, hb := range pd.buckets {
 		if err := setJSON(pd.b, []byte(key), hb); err != nil {
@@ -139,4 +140,13 @@ func (pd *pending) flush() error {
 		}
 	}
 	return nil
+}
+
+// cache hands the batch's tickets to the projector's cache once the batch has committed.
+func (pd *pending) cache() {
+	for id, ts := range pd.tickets {
+		if ts.view.Seq != 0 { // else only refused events named it: it does not exist
+			pd.cached.Add(id, ts)
+		}
+	}
 }

@@ -25,9 +25,10 @@ type Options struct {
 	FS vfs.FS
 	// BatchSize bounds the events applied in one Pebble batch (default 1,000).
 	BatchSize int
-	// CachedViews bounds the committed ticket views kept decoded in memory between
-	// batches, least recently used evicted first (default 50,000), so that a ticket's
-	// next event reads its view neither from Pebble nor from JSON.
+	// CachedViews bounds the committed ticket views (with their index entries) kept
+	// decoded in memory between batches, least recently used evicted first (default
+	// 50,000), so that a ticket's next event reads its view neither from Pebble nor from
+	// JSON.
 	CachedViews int
 	// Refused, when set, is told of every message of the log the read models leave out,
 	// once its batch is committed: events that fail their ticket's chain and messages that
@@ -56,10 +57,10 @@ type Projector struct {
 
 	progress events.Progress // the last committed stream sequence
 
-	// views caches committed views by ticket id. Only the applier (Run or Apply, never
-	// both at once) touches it; a batch's pending state takes views from it and mutates
-	// them, so a batch that fails empties it (see apply).
-	views *simplelru.LRU[string, *View]
+	// tickets caches committed views and their index entries by ticket id. Only the
+	// applier (Run or Apply, never both at once) touches it; a batch's pending state
+	// takes tickets from it and changes them, so a batch that fails empties it (apply).
+	tickets *simplelru.LRU[string, *ticketState]
 
 	// beforeCommit, when set (tests), runs before each batch commits; an error aborts the
 	// batch as a crash inside it would.
@@ -70,16 +71,16 @@ type Projector struct {
 // FormatVersion is emptied, so the next Run rebuilds it from sequence 1.
 func Open(dir string, opts Options) (*Projector, error) {
 	opts.setDefaults()
-	db, err := pebble.Open(dir, &pebble.Options{FS: opts.FS, Logger: quietLogger{}})
+	db, err := pebble.Open(dir, &pebble.Options{FS: opts.FS, Logger: quietLogger{}, MemTableSize: memTableSize})
 	if err != nil {
 		return nil, fmt.Errorf("open read models: %w", err)
 	}
-	views, err := simplelru.NewLRU[string, *View](opts.CachedViews, nil)
+	tickets, err := simplelru.NewLRU[string, *ticketState](opts.CachedViews, nil)
 	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open read models: %w", err)
 	}
-	p := &Projector{db: db, opts: opts, views: views}
+	p := &Projector{db: db, opts: opts, tickets: tickets}
 	format, err := p.getUint(keyFormat)
 	if err == nil && format != FormatVersion {
 		err = p.Rebuild()
@@ -95,6 +96,12 @@ func Open(dir string, opts Options) (*Projector, error) {
 	}
 	return p, nil
 }
+
+// memTableSize is Pebble's memtable (its default is 4 MiB). Every batch rewrites the
+// views it touches, so a rebuild overwrites each view once per event: a memtable that
+// holds a few hundred thousand views keeps the overwritten versions out of the sstables,
+// which otherwise cost the rebuild a core in compactions.
+const memTableSize = 32 << 20
 
 // quietLogger drops Pebble's informational messages (one per WAL replayed at open) and
 // keeps its errors.
@@ -121,7 +128,7 @@ func (p *Projector) Rebuild() error {
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("rebuild read models: %w", err)
 	}
-	p.views.Purge()
+	p.tickets.Purge()
 	p.progress.Set(0)
 	return nil
 }
@@ -206,15 +213,15 @@ func (p *Projector) Apply(evs []events.Raw) error {
 	return p.apply(entries)
 }
 
-// apply applies entries in one synced batch. The batch's pending state may change views
+// apply applies entries in one synced batch. The batch's pending state may change tickets
 // taken from the cache before it commits, so a failure empties the cache: it holds
 // committed state only.
 func (p *Projector) apply(entries []logEntry) (err error) {
-	pd := newPending(p.db, p.views)
+	pd := newPending(p.db, p.tickets)
 	defer pd.b.Close()
 	defer func() {
 		if err != nil {
-			p.views.Purge()
+			p.tickets.Purge()
 		}
 	}()
 	last := p.Seq()
