@@ -41,13 +41,14 @@ func newPending(db *pebble.DB, cached *simplelru.LRU[string, *ticketState]) *pen
 
 // apply checks that an event links to its ticket's chain (else it is refused and counts
 // nowhere), folds it into its ticket's view and records the report figures.
-func (pd *pending) apply(r events.Raw) error {
+func (pd *pending) apply(c events.Checked) error {
+	r := c.Raw()
 	ts, err := pd.ticket(r.TicketID)
 	if err != nil {
 		return err
 	}
 	v := ts.view
-	if _, err := (events.ChainHead{Tenant: v.Ticket.Tenant, Hash: v.Hash, Sequence: v.Seq}).Link(r); err != nil {
+	if _, err := (events.ChainHead{Tenant: v.Ticket.Tenant, Hash: v.Hash, Sequence: v.Seq}).LinkChecked(c); err != nil {
 		var refused events.Refused
 		if !errors.As(err, &refused) {
 			return err

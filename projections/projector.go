@@ -155,7 +155,9 @@ func (p *Projector) Run(ctx context.Context, store *events.Store) error {
 			return ctx.Err()
 		}
 	}
-	sub, err := store.Subscribe(ctx, p.Seq()+1, func(r events.Raw) error { return send(logEntry{raw: r}) },
+	// The subscription's goroutine decodes and hashes each event (events.Check), ahead
+	// of this one, which links and applies them in order.
+	sub, err := store.Subscribe(ctx, p.Seq()+1, func(r events.Raw) error { return send(logEntry{event: events.Check(r)}) },
 		func(u *events.Undecodable) error { return send(logEntry{undecodable: u}) })
 	if err != nil {
 		return err
@@ -191,7 +193,7 @@ func (p *Projector) Run(ctx context.Context, store *events.Store) error {
 
 // logEntry is one message of the log: an event, or a message that is not one.
 type logEntry struct {
-	raw         events.Raw
+	event       events.Checked
 	undecodable *events.Undecodable
 }
 
@@ -199,7 +201,7 @@ func (e logEntry) seq() uint64 {
 	if e.undecodable != nil {
 		return e.undecodable.Sequence
 	}
-	return e.raw.Sequence
+	return e.event.Raw().Sequence
 }
 
 // Apply applies events, in stream order, in one synced batch with the checkpoint. Events
@@ -208,7 +210,7 @@ func (e logEntry) seq() uint64 {
 func (p *Projector) Apply(evs []events.Raw) error {
 	entries := make([]logEntry, len(evs))
 	for i, r := range evs {
-		entries[i] = logEntry{raw: r}
+		entries[i] = logEntry{event: events.Check(r)}
 	}
 	return p.apply(entries)
 }
@@ -234,8 +236,8 @@ func (p *Projector) apply(entries []logEntry) (err error) {
 			pd.refused = append(pd.refused, e.undecodable)
 			continue
 		}
-		if err := pd.apply(e.raw); err != nil {
-			return fmt.Errorf("project event seq %d: %w", e.raw.Sequence, err)
+		if err := pd.apply(e.event); err != nil {
+			return fmt.Errorf("project event seq %d: %w", e.seq(), err)
 		}
 	}
 	if last == p.Seq() {
