@@ -1,7 +1,10 @@
 package projections
 
 import (
+	"encoding/json"
 	"errors"
+	"runtime"
+	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/hashicorp/golang-lru/v2/simplelru"
@@ -95,13 +98,22 @@ func (pd *pending) bucket(tenant string, hour uint64) (*hourBucket, error) {
 // the batch's start to those of its end (an entry a ticket had only in between is never
 // written), then writes the counters and buckets.
 func (pd *pending) flush() error {
+	ids := make([]string, 0, len(pd.tickets))
+	views := make([]*View, 0, len(pd.tickets))
 	for id, ts := range pd.tickets {
-		if ts.view.Seq == 0 {
-			continue // only refused events named this ticket: it does not exist
+		if ts.view.Seq != 0 { // else only refused events named this ticket: it does not exist
+			ids, views = append(ids, id), append(views, ts.view)
 		}
-		if err := setJSON(pd.b, []byte(prefixView+id), ts.view); err != nil {
+	}
+	encoded, err := encodeAll(views)
+	if err != nil {
+		return err
+	}
+	for i, id := range ids {
+		if err := pd.b.Set([]byte(prefixView+id), encoded[i], nil); err != nil {
 			return err
 		}
+		ts := pd.tickets[id]
 		now := entries(ts.view)
 		gone, added := diff(ts.entries, now)
 		for _, en := range gone {
@@ -141,6 +153,24 @@ func (pd *pending) flush() error {
 		}
 	}
 	return nil
+}
+
+// encodeAll encodes views to JSON, spread over the machine's cores: it is most of a
+// batch's own work, and the views no longer change once the batch's events are applied.
+func encodeAll(views []*View) ([][]byte, error) {
+	out := make([][]byte, len(views))
+	errs := make([]error, len(views))
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(views)/64))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(views); i += workers {
+				out[i], errs[i] = json.Marshal(views[i])
+			}
+		})
+	}
+	wg.Wait()
+	return out, errors.Join(errs...)
 }
 
 // cache hands the batch's tickets to the projector's cache once the batch has committed.
