@@ -109,12 +109,31 @@ func (e *RejectedError) Error() string {
 // after head when its content hashes to its hash, its prevhash is head's hash and it
 // belongs to head's tenant. It returns the ticket's new head, or a *RejectedError (head
 // stays as it was: the ticket's next event must still link to head).
-func (head ChainHead) Link(r Raw) (ChainHead, error) {
+func (head ChainHead) Link(r Raw) (ChainHead, error) { return head.LinkChecked(Check(r)) }
+
+// Checked is an event with its content hash computed ahead (Check), so that linking it
+// (LinkChecked) hashes nothing: a reader that applies events in order on one goroutine
+// can hash them on the goroutine that decodes them.
+type Checked struct {
+	raw Raw
+	sum string // ComputeHash(raw.Event, raw.RawData)
+}
+
+// Check computes an event's content hash for LinkChecked. The event must not change
+// afterwards (its RawData is shared, not copied).
+func Check(r Raw) Checked { return Checked{raw: r, sum: ComputeHash(r.Event, r.RawData)} }
+
+// Raw is the checked event.
+func (c Checked) Raw() Raw { return c.raw }
+
+// LinkChecked is Link for an event Check hashed ahead: the same rule, the same answers.
+func (head ChainHead) LinkChecked(c Checked) (ChainHead, error) {
+	r := c.raw
 	reject := func(format string, args ...any) (ChainHead, error) {
 		return head, &RejectedError{Sequence: r.Sequence, TicketID: r.TicketID, EventID: r.ID, Reason: fmt.Sprintf(format, args...), event: r}
 	}
-	if got := ComputeHash(r.Event, r.RawData); got != r.Hash {
-		return reject("content hashes to %.12s… but the event claims %q (altered or forged)", got, r.Hash)
+	if c.sum != r.Hash {
+		return reject("content hashes to %.12s… but the event claims %q (altered or forged)", c.sum, r.Hash)
 	}
 	if r.PrevHash != head.Hash {
 		if head.Hash == "" {

@@ -1,41 +1,57 @@
 package projections
 
 import (
+	"encoding/json"
 	"errors"
+	"runtime"
+	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 
 	"github.com/ledgerdesk/ledgerdesk/events"
 )
 
 // pending is one batch's work. What its events read and change again and again — ticket
-// views, counters, report buckets — is read from the store once, kept in memory while the
-// batch's events apply and written once by flush; everything else goes straight into the
-// write batch. Reads never see the batch's own writes, so it is a plain (not indexed)
-// Pebble batch.
+// views and their index entries, counters, report buckets — is read once, kept in memory
+// while the batch's events apply and written once by flush; everything else goes straight
+// into the write batch. Tickets come from the projector's cache of committed state when it
+// has them (else from the store) and go back to it once the batch has committed (cache).
+// Reads never see the batch's own writes, so it is a plain (not indexed) Pebble batch.
 type pending struct {
 	db      *pebble.DB
 	b       *pebble.Batch
-	views   map[string]*View
+	cached  *simplelru.LRU[string, *ticketState]
+	tickets map[string]*ticketState
 	counts  map[string]int64 // counter key → delta
 	buckets map[string]*hourBucket
 	// refused are the batch's events that fail their ticket's chain, applied to nothing.
 	refused []events.Refused
 }
 
-func newPending(db *pebble.DB) *pending {
-	return &pending{db: db, b: db.NewBatch(), views: map[string]*View{}, counts: map[string]int64{}, buckets: map[string]*hourBucket{}}
+// ticketState is a ticket's view and the index entries the store holds for it. Between
+// batches (in the cache) entries are those of view; within a batch view moves on and
+// entries stay those of the batch's start until flush moves the index.
+type ticketState struct {
+	view    *View
+	entries []entry
+}
+
+func newPending(db *pebble.DB, cached *simplelru.LRU[string, *ticketState]) *pending {
+	return &pending{db: db, b: db.NewBatch(), cached: cached, tickets: map[string]*ticketState{},
+		counts: map[string]int64{}, buckets: map[string]*hourBucket{}}
 }
 
 // apply checks that an event links to its ticket's chain (else it is refused and counts
-// nowhere), folds it into its ticket's view, moves the view's index entries and records
-// the report figures.
-func (pd *pending) apply(r events.Raw) error {
-	v, err := pd.view(r.TicketID)
+// nowhere), folds it into its ticket's view and records the report figures.
+func (pd *pending) apply(c events.Checked) error {
+	r := c.Raw()
+	ts, err := pd.ticket(r.TicketID)
 	if err != nil {
 		return err
 	}
-	if _, err := (events.ChainHead{Tenant: v.Ticket.Tenant, Hash: v.Hash, Sequence: v.Seq}).Link(r); err != nil {
+	v := ts.view
+	if _, err := (events.ChainHead{Tenant: v.Ticket.Tenant, Hash: v.Hash, Sequence: v.Seq}).LinkChecked(c); err != nil {
 		var refused events.Refused
 		if !errors.As(err, &refused) {
 			return err
@@ -45,37 +61,24 @@ func (pd *pending) apply(r events.Raw) error {
 	}
 	e := r.Event
 	before := *v
-	oldEntries := entries(v)
 	v.apply(e)
-	if err := pd.record(&before, v, e); err != nil {
-		return err
-	}
-	gone, added := diff(oldEntries, entries(v))
-	for _, en := range gone {
-		if err := pd.b.Delete(en.key, nil); err != nil {
-			return err
-		}
-		pd.counts[string(en.count)]--
-	}
-	for _, en := range added {
-		if err := pd.b.Set(en.key, nil, nil); err != nil {
-			return err
-		}
-		pd.counts[string(en.count)]++
-	}
-	return nil
+	return pd.record(&before, v, e)
 }
 
-func (pd *pending) view(id string) (*View, error) {
-	if v, ok := pd.views[id]; ok {
-		return v, nil
+func (pd *pending) ticket(id string) (*ticketState, error) {
+	if ts, ok := pd.tickets[id]; ok {
+		return ts, nil
 	}
-	v := &View{}
-	if err := getJSON(pd.db, []byte(prefixView+id), v); err != nil && !errors.Is(err, ErrNotFound) {
-		return nil, err
+	ts, ok := pd.cached.Get(id)
+	if !ok {
+		v := &View{}
+		if err := getJSON(pd.db, []byte(prefixView+id), v); err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+		ts = &ticketState{view: v, entries: entries(v)}
 	}
-	pd.views[id] = v
-	return v, nil
+	pd.tickets[id] = ts
+	return ts, nil
 }
 
 func (pd *pending) bucket(tenant string, hour uint64) (*hourBucket, error) {
@@ -91,15 +94,41 @@ func (pd *pending) bucket(tenant string, hour uint64) (*hourBucket, error) {
 	return hb, nil
 }
 
-// flush writes the views, counters and buckets the batch changed.
+// flush writes the views the batch changed and moves their index entries from those of
+// the batch's start to those of its end (an entry a ticket had only in between is never
+// written), then writes the counters and buckets.
 func (pd *pending) flush() error {
-	for id, v := range pd.views {
-		if v.Seq == 0 {
-			continue // only refused events named this ticket: it does not exist
+	ids := make([]string, 0, len(pd.tickets))
+	views := make([]*View, 0, len(pd.tickets))
+	for id, ts := range pd.tickets {
+		if ts.view.Seq != 0 { // else only refused events named this ticket: it does not exist
+			ids, views = append(ids, id), append(views, ts.view)
 		}
-		if err := setJSON(pd.b, []byte(prefixView+id), v); err != nil {
+	}
+	encoded, err := encodeAll(views)
+	if err != nil {
+		return err
+	}
+	for i, id := range ids {
+		if err := pd.b.Set([]byte(prefixView+id), encoded[i], nil); err != nil {
 			return err
 		}
+		ts := pd.tickets[id]
+		now := entries(ts.view)
+		gone, added := diff(ts.entries, now)
+		for _, en := range gone {
+			if err := pd.b.Delete(en.key, nil); err != nil {
+				return err
+			}
+			pd.counts[string(en.count)]--
+		}
+		for _, en := range added {
+			if err := pd.b.Set(en.key, nil, nil); err != nil {
+				return err
+			}
+			pd.counts[string(en.count)]++
+		}
+		ts.entries = now
 	}
 	for key, hb := range pd.buckets {
 		if err := setJSON(pd.b, []byte(key), hb); err != nil {
@@ -124,4 +153,31 @@ func (pd *pending) flush() error {
 		}
 	}
 	return nil
+}
+
+// encodeAll encodes views to JSON, spread over the machine's cores: it is most of a
+// batch's own work, and the views no longer change once the batch's events are applied.
+func encodeAll(views []*View) ([][]byte, error) {
+	out := make([][]byte, len(views))
+	errs := make([]error, len(views))
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(views)/64))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(views); i += workers {
+				out[i], errs[i] = json.Marshal(views[i])
+			}
+		})
+	}
+	wg.Wait()
+	return out, errors.Join(errs...)
+}
+
+// cache hands the batch's tickets to the projector's cache once the batch has committed.
+func (pd *pending) cache() {
+	for id, ts := range pd.tickets {
+		if ts.view.Seq != 0 { // else only refused events named it: it does not exist
+			pd.cached.Add(id, ts)
+		}
+	}
 }

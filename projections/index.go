@@ -2,6 +2,7 @@ package projections
 
 import (
 	"bytes"
+	"encoding/binary"
 	"strconv"
 
 	"github.com/ledgerdesk/ledgerdesk/events"
@@ -77,19 +78,22 @@ func entries(v *View) []entry {
 	if t.ID == "" || !t.State.IsOpen() {
 		return nil
 	}
-	due := u64(dueKey(v.NextDue()))
-	var order []byte
-	order = append(order, due...)
+	due := dueKey(v.NextDue())
+	order := make([]byte, 0, 17+len(t.ID))
+	order = binary.BigEndian.AppendUint64(order, due)
 	order = append(order, priorityRank(t.Priority))
-	order = append(order, u64(uint64(t.OpenedAt.UnixMilli()))...)
+	order = binary.BigEndian.AppendUint64(order, uint64(t.OpenedAt.UnixMilli()))
 	order = append(order, t.ID...)
-	var out []entry
+	out := make([]entry, 0, 6)
 	for _, s := range scopes(t) {
 		k := s.key()
-		out = append(out, entry{key: append(queuePrefix(k), order...), count: queueCountKey(k)})
+		key := make([]byte, 0, len(prefixQueue)+len(k)+1+len(order))
+		key = append(append(append(append(key, prefixQueue...), k...), 0), order...)
+		out = append(out, entry{key: key, count: queueCountKey(k)})
 	}
 	if b := v.Board(); b != "" {
-		out = append(out, entry{key: append(append(boardPrefix(t.Tenant, b), due...), t.ID...), count: boardCountKey(t.Tenant, b)})
+		key := binary.BigEndian.AppendUint64(boardPrefix(t.Tenant, b), due)
+		out = append(out, entry{key: append(key, t.ID...), count: boardCountKey(t.Tenant, b)})
 	}
 	return out
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 
 	"github.com/ledgerdesk/ledgerdesk/events"
 )
@@ -24,6 +25,11 @@ type Options struct {
 	FS vfs.FS
 	// BatchSize bounds the events applied in one Pebble batch (default 1,000).
 	BatchSize int
+	// CachedViews bounds the committed ticket views (with their index entries) kept
+	// decoded in memory between batches, least recently used evicted first (default
+	// 50,000), so that a ticket's next event reads its view neither from Pebble nor from
+	// JSON.
+	CachedViews int
 	// Refused, when set, is told of every message of the log the read models leave out,
 	// once its batch is committed: events that fail their ticket's chain and messages that
 	// are not ledgerdesk events (events.Refused). A crash between the commit and the call
@@ -38,6 +44,9 @@ func (o *Options) setDefaults() {
 	if o.BatchSize <= 0 {
 		o.BatchSize = 1000
 	}
+	if o.CachedViews <= 0 {
+		o.CachedViews = 50_000
+	}
 }
 
 // Projector maintains the read models in a Pebble store in dir. It is safe for concurrent
@@ -48,6 +57,11 @@ type Projector struct {
 
 	progress events.Progress // the last committed stream sequence
 
+	// tickets caches committed views and their index entries by ticket id. Only the
+	// applier (Run or Apply, never both at once) touches it; a batch's pending state
+	// takes tickets from it and changes them, so a batch that fails empties it (apply).
+	tickets *simplelru.LRU[string, *ticketState]
+
 	// beforeCommit, when set (tests), runs before each batch commits; an error aborts the
 	// batch as a crash inside it would.
 	beforeCommit func(lastSeq uint64) error
@@ -57,11 +71,16 @@ type Projector struct {
 // FormatVersion is emptied, so the next Run rebuilds it from sequence 1.
 func Open(dir string, opts Options) (*Projector, error) {
 	opts.setDefaults()
-	db, err := pebble.Open(dir, &pebble.Options{FS: opts.FS, Logger: quietLogger{}})
+	db, err := pebble.Open(dir, &pebble.Options{FS: opts.FS, Logger: quietLogger{}, MemTableSize: memTableSize})
 	if err != nil {
 		return nil, fmt.Errorf("open read models: %w", err)
 	}
-	p := &Projector{db: db, opts: opts}
+	tickets, err := simplelru.NewLRU[string, *ticketState](opts.CachedViews, nil)
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open read models: %w", err)
+	}
+	p := &Projector{db: db, opts: opts, tickets: tickets}
 	format, err := p.getUint(keyFormat)
 	if err == nil && format != FormatVersion {
 		err = p.Rebuild()
@@ -77,6 +96,12 @@ func Open(dir string, opts Options) (*Projector, error) {
 	}
 	return p, nil
 }
+
+// memTableSize is Pebble's memtable (its default is 4 MiB). Every batch rewrites the
+// views it touches, so a rebuild overwrites each view once per event: a memtable that
+// holds a few hundred thousand views keeps the overwritten versions out of the sstables,
+// which otherwise cost the rebuild a core in compactions.
+const memTableSize = 32 << 20
 
 // quietLogger drops Pebble's informational messages (one per WAL replayed at open) and
 // keeps its errors.
@@ -103,6 +128,7 @@ func (p *Projector) Rebuild() error {
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("rebuild read models: %w", err)
 	}
+	p.tickets.Purge()
 	p.progress.Set(0)
 	return nil
 }
@@ -129,7 +155,9 @@ func (p *Projector) Run(ctx context.Context, store *events.Store) error {
 			return ctx.Err()
 		}
 	}
-	sub, err := store.Subscribe(ctx, p.Seq()+1, func(r events.Raw) error { return send(logEntry{raw: r}) },
+	// The subscription's goroutine decodes and hashes each event (events.Check), ahead
+	// of this one, which links and applies them in order.
+	sub, err := store.Subscribe(ctx, p.Seq()+1, func(r events.Raw) error { return send(logEntry{event: events.Check(r)}) },
 		func(u *events.Undecodable) error { return send(logEntry{undecodable: u}) })
 	if err != nil {
 		return err
@@ -165,7 +193,7 @@ func (p *Projector) Run(ctx context.Context, store *events.Store) error {
 
 // logEntry is one message of the log: an event, or a message that is not one.
 type logEntry struct {
-	raw         events.Raw
+	event       events.Checked
 	undecodable *events.Undecodable
 }
 
@@ -173,7 +201,7 @@ func (e logEntry) seq() uint64 {
 	if e.undecodable != nil {
 		return e.undecodable.Sequence
 	}
-	return e.raw.Sequence
+	return e.event.Raw().Sequence
 }
 
 // Apply applies events, in stream order, in one synced batch with the checkpoint. Events
@@ -182,14 +210,22 @@ func (e logEntry) seq() uint64 {
 func (p *Projector) Apply(evs []events.Raw) error {
 	entries := make([]logEntry, len(evs))
 	for i, r := range evs {
-		entries[i] = logEntry{raw: r}
+		entries[i] = logEntry{event: events.Check(r)}
 	}
 	return p.apply(entries)
 }
 
-func (p *Projector) apply(entries []logEntry) error {
-	pd := newPending(p.db)
+// apply applies entries in one synced batch. The batch's pending state may change tickets
+// taken from the cache before it commits, so a failure empties the cache: it holds
+// committed state only.
+func (p *Projector) apply(entries []logEntry) (err error) {
+	pd := newPending(p.db, p.tickets)
 	defer pd.b.Close()
+	defer func() {
+		if err != nil {
+			p.tickets.Purge()
+		}
+	}()
 	last := p.Seq()
 	for _, e := range entries {
 		if e.seq() <= last {
@@ -200,8 +236,8 @@ func (p *Projector) apply(entries []logEntry) error {
 			pd.refused = append(pd.refused, e.undecodable)
 			continue
 		}
-		if err := pd.apply(e.raw); err != nil {
-			return fmt.Errorf("project event seq %d: %w", e.raw.Sequence, err)
+		if err := pd.apply(e.event); err != nil {
+			return fmt.Errorf("project event seq %d: %w", e.seq(), err)
 		}
 	}
 	if last == p.Seq() {
@@ -224,6 +260,7 @@ func (p *Projector) apply(entries []logEntry) error {
 	if err := pd.b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("commit read models at seq %d: %w", last, err)
 	}
+	pd.cache()
 	p.progress.Set(last)
 	if p.opts.Refused != nil {
 		for _, r := range pd.refused {

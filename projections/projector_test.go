@@ -274,15 +274,14 @@ func TestRebuildEquality(t *testing.T) {
 
 var errCrash = errors.New("crash inside a batch")
 
-// TestCrashInsideABatch: the projector dies after applying part of a batch to Pebble but
-// before the commit; after a restart nothing is missing or counted twice.
-func TestCrashInsideABatch(t *testing.T) {
-	store, _ := fixture(t)
-	fs := vfs.NewMem()
-	p := open(t, fs, 3)
+// crashPast makes the first batch of p that ends past seq fail just before its commit,
+// as a crash inside it would, runs p into that failure and returns the checkpoint it
+// left, which must be a batch's end in (0, seq].
+func crashPast(t *testing.T, p *projections.Projector, store *events.Store, seq uint64) uint64 {
+	t.Helper()
 	crashed := false
 	projections.SetBeforeCommit(p, func(last uint64) error {
-		if last > 9 && !crashed {
+		if last > seq && !crashed {
 			crashed = true
 			return errCrash
 		}
@@ -291,12 +290,39 @@ func TestCrashInsideABatch(t *testing.T) {
 	if err := catchUp(t, p, store); !errors.Is(err, errCrash) {
 		t.Fatalf("run: %v, want the crash", err)
 	}
-	before := p.Seq()
-	if before == 0 || before > 9 {
-		t.Fatalf("checkpoint %d after the crash", before)
+	at := p.Seq()
+	if at == 0 || at > seq {
+		t.Fatalf("checkpoint %d after the crash", at)
 	}
+	return at
+}
+
+// TestCrashInsideABatch: the projector dies after applying part of a batch to Pebble but
+// before the commit; after a restart nothing is missing or counted twice.
+func TestCrashInsideABatch(t *testing.T) {
+	store, _ := fixture(t)
+	fs := vfs.NewMem()
+	p := open(t, fs, 3)
+	before := crashPast(t, p, store, 9)
 	p.Close()
 	restart(t, "a crash inside a batch", fs, store, before)
+}
+
+// TestFailedBatchLeavesNoTrace: a batch that fails before its commit changes nothing the
+// same projector reads afterwards (its cached views included): run on, it ends with the
+// read models of a rebuild from zero.
+func TestFailedBatchLeavesNoTrace(t *testing.T) {
+	store, _ := fixture(t)
+	fs := vfs.NewMem()
+	p := open(t, fs, 3)
+	crashPast(t, p, store, 9)
+	if err := catchUp(t, p, store); err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	if got, want := dump(t, fs), reference(t, store); got != want {
+		t.Errorf("after a failed batch:\n%s\nwant\n%s", got, want)
+	}
 }
 
 // restart opens the read models in fs after a crash, checks that they resume at seq,
