@@ -3,12 +3,14 @@ package access
 import (
 	"errors"
 	"math"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 
@@ -58,6 +60,9 @@ func (c GuardConfig) Validate() error {
 type Guard struct {
 	cfg      GuardConfig
 	failures atomic.Uint64
+	// failing limits each remote address's failed authentications (failureRate), so that
+	// a flood of bad tokens neither fills the log nor gets unlimited guesses.
+	failing *lru.Cache[string, *rate.Limiter]
 
 	mu       sync.Mutex
 	limiters map[string]*rate.Limiter // by principal id
@@ -69,7 +74,40 @@ func NewGuard(cfg GuardConfig) (*Guard, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Guard{cfg: cfg, limiters: map[string]*rate.Limiter{}}, nil
+	failing, err := lru.New[string, *rate.Limiter](failureAddrs)
+	if err != nil {
+		return nil, err
+	}
+	return &Guard{cfg: cfg, failing: failing, limiters: map[string]*rate.Limiter{}}, nil
+}
+
+// Failed authentications one remote address may make: failureRate a second after a burst
+// of failureBurst; beyond that it is answered 429 without a log line each. The limiters of
+// the failureAddrs addresses that failed last are kept.
+const (
+	failureRate   = 5
+	failureBurst  = 20
+	failureAddrs  = 10_000
+	failureWindow = time.Second
+)
+
+// failureAllowed takes one failed authentication from addr's bucket; false when it is empty.
+func (g *Guard) failureAllowed(addr string) bool {
+	lim, ok := g.failing.Get(addr)
+	if !ok {
+		lim = rate.NewLimiter(rate.Limit(failureRate), failureBurst)
+		g.failing.Add(addr, lim)
+	}
+	return lim.Allow()
+}
+
+// remoteHost is the address part of a request's remote address (the port changes with
+// every connection).
+func remoteHost(remote string) string {
+	if host, _, err := net.SplitHostPort(remote); err == nil {
+		return host
+	}
+	return remote
 }
 
 // AuthFailures is how many requests presented no token or a token no principal holds.
@@ -88,6 +126,13 @@ func (g *Guard) Authenticate(next http.Handler) http.Handler {
 		}
 		if !ok {
 			g.failures.Add(1)
+			if !g.failureAllowed(remoteHost(r.RemoteAddr)) {
+				p := httpx.ProblemFor(events.NewError(events.KindRateLimited, "access: failed authentications limited",
+					"too many failed authentications from this address; retry after the Retry-After seconds"))
+				p.RetryAfter = int(failureWindow.Seconds())
+				httpx.WriteProblem(w, p)
+				return
+			}
 			reason := "missing bearer token"
 			if r.Header.Get("Authorization") != "" {
 				reason = "invalid bearer token"

@@ -359,3 +359,28 @@ func (c *client) revoke(g access.Granted, other *access.Registry) {
 		return nil
 	})
 }
+
+// TestFailedAuthenticationsAreLimited: a flood of bad tokens from one address is answered
+// 429 once past the burst (and stops being logged line by line); a valid token from the
+// same address is not held back, and every failure is still counted.
+func TestFailedAuthenticationsAreLimited(t *testing.T) {
+	c := startWith(t, app.RunConfig{Services: []string{}})
+	statuses := map[int]int{}
+	for i := range 40 {
+		r := c.doAs(fmt.Sprintf("ldk_guess-%d", i), "GET", "/v1/tickets/nope", "")
+		statuses[r.status]++
+		if r.status == http.StatusTooManyRequests {
+			r.problem(t, 429, "rate-limited")
+		}
+	}
+	if statuses[http.StatusUnauthorized] < 20 || statuses[http.StatusTooManyRequests] == 0 ||
+		statuses[http.StatusUnauthorized]+statuses[http.StatusTooManyRequests] != 40 {
+		t.Fatalf("40 guesses answered %v, want 401 for the burst of 20, then 429", statuses)
+	}
+	if r := c.do("GET", "/v1/tickets/nope", ""); r.status != http.StatusNotFound {
+		t.Fatalf("the admin token from the same address: %d %s, want 404 (authenticated)", r.status, r.body)
+	}
+	if n := c.sys.AuthFailures(); n != 40 {
+		t.Errorf("%d failed authentications counted, want 40", n)
+	}
+}
