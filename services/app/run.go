@@ -21,6 +21,7 @@ import (
 	"github.com/ledgerdesk/ledgerdesk/events"
 	"github.com/ledgerdesk/ledgerdesk/events/embedded"
 	"github.com/ledgerdesk/ledgerdesk/events/natsauth"
+	"github.com/ledgerdesk/ledgerdesk/services/access"
 	"github.com/ledgerdesk/ledgerdesk/services/configapi"
 	"github.com/ledgerdesk/ledgerdesk/services/httpx"
 	"github.com/ledgerdesk/ledgerdesk/services/intake"
@@ -179,7 +180,8 @@ func Start(ctx context.Context, cfg RunConfig, log *zap.Logger) (*System, error)
 	}
 	sys.logWatch = watchLog(ctx, sys.Store.JetStream(), log)
 	if cfg.SeedConfigDir != "" {
-		seeded, err := configapi.Seed(ctx, sys.Store, cfg.SeedConfigDir, "seed")
+		// The operator's --seed-config, applied with the bootstrap admin's authority.
+		seeded, err := configapi.Seed(ctx, sys.Store, cfg.SeedConfigDir, access.Bootstrap.Actor())
 		if err != nil {
 			return nil, err
 		}
