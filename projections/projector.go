@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -50,16 +51,19 @@ func (o *Options) setDefaults() {
 }
 
 // Projector maintains the read models in a Pebble store in dir. It is safe for concurrent
-// use: one Run applies events while any number of readers query committed state.
+// use: batches (Run, Apply) and Rebuild apply one at a time, while any number of readers
+// query committed state.
 type Projector struct {
 	db   *pebble.DB
 	opts Options
 
 	progress events.Progress // the last committed stream sequence
 
-	// tickets caches committed views and their index entries by ticket id. Only the
-	// applier (Run or Apply, never both at once) touches it; a batch's pending state
-	// takes tickets from it and changes them, so a batch that fails empties it (apply).
+	// applying serialises batches and Rebuild: the one writer of the store and of tickets.
+	applying sync.Mutex
+	// tickets caches committed views and their index entries by ticket id (guarded by
+	// applying); a batch's pending state takes tickets from it and changes them, so a
+	// batch that fails empties it (apply).
 	tickets *simplelru.LRU[string, *ticketState]
 
 	// beforeCommit, when set (tests), runs before each batch commits; an error aborts the
@@ -117,6 +121,8 @@ func (p *Projector) Close() error { return p.db.Close() }
 // Rebuild drops every read model and the checkpoint: the next Run replays the log from
 // sequence 1. Run must not be running.
 func (p *Projector) Rebuild() error {
+	p.applying.Lock()
+	defer p.applying.Unlock()
 	b := p.db.NewBatch()
 	defer b.Close()
 	if err := b.DeleteRange([]byte{0}, []byte{0xff}, nil); err != nil {
@@ -219,6 +225,8 @@ func (p *Projector) Apply(evs []events.Raw) error {
 // taken from the cache before it commits, so a failure empties the cache: it holds
 // committed state only.
 func (p *Projector) apply(entries []logEntry) (err error) {
+	p.applying.Lock()
+	defer p.applying.Unlock()
 	pd := newPending(p.db, p.tickets)
 	defer pd.b.Close()
 	defer func() {

@@ -17,7 +17,8 @@ var errReplayed = errors.New("projections: replay done")
 // moment (each ticket up to its first accepted event after until). Close the result when
 // done.
 func Replay(ctx context.Context, store *events.Store, until time.Time) (*Projector, error) {
-	p, err := Open("replay", Options{FS: vfs.NewMem(), BatchSize: 10000})
+	// A replay holds all of its read models in memory already: a small view cache only.
+	p, err := Open("replay", Options{FS: vfs.NewMem(), BatchSize: 10000, CachedViews: 1000})
 	if err != nil {
 		return nil, err
 	}
