@@ -38,6 +38,9 @@ func (s ClockState) Done() bool { return s == ClockStopped || s == ClockCancelle
 // (and any payload the rule does not name) leave the state as it is, so a verdict is a
 // function of the ticket's own events.
 func ClockStateAfter(clock string, before ClockState, p Payload, pausing []HoldReason) ClockState {
+	if _, opened := deref(p).(Opened); before == ClockNone && !opened {
+		return before // clocks start at open: nothing before it moves them
+	}
 	switch d := deref(p).(type) {
 	case Opened:
 		if before == ClockNone {
