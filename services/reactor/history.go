@@ -2,6 +2,7 @@ package reactor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/google/uuid"
@@ -63,7 +64,7 @@ func (s *Service) Apply(ctx context.Context, cause events.Event, decide Decide) 
 	switch {
 	case err == nil:
 		return up.Events, nil
-	case err == refused:
+	case refused != nil && errors.Is(err, refused):
 		return nil, err
 	default:
 		return nil, fmt.Errorf("%s: %w", s.name, err)
