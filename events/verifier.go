@@ -19,7 +19,8 @@ type VerifierConfig struct {
 	// needs no Load.
 	FirstSequence func(ctx context.Context, ticketID string) (uint64, error)
 	// Heads bounds the ticket heads kept in memory, least recently used evicted first
-	// (default 100,000); an evicted ticket's next event costs one Load.
+	// (default 20,000; each of a process's verifiers keeps its own); an evicted ticket's next
+	// event costs one Load.
 	Heads int
 	// FromStart says the reader sees every event of the log from sequence 1 on, in order:
 	// then a ticket whose head it never held has no accepted event before, and its first
@@ -43,7 +44,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		return nil, errors.New("events: verifier: Load is required")
 	}
 	if cfg.Heads <= 0 {
-		cfg.Heads = 100_000
+		cfg.Heads = 20_000
 	}
 	v := &Verifier{cfg: cfg}
 	heads, err := lru.NewWithEvict(cfg.Heads, func(string, ChainHead) { v.evicted = true })

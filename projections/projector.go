@@ -28,7 +28,7 @@ type Options struct {
 	BatchSize int
 	// CachedViews bounds the committed ticket views (with their index entries) kept
 	// decoded in memory between batches, least recently used evicted first (default
-	// 50,000), so that a ticket's next event reads its view neither from Pebble nor from
+	// 20,000), so that a ticket's next event reads its view neither from Pebble nor from
 	// JSON.
 	CachedViews int
 	// Refused, when set, is told of every message of the log the read models leave out,
@@ -46,7 +46,7 @@ func (o *Options) setDefaults() {
 		o.BatchSize = 1000
 	}
 	if o.CachedViews <= 0 {
-		o.CachedViews = 50_000
+		o.CachedViews = 20_000
 	}
 }
 
