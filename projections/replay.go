@@ -27,13 +27,13 @@ func Replay(ctx context.Context, store *events.Store, until time.Time) (*Project
 		return p, err
 	}
 	done := make(chan error, 1)
-	var batch []events.Raw
+	var batch []logEntry // checked once here: the batch links them without hashing again
 	// Every message, even one that is not an event (refused by Apply), moves the replay on.
 	step := func(seq uint64) error {
 		if len(batch) < p.opts.BatchSize && seq < last {
 			return nil
 		}
-		if err := p.Apply(batch); err != nil {
+		if err := p.apply(batch); err != nil {
 			done <- err
 			return err
 		}
@@ -51,12 +51,13 @@ func Replay(ctx context.Context, store *events.Store, until time.Time) (*Project
 	heads := map[string]events.ChainHead{}
 	cut := map[string]bool{}
 	sub, err := store.Subscribe(ctx, 1, func(r events.Raw) error {
-		if head, err := heads[r.TicketID].Link(r); err == nil {
+		checked := events.Check(r)
+		if head, err := heads[r.TicketID].LinkChecked(checked); err == nil {
 			heads[r.TicketID] = head
 			if r.Time.After(until) {
 				cut[r.TicketID] = true
 			} else if !cut[r.TicketID] {
-				batch = append(batch, r)
+				batch = append(batch, logEntry{event: checked})
 			}
 		}
 		return step(r.Sequence)
