@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -140,4 +141,36 @@ func (s *Store) ConfigAt(ctx context.Context, tenant string, v uint64) (ConfigVe
 func wrongLastSequence(err error) bool {
 	var apiErr *jetstream.APIError
 	return errors.As(err, &apiErr) && (apiErr.ErrorCode == codeWrongLastSequence || apiErr.ErrorCode == codeWrongLastSequenceConst)
+}
+
+// FollowConfigs delivers every applied configuration version, in stream order, to handle
+// through an ordered consumer of the CONFIG stream, until ctx ends or Stop; a message
+// that is not a configuration version is skipped. It returns when the subscription is
+// set up.
+func (s *Store) FollowConfigs(ctx context.Context, handle func(ConfigVersion)) (*Subscription, error) {
+	stream, err := s.js.Stream(ctx, ConfigStreamName)
+	if err != nil {
+		return nil, fmt.Errorf("config stream: %w", err)
+	}
+	return subscribe(ctx, stream, 1, func(m jetstream.Msg, seq uint64) error {
+		var stored time.Time
+		if meta, err := m.Metadata(); err == nil {
+			stored = meta.Timestamp
+		}
+		tenant := strings.TrimPrefix(m.Subject(), ConfigSubjectPrefix+".")
+		if v, err := configFromMsg(tenant, m.Headers(), m.Data(), seq, stored); err == nil {
+			handle(v)
+		}
+		return nil
+	})
+}
+
+// ConfigHead is the CONFIG stream's last sequence (one request): a follower that has
+// seen it has seen every version applied so far.
+func (s *Store) ConfigHead(ctx context.Context) (uint64, error) {
+	stream, err := s.js.Stream(ctx, ConfigStreamName) // a fresh STREAM.INFO
+	if err != nil {
+		return 0, fmt.Errorf("config stream: %w", err)
+	}
+	return stream.CachedInfo().State.LastSeq, nil
 }

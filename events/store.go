@@ -219,38 +219,47 @@ func (s *Store) Append(ctx context.Context, a Append) (Appended, error) {
 }
 
 // AppendBatch appends the events of many tickets in as few atomic batches as possible
-// (group commit: one fsync for many tickets). Each Append succeeds or fails on its own:
-// when a batch is refused as a whole (one conflict or duplicate refuses all of it), its
-// appends are retried one by one so that each gets its own answer. Results are in the
-// order of the appends.
+// (group commit: one fsync for many tickets). Each Append succeeds or fails on its own.
+// One conflict or duplicate refuses a whole batch, and the server does not say which
+// entry: the store then asks for the last message of every ticket of the batch (one
+// request), answers the appends behind their ticket's head ErrConflict and commits the
+// rest again; a batch refused once more (a duplicate, or another writer in between) is
+// split in halves committed on their own, down to the refused appends alone. Results are
+// in the order of the appends.
 func (s *Store) AppendBatch(ctx context.Context, appends []Append) []Result {
 	results := make([]Result, len(appends))
-	var (
-		msgs    []*nats.Msg
-		members []int // indexes into appends of the current batch
-		preps   = make([]prepared, len(appends))
-	)
-	alone := func(i int) {
-		results[i].Appended, results[i].Err = s.commit(ctx, preps[i].msgs, preps[i].events)
-	}
-	flush := func() {
-		defer func() { msgs, members = msgs[:0], members[:0] }()
-		switch len(members) {
-		case 0:
-			return
-		case 1:
-			alone(members[0])
+	preps := make([]prepared, len(appends))
+	var commitAll func(members []int, sifted bool)
+	commitAll = func(members []int, sifted bool) {
+		if len(members) == 1 {
+			i := members[0]
+			results[i].Appended, results[i].Err = s.commit(ctx, preps[i].msgs, preps[i].events)
 			return
 		}
+		var msgs []*nats.Msg
 		var all []Event
 		for _, i := range members {
+			msgs = append(msgs, preps[i].msgs...)
 			all = append(all, preps[i].events...)
 		}
 		if _, err := s.commit(ctx, msgs, all); err != nil {
-			// One conflict or duplicate refuses the whole batch: answer each append alone.
-			for _, i := range members {
-				alone(i)
+			if stale, serr := s.staleAppends(ctx, appends, members); !sifted && serr == nil && len(stale) > 0 {
+				var rest []int
+				for _, i := range members {
+					if stale[i] {
+						results[i].Err = fmt.Errorf("%w: ticket %s is no longer at version %d", ErrConflict, appends[i].TicketID, appends[i].ExpectedVersion)
+					} else {
+						rest = append(rest, i)
+					}
+				}
+				if len(rest) > 0 {
+					commitAll(rest, true)
+				}
+				return
 			}
+			half := len(members) / 2
+			commitAll(members[:half], true)
+			commitAll(members[half:], true)
 			return
 		}
 		// commit numbered the events of all; hand the sequences back to each append.
@@ -264,6 +273,8 @@ func (s *Store) AppendBatch(ctx context.Context, appends []Append) []Result {
 			results[i].Appended = Appended{Events: evs, Version: evs[len(evs)-1].Sequence}
 		}
 	}
+	var members []int // indexes into appends of the batch being gathered
+	size := 0
 	for i, a := range appends {
 		p, err := s.prepare(a)
 		if err != nil {
@@ -274,14 +285,17 @@ func (s *Store) AppendBatch(ctx context.Context, appends []Append) []Result {
 			results[i].Err = fmt.Errorf("events: append of %d events exceeds the batch limit of %d", len(p.msgs), MaxBatch)
 			continue
 		}
-		if len(msgs)+len(p.msgs) > MaxBatch {
-			flush()
+		if size+len(p.msgs) > MaxBatch {
+			commitAll(members, false)
+			members, size = nil, 0
 		}
 		preps[i] = p
-		msgs = append(msgs, p.msgs...)
 		members = append(members, i)
+		size += len(p.msgs)
 	}
-	flush()
+	if len(members) > 0 {
+		commitAll(members, false)
+	}
 	return results
 }
 
@@ -372,18 +386,14 @@ func (s *Store) load(ctx context.Context, ticketID string) ([]Raw, map[string]ui
 	if !ValidToken(ticketID) {
 		return nil, nil, ErrNotFound
 	}
-	subject := SubjectPrefix + ".*." + ticketID
+	msgs, err := s.messagesAfter(ctx, ticketFilter(ticketID), 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load ticket %s: %w", ticketID, err)
+	}
 	var out []Raw
 	last := map[string]uint64{}
-	for seq := uint64(1); ; {
-		m, err := s.stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			break
-		}
-		if err != nil {
-			return nil, nil, fmt.Errorf("load ticket %s: %w", ticketID, err)
-		}
-		seq, last[m.Subject] = m.Sequence+1, m.Sequence
+	for _, m := range msgs {
+		last[m.Subject] = m.Sequence
 		r, err := FromMsg(m.Subject, m.Header, m.Data, m.Sequence)
 		if err != nil {
 			continue // not a ledgerdesk event: no reader accepts it (see Subscribe)

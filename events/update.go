@@ -17,29 +17,22 @@ type Trail struct {
 	// (tickets.<Head.Tenant>.<id>), accepted or not: the expected version of the next append.
 	Version uint64
 	ids     map[string]bool
+	seen    uint64                    // the highest sequence of the ticket taken in (see Extend)
+	refused map[uint64]*RejectedError // why each refused message of the ticket was refused
 }
 
 // LoadTrail reads a ticket's trusted history; ErrNotFound when the ticket has no event
 // its chain accepts. Everything that decides about a ticket works on this history, so
 // that a refused event is never built on.
 func (s *Store) LoadTrail(ctx context.Context, ticketID string) (Trail, error) {
-	history, last, err := s.load(ctx, ticketID)
+	t, err := s.FollowTrail(ctx, ticketID)
+	if err == nil && len(t.Raws) == 0 {
+		err = ErrNotFound
+	}
 	if err != nil {
 		return Trail{}, err
 	}
-	trusted, head, _ := Trusted(history)
-	if len(trusted) == 0 {
-		return Trail{}, ErrNotFound
-	}
-	// The next append is checked against the last message of the ticket's own subject:
-	// a message under another tenant's subject of the same ticket id (refused by every
-	// reader) must not make every append conflict.
-	version := last[Subject(head.Tenant, ticketID)]
-	ids := make(map[string]bool, len(trusted))
-	for _, r := range trusted {
-		ids[r.ID] = true
-	}
-	return Trail{Raws: trusted, Head: head, Version: version, ids: ids}, nil
+	return t, nil
 }
 
 // Has reports whether the trail holds an event with the id.

@@ -32,6 +32,7 @@ const (
 	StreamAccess     = "ACCESS"
 	StreamDeadLetter = "DEADLETTER"
 	StreamSLATimers  = "SLA_TIMERS"
+	StreamMembers    = "KV_MEMBERS" // the replicas' lease bucket MEMBERS (services/reactor)
 
 	// SubjectTickets is every ticket's subject: tickets.<tenant>.<ticket>. The one place
 	// to change when the log gets a partition token (issue 11).
@@ -43,6 +44,9 @@ const (
 	// anyStream in a row of the table means every stream of the account, present and future.
 	anyStream = "*"
 )
+
+// SubjectMembers is one service's lease keys in the MEMBERS bucket.
+func SubjectMembers(service Role) string { return "$KV.MEMBERS." + string(service) + ".>" }
 
 // SubjectDeadLetter is the dead-letter subject of one service.
 func SubjectDeadLetter(service Role) string { return "deadletter." + string(service) }
@@ -88,21 +92,23 @@ var table = map[Role]access{
 		inbox:   "_INBOX_intake",
 	},
 	RoleRouting: {
-		publish:  []string{SubjectTickets, SubjectDeadLetter(RoleRouting)},
-		read:     []string{StreamTickets, StreamConfig, StreamDeadLetter},
-		ordered:  []string{StreamTickets}, // the load view
+		publish:  []string{SubjectTickets, SubjectDeadLetter(RoleRouting), SubjectMembers(RoleRouting)},
+		read:     []string{StreamTickets, StreamConfig, StreamDeadLetter, StreamMembers},
+		ordered:  []string{StreamTickets, StreamConfig, StreamMembers}, // the load view, configurations, leases
 		durables: []durable{{StreamTickets, "routing-tickets"}},
 		inbox:    "_INBOX_routing",
 	},
 	RoleSLA: {
-		publish:  []string{SubjectTickets, SubjectDeadLetter(RoleSLA), SubjectSLASchedule},
-		read:     []string{StreamTickets, StreamConfig, StreamDeadLetter, StreamSLATimers},
+		publish:  []string{SubjectTickets, SubjectDeadLetter(RoleSLA), SubjectSLASchedule, SubjectMembers(RoleSLA)},
+		read:     []string{StreamTickets, StreamConfig, StreamDeadLetter, StreamSLATimers, StreamMembers},
+		ordered:  []string{StreamConfig, StreamMembers}, // configurations, leases
 		durables: []durable{{StreamTickets, "sla-tickets"}, {StreamSLATimers, "sla-timers"}},
 		inbox:    "_INBOX_sla",
 	},
 	RoleEscalation: {
-		publish:  []string{SubjectTickets, SubjectDeadLetter(RoleEscalation)},
-		read:     []string{StreamTickets, StreamConfig, StreamDeadLetter},
+		publish:  []string{SubjectTickets, SubjectDeadLetter(RoleEscalation), SubjectMembers(RoleEscalation)},
+		read:     []string{StreamTickets, StreamConfig, StreamDeadLetter, StreamMembers},
+		ordered:  []string{StreamConfig, StreamMembers}, // configurations, leases
 		durables: []durable{{StreamTickets, "escalation-rules"}, {StreamTickets, "escalation-notifier"}},
 		inbox:    "_INBOX_escalation",
 	},
@@ -162,7 +168,7 @@ func RolePermissions(role Role) (Permissions, error) {
 	for _, d := range a.durables {
 		allow(js+"CONSUMER.CREATE."+d.stream+"."+d.name, js+"CONSUMER.CREATE."+d.stream+"."+d.name+".>",
 			js+"CONSUMER.INFO."+d.stream+"."+d.name, js+"CONSUMER.MSG.NEXT."+d.stream+"."+d.name,
-			"$JS.ACK."+d.stream+"."+d.name+".>")
+			js+"CONSUMER.UNPIN."+d.stream+"."+d.name, "$JS.ACK."+d.stream+"."+d.name+".>")
 	}
 	if a.browse {
 		// $SYS.REQ.USER.INFO answers a user with its own permissions (`nats account info`).

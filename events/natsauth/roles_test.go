@@ -388,7 +388,7 @@ func TestRoleJWTsFitTheControlLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const budget = 3400
+	const budget = 3700
 	for _, r := range natsauth.Roles() {
 		c, err := k.Creds(r)
 		if err != nil {

@@ -121,7 +121,7 @@ type System struct {
 	log       *zap.Logger
 	nc        *nats.Conn   // intake's
 	conns     []*nats.Conn // every connection, closed last
-	committer *intake.Committer
+	committer *events.Committer
 	reactors  []*Reactor
 	reporting *Reporting
 	logWatch  *logWatch
@@ -213,7 +213,7 @@ func Start(ctx context.Context, cfg RunConfig, log *zap.Logger) (*System, error)
 	if sys.access, err = StartAccess(ctx, sys.Store, token, cfg.RateLimit, cfg.RateBurst, log); err != nil {
 		return nil, err
 	}
-	sys.committer = intake.NewCommitter(sys.Store, cfg.CommitWorkers)
+	sys.committer = events.NewCommitter(sys.Store, cfg.CommitWorkers)
 	api, err := intake.NewHandler(intake.Config{Store: sys.Store, Committer: sys.committer, Logger: log})
 	if err != nil {
 		return nil, err

@@ -3,8 +3,8 @@ package escalation
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/ledgerdesk/ledgerdesk/events"
@@ -29,54 +29,75 @@ type Payload struct {
 	Requested time.Time `json:"requested"`
 }
 
-// deliver sends a requested notification to each of its webhooks that has no recorded
-// outcome yet, and records the outcome. A crash between a delivery and its record sends
-// it again on redelivery: receivers deduplicate on X-Ledgerdesk-Delivery.
-func (e *escalator) deliver(ctx context.Context, cause events.Raw) error {
-	req, ok := cause.Data.(events.NotificationRequested)
-	if !ok || len(req.Webhooks) == 0 {
-		return nil
+// deliver sends each requested notification of a batch to each of its webhooks that has
+// no recorded outcome yet, and records the outcome. The deliveries run off the batch
+// (Decision.Later), concurrently, so a slow or dead receiver holds up neither the
+// consumer nor other deliveries. A crash between a delivery and its record sends it
+// again on redelivery: receivers deduplicate on X-Ledgerdesk-Delivery.
+func (e *escalator) deliver(ctx context.Context, h events.Trail, causes []events.Raw) (reactor.Decision, error) {
+	type delivery struct {
+		resultID, webhook, url, secret string
+		request                        events.Raw
+		body                           []byte
+		missing                        string // the webhook is not in the configuration version
 	}
-	doc, err := e.configs.At(ctx, cause.Tenant, req.RuleVersion)
-	if err != nil {
-		return err
-	}
-	h, err := e.svc.Store().LoadTrail(ctx, cause.TicketID)
-	if err != nil {
-		return err
-	}
+	var pending []delivery
 	t := h.Ticket()
-	body, err := json.Marshal(Payload{ID: cause.ID, Tenant: cause.Tenant, Ticket: cause.TicketID, Title: t.Title,
-		Priority: string(t.Priority), Tier: t.Tier, State: string(t.State), Role: req.Role, Name: req.Name,
-		Email: req.Email, Level: req.Level, Reason: req.Reason, RuleID: req.RuleID, Requested: cause.Time})
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, id := range req.Webhooks {
-		resultID := reactor.DerivedID(cause.ID, "delivery", id)
-		if h.Has(resultID) {
+	for _, cause := range causes {
+		req, ok := cause.Data.(events.NotificationRequested)
+		if !ok || len(req.Webhooks) == 0 {
 			continue
 		}
-		w, ok := doc.Webhook(id)
-		var result events.Payload
-		if !ok {
-			result = events.NotificationFailed{Request: cause.ID, Webhook: id, Error: "no such webhook in configuration version " + fmt.Sprint(req.RuleVersion)}
-		} else {
-			out, err := e.sender.Deliver(ctx, w.URL, w.Secret, cause.ID, body)
-			if ctx.Err() != nil {
-				return ctx.Err() // shutting down: nothing to record, redelivery retries
-			}
-			if err != nil {
-				result = events.NotificationFailed{Request: cause.ID, Webhook: id, URL: w.URL, Error: out.Error, Attempts: out.Attempts}
-			} else {
-				result = events.NotificationDelivered{Request: cause.ID, Webhook: id, URL: w.URL, Status: out.Status, Attempts: out.Attempts}
-			}
+		doc, err := e.configs.At(ctx, cause.Tenant, req.RuleVersion)
+		if err != nil {
+			return reactor.Decision{}, err
 		}
-		_, err := e.svc.Apply(ctx, cause.Event, func(events.Trail) ([]events.Event, error) {
-			return []events.Event{{ID: resultID, Data: result}}, nil
-		})
-		errs = append(errs, err)
+		body, err := json.Marshal(Payload{ID: cause.ID, Tenant: cause.Tenant, Ticket: cause.TicketID, Title: t.Title,
+			Priority: string(t.Priority), Tier: t.Tier, State: string(t.State), Role: req.Role, Name: req.Name,
+			Email: req.Email, Level: req.Level, Reason: req.Reason, RuleID: req.RuleID, Requested: cause.Time})
+		if err != nil {
+			return reactor.Decision{}, err
+		}
+		for _, id := range req.Webhooks {
+			d := delivery{resultID: reactor.DerivedID(cause.ID, "delivery", id), webhook: id, request: cause, body: body}
+			if h.Has(d.resultID) {
+				continue
+			}
+			if w, ok := doc.Webhook(id); ok {
+				d.url, d.secret = w.URL, w.Secret
+			} else {
+				d.missing = "no such webhook in configuration version " + fmt.Sprint(req.RuleVersion)
+			}
+			pending = append(pending, d)
+		}
 	}
-	return errors.Join(errs...)
+	if len(pending) == 0 {
+		return reactor.Decision{}, nil
+	}
+	return reactor.Decision{Later: func(ctx context.Context) ([]events.Event, error) {
+		out := make([]events.Event, len(pending))
+		var wg sync.WaitGroup
+		for i, d := range pending {
+			wg.Go(func() {
+				var result events.Payload
+				switch {
+				case d.missing != "":
+					result = events.NotificationFailed{Request: d.request.ID, Webhook: d.webhook, Error: d.missing}
+				default:
+					o, err := e.sender.Deliver(ctx, d.url, d.secret, d.request.ID, d.body)
+					if err != nil {
+						result = events.NotificationFailed{Request: d.request.ID, Webhook: d.webhook, URL: d.url, Error: o.Error, Attempts: o.Attempts}
+					} else {
+						result = events.NotificationDelivered{Request: d.request.ID, Webhook: d.webhook, URL: d.url, Status: o.Status, Attempts: o.Attempts}
+					}
+				}
+				out[i] = events.Event{ID: d.resultID, CausationID: d.request.ID, CorrelationID: reactor.CorrelationOf(d.request.Event), Data: result}
+			})
+		}
+		wg.Wait()
+		if ctx.Err() != nil {
+			return nil, ctx.Err() // shutting down: nothing to record, redelivery retries
+		}
+		return out, nil
+	}}, nil
 }

@@ -19,10 +19,12 @@ import (
 const Name = "escalation"
 
 // Webhook delivery retries: exponential backoff from deliveryInitial, given up after
-// deliveryMaxElapsed (then a notification_failed event is recorded).
+// deliveryMaxElapsed (then a notification_failed event is recorded); at most
+// deliveryConcurrency HTTP attempts at a time, waits between retries not counted.
 const (
-	deliveryInitial    = 200 * time.Millisecond
-	deliveryMaxElapsed = 20 * time.Second
+	deliveryInitial     = 200 * time.Millisecond
+	deliveryMaxElapsed  = 20 * time.Second
+	deliveryConcurrency = 32
 )
 
 type escalator struct {
@@ -40,11 +42,12 @@ func New(ctx context.Context, cfg reactor.Config) (*reactor.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &escalator{svc: svc, configs: reactor.NewConfigs(cfg.Store), sender: webhook.NewSender(deliveryInitial, deliveryMaxElapsed)}
-	if err := svc.HandleTickets("rules", e.applyRules); err != nil {
+	e := &escalator{svc: svc, configs: svc.Configs(),
+		sender: webhook.NewSender(deliveryInitial, deliveryMaxElapsed, deliveryConcurrency)}
+	if err := svc.React("rules", reactor.PerCause(e.applyRules)); err != nil {
 		return nil, err
 	}
-	if err := svc.HandleTickets("notifier", e.deliver); err != nil {
+	if err := svc.React("notifier", e.deliver); err != nil {
 		return nil, err
 	}
 	return svc, nil
@@ -72,57 +75,55 @@ func triggerOf(svc *reactor.Service, cause events.Raw) (trigger, bool) {
 	return trigger{}, false
 }
 
-func (e *escalator) applyRules(ctx context.Context, cause events.Raw) error {
+// applyRules applies the tenant's escalation rules to a warning, breach or manual escalation.
+func (e *escalator) applyRules(ctx context.Context, h events.Trail, cause events.Raw) ([]events.Event, error) {
 	tr, ok := triggerOf(e.svc, cause)
 	if !ok {
-		return nil
+		return nil, nil
 	}
 	doc, version, err := e.configs.Current(ctx, cause.Tenant)
 	if errors.Is(err, events.ErrNotFound) {
-		return nil
+		return nil, nil
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	_, err = e.svc.Apply(ctx, cause.Event, func(h events.Trail) ([]events.Event, error) {
-		now := h.Ticket()
-		if !now.State.IsOpen() {
-			return nil, nil
-		}
-		at := events.Fold(h.Until(cause.Sequence)) // rules match the ticket as it was when fired
-		var out []events.Event
-		escalated := false
-		for _, rule := range doc.EscalationRulesFor(tr.event, tr.target, tr.percent, at.Priority, at.Tier) {
-			for i, a := range rule.Actions {
-				id := func(parts ...string) string {
-					return reactor.DerivedID(cause.ID, append([]string{"escalation", rule.ID, strconv.Itoa(i)}, parts...)...)
+	now := h.Ticket()
+	if !now.State.IsOpen() {
+		return nil, nil
+	}
+	at := events.Fold(h.Until(cause.Sequence)) // rules match the ticket as it was when fired
+	var out []events.Event
+	escalated := false
+	for _, rule := range doc.EscalationRulesFor(tr.event, tr.target, tr.percent, at.Priority, at.Tier) {
+		for i, a := range rule.Actions {
+			id := func(parts ...string) string {
+				return reactor.DerivedID(cause.ID, append([]string{"escalation", rule.ID, strconv.Itoa(i)}, parts...)...)
+			}
+			switch {
+			case a.Notify != "":
+				for j, r := range recipients(doc, at, a.Notify) {
+					out = append(out, events.Event{ID: id(strconv.Itoa(j)), Data: notification(doc, r, tr, rule, version)})
 				}
-				switch {
-				case a.Notify != "":
-					for j, r := range recipients(doc, at, a.Notify) {
-						out = append(out, events.Event{ID: id(strconv.Itoa(j)), Data: notification(doc, r, tr, rule, version)})
-					}
-				case a.Escalate == tenantconfig.Hierarchical:
-					for j, r := range managerChain(doc, at) {
-						out = append(out, events.Event{ID: id(strconv.Itoa(j)), Data: notification(doc, r, tr, rule, version)})
-					}
-				case a.Escalate == tenantconfig.Functional && !escalated && tr.event != tenantconfig.OnEscalated && now.Tier < events.MaxTier-1:
-					decided, err := events.Decide(now, events.Escalated{Tier: now.Tier + 1, Reason: tr.reason,
-						RuleID: rule.ID, RuleVersion: version}, time.Now())
-					if err != nil {
-						e.svc.Logger().Info("functional escalation refused", zap.String("ticket", cause.TicketID), zap.Error(err))
-						continue
-					}
-					escalated = true
-					for k, p := range decided {
-						out = append(out, events.Event{ID: id("escalated", strconv.Itoa(k)), Data: p})
-					}
+			case a.Escalate == tenantconfig.Hierarchical:
+				for j, r := range managerChain(doc, at) {
+					out = append(out, events.Event{ID: id(strconv.Itoa(j)), Data: notification(doc, r, tr, rule, version)})
+				}
+			case a.Escalate == tenantconfig.Functional && !escalated && tr.event != tenantconfig.OnEscalated && now.Tier < events.MaxTier-1:
+				decided, err := events.Decide(now, events.Escalated{Tier: now.Tier + 1, Reason: tr.reason,
+					RuleID: rule.ID, RuleVersion: version}, time.Now())
+				if err != nil {
+					e.svc.Logger().Info("functional escalation refused", zap.String("ticket", cause.TicketID), zap.Error(err))
+					continue
+				}
+				escalated = true
+				for k, p := range decided {
+					out = append(out, events.Event{ID: id("escalated", strconv.Itoa(k)), Data: p})
 				}
 			}
 		}
-		return out, nil
-	})
-	return err
+	}
+	return out, nil
 }
 
 // recipient is a person a notification goes to, in a role.

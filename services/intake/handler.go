@@ -22,10 +22,10 @@ const Source = "/ledgerdesk/intake"
 
 // Config wires the intake API.
 type Config struct {
-	Store     *events.Store    // required: reads
-	Committer *Committer       // required: appends
-	Logger    *zap.Logger      // required
-	Now       func() time.Time // clock; default time.Now
+	Store     *events.Store     // required: reads
+	Committer *events.Committer // required: appends
+	Logger    *zap.Logger       // required
+	Now       func() time.Time  // clock; default time.Now
 }
 
 // Handler serves the intake routes under /v1/tickets. Authentication is the caller's

@@ -57,17 +57,7 @@ func (d *DeadLetters) Publish(_ string, msgs ...*message.Message) error {
 // Refuse stores a message of the log that handler refused to act on, with why.
 func (d *DeadLetters) Refuse(ctx context.Context, handler string, refused events.Refused) error {
 	orig := refused.Message()
-	h := nats.Header{}
-	for k, v := range orig.Header {
-		if !strings.HasPrefix(k, "Nats-") {
-			h[k] = v
-		}
-	}
-	h.Set(MetadataReason, refused.Error())
-	h.Set(MetadataHandler, handler)
-	h.Set(bus.MetadataSubject, orig.Subject)
-	h.Set(bus.MetadataSequence, strconv.FormatUint(refused.Seq(), 10))
-	return d.store(ctx, strconv.FormatUint(refused.Seq(), 10), handler, h, orig.Data)
+	return d.keep(ctx, handler, orig.Subject, refused.Seq(), orig.Header, orig.Data, refused)
 }
 
 // store publishes one dead letter. Its message id is derived from its origin (the
@@ -93,4 +83,31 @@ func (d *DeadLetters) store(ctx context.Context, origin, handler string, h nats.
 func (d *DeadLetters) Close() error {
 	d.closed.Store(true)
 	return nil
+}
+
+// GiveUp stores a message of the log that handler failed on MaxRetries times, with the
+// error.
+func (d *DeadLetters) GiveUp(ctx context.Context, handler string, m jetstream.Msg, reason error) error {
+	meta, err := m.Metadata()
+	if err != nil {
+		return err
+	}
+	return d.keep(ctx, handler, m.Subject(), meta.Sequence.Stream, m.Headers(), m.Data(), reason)
+}
+
+// keep stores a message of the log at seq with the reason and the handler; its headers
+// and payload are kept as they are, but for the server's own.
+func (d *DeadLetters) keep(ctx context.Context, handler, subject string, seq uint64, header nats.Header, data []byte, reason error) error {
+	h := nats.Header{}
+	for k, v := range header {
+		if !strings.HasPrefix(k, "Nats-") {
+			h[k] = v
+		}
+	}
+	origin := strconv.FormatUint(seq, 10)
+	h.Set(MetadataReason, reason.Error())
+	h.Set(MetadataHandler, handler)
+	h.Set(bus.MetadataSubject, subject)
+	h.Set(bus.MetadataSequence, origin)
+	return d.store(ctx, origin, handler, h, data)
 }

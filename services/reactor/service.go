@@ -53,8 +53,25 @@ type Config struct {
 	MaxRetries int
 	// RetryInterval is the first retry's delay; each next one doubles it (default 100ms).
 	RetryInterval time.Duration
-	// AckWait is how long JetStream waits for a handler before it redelivers (default 30s).
+	// AckWait is how long JetStream waits for a handler before it redelivers (default
+	// 30s); a killed replica's unacked messages come back after it.
 	AckWait time.Duration
+	// BatchSize is how many messages of a partition a ticket handler takes at once
+	// (default 256): their tickets' decisions are appended together.
+	BatchSize int
+	// MaxAckPending bounds a partition consumer's unacked messages (default 4 ×
+	// BatchSize), Later work included.
+	MaxAckPending int
+	// CachedTickets bounds the ticket histories each ticket handler keeps in memory
+	// across the partitions it holds (default 20,000); closed and cancelled tickets are
+	// dropped, and a missing one costs one read of its history.
+	CachedTickets int
+	// Committer appends the decisions (default: one of the service's own, closed by Run;
+	// share one per process so that every service's appends share atomic batches).
+	Committer *events.Committer
+	// Configs is the tenants' configuration cache the handlers decide with (default: one
+	// of the service's own, following the CONFIG stream).
+	Configs *Configs
 }
 
 func (c *Config) setDefaults() {
@@ -66,6 +83,15 @@ func (c *Config) setDefaults() {
 	}
 	if c.AckWait == 0 {
 		c.AckWait = 30 * time.Second
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = 256
+	}
+	if c.MaxAckPending == 0 {
+		c.MaxAckPending = 4 * c.BatchSize
+	}
+	if c.CachedTickets == 0 {
+		c.CachedTickets = 20_000
 	}
 }
 
@@ -84,14 +110,18 @@ func (c Config) Validate() error {
 	if c.Logger == nil {
 		errs = append(errs, errors.New("reactor: Logger is required"))
 	}
-	if c.MaxRetries < 0 || c.RetryInterval < 0 || c.AckWait < 0 {
-		errs = append(errs, errors.New("reactor: MaxRetries, RetryInterval and AckWait must not be negative"))
+	if c.MaxRetries < 0 || c.RetryInterval < 0 || c.AckWait < 0 || c.BatchSize < 0 || c.MaxAckPending < 0 || c.CachedTickets < 0 {
+		errs = append(errs, errors.New("reactor: MaxRetries, RetryInterval, AckWait, BatchSize, MaxAckPending and CachedTickets must not be negative"))
+	}
+	if c.BatchSize > events.MaxBatch {
+		errs = append(errs, fmt.Errorf("reactor: BatchSize %d is more than an atomic batch holds (%d)", c.BatchSize, events.MaxBatch))
 	}
 	return errors.Join(errs...)
 }
 
-// Service is one reacting service: handlers on durable consumers inside a watermill
-// Router. Add handlers, then Run.
+// Service is one reacting service: ticket handlers (React) on partitioned, batched
+// consumers shared with its other replicas, and message-at-a-time handlers (Handle) on
+// durable consumers inside a watermill Router. Add handlers, then Run.
 type Service struct {
 	name, source, actor string
 	cfg                 Config
@@ -99,10 +129,17 @@ type Service struct {
 	log                 *zap.Logger
 	router              *message.Router
 	dlq                 *DeadLetters
+	committer           *events.Committer
+	ownCommitter        bool
+	configs             *Configs
 
-	mu     sync.Mutex
-	subs   []*bus.Subscriber
-	onStop []func()
+	mu       sync.Mutex
+	subs     []*bus.Subscriber
+	onStop   []func()
+	handlers []*ticketHandler
+	quit     chan struct{} // closed by Close
+	closing  sync.Once
+	running  chan struct{} // closed once every handler consumes
 }
 
 // New creates the service and its router with middleware. The DEADLETTER stream must
@@ -138,8 +175,30 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 			MaxInterval: 5 * time.Second, Logger: wlog}.Middleware,
 		middleware.Recoverer,
 	)
-	return &Service{name: cfg.Name, source: "/ledgerdesk/" + cfg.Name, actor: "service:" + cfg.Name,
-		cfg: cfg, store: cfg.Store, log: cfg.Logger.Named(cfg.Name), router: router, dlq: dlq}, nil
+	s := &Service{name: cfg.Name, source: "/ledgerdesk/" + cfg.Name, actor: "service:" + cfg.Name,
+		cfg: cfg, store: cfg.Store, log: cfg.Logger.Named(cfg.Name), router: router, dlq: dlq,
+		committer: cfg.Committer, configs: cfg.Configs,
+		quit: make(chan struct{}), running: make(chan struct{})}
+	if s.committer == nil {
+		s.committer, s.ownCommitter = events.NewCommitter(cfg.Store, 2), true
+	}
+	if s.configs == nil {
+		if s.configs, err = FollowConfigs(ctx, cfg.Store, s.log); err != nil {
+			s.closeOwn()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// closeOwn closes what the service made for itself.
+func (s *Service) closeOwn() {
+	if s.ownCommitter {
+		s.committer.Close()
+	}
+	if s.cfg.Configs == nil && s.configs != nil {
+		s.configs.Close()
+	}
 }
 
 // DeadLetterStreamConfig is the DEADLETTER stream: file storage, kept 30 days.
@@ -166,6 +225,9 @@ func (s *Service) Store() *events.Store { return s.store }
 // Logger is the service's logger.
 func (s *Service) Logger() *zap.Logger { return s.log }
 
+// Configs is the tenants' configuration the service decides with.
+func (s *Service) Configs() *Configs { return s.configs }
+
 // Handler handles one message; an error retries it, then dead-letters it.
 type Handler func(ctx context.Context, msg *message.Message) error
 
@@ -191,31 +253,21 @@ func (s *Service) Handle(handler string, route bus.Route, h Handler) error {
 	return nil
 }
 
-// HandleTickets adds a handler of ticket events (see Handle); h gets each event decoded
-// and verified: an event that is not a ledgerdesk event or does not link to its
-// ticket's chain (events.Verifier) is logged at error level and stored in DEADLETTER
-// with the reason at once, without retries, and h never sees it.
-func (s *Service) HandleTickets(handler string, h func(ctx context.Context, r events.Raw) error) error {
-	verifier, err := events.NewVerifier(s.store.VerifierConfig())
-	if err != nil {
-		return err
+// React adds a ticket handler: every replica of the service consumes its share of the
+// ticket log's partitions through the durable consumers "<service>-<handler>-<pp>", in
+// batches; decide gets each ticket of a batch with its trusted history (see Decider and
+// the package doc). An event that is not a ledgerdesk event or does not link to its
+// ticket's chain is logged at error level and stored in DEADLETTER with the reason at
+// once, without retries, and decide never sees it. NB: handler names are persisted in
+// consumer names; never rename one.
+func (s *Service) React(handler string, decide Decider) error {
+	if !events.ValidToken(handler) || decide == nil {
+		return fmt.Errorf("reactor: React: invalid handler %q or nil Decider", handler)
 	}
-	return s.Handle(handler, TicketsRoute, func(ctx context.Context, msg *message.Message) error {
-		r, err := RawFromMessage(msg)
-		if err == nil {
-			err = verifier.Check(ctx, r)
-		}
-		var refused events.Refused
-		if errors.As(err, &refused) {
-			s.log.Error("refused an event of the log: dead-lettered, not acted on", zap.String("handler", handler),
-				zap.Uint64("seq", refused.Seq()), zap.String("subject", msg.Metadata.Get(bus.MetadataSubject)), zap.Error(refused))
-			return s.dlq.Refuse(ctx, s.name+"-"+handler, refused)
-		}
-		if err != nil {
-			return err
-		}
-		return h(ctx, r)
-	})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.handlers = append(s.handlers, &ticketHandler{svc: s, name: handler, base: s.name + "-" + handler, decide: decide})
+	return nil
 }
 
 // RawFromMessage decodes a ticket event delivered by the bus; a message that is not a
@@ -248,24 +300,56 @@ func (s *Service) OnStop(f func()) {
 
 // Run runs the handlers until ctx ends or Close; it returns once they have stopped.
 func (s *Service) Run(ctx context.Context) error {
-	err := s.router.Run(ctx)
+	var wg sync.WaitGroup
+	var routerErr, shareErr error
+	shared := make(chan struct{})
+	wg.Go(func() { routerErr = s.router.Run(ctx) })
+	wg.Go(func() {
+		quit := make(chan struct{})
+		go func() {
+			select {
+			case <-s.quit:
+			case <-ctx.Done():
+			}
+			close(quit)
+		}()
+		shareErr = s.sharePartitions(ctx, quit, shared)
+		if shareErr != nil {
+			_ = s.router.Close()
+		}
+	})
+	go func() {
+		<-shared
+		select {
+		case <-s.router.Running():
+			close(s.running)
+		case <-s.quit:
+		case <-ctx.Done():
+		}
+	}()
+	wg.Wait()
 	s.mu.Lock()
 	subs, onStop := s.subs, s.onStop
 	s.mu.Unlock()
 	for _, f := range onStop {
 		f()
 	}
+	err := errors.Join(routerErr, shareErr)
 	for _, sub := range subs {
 		err = errors.Join(err, sub.Close())
 	}
+	s.closeOwn()
 	return errors.Join(err, s.dlq.Close())
 }
 
 // Running is closed when every handler is consuming.
-func (s *Service) Running() chan struct{} { return s.router.Running() }
+func (s *Service) Running() chan struct{} { return s.running }
 
 // Close stops the handlers, waiting for the ones in flight.
-func (s *Service) Close() error { return s.router.Close() }
+func (s *Service) Close() error {
+	s.closing.Do(func() { close(s.quit) })
+	return s.router.Close()
+}
 
 // correlationID carries the cause's ce-correlationid (or its id) as watermill's
 // correlation id, so that logs and dead letters name the request a message belongs to.

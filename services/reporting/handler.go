@@ -13,7 +13,6 @@ import (
 	"github.com/ledgerdesk/ledgerdesk/projections"
 	"github.com/ledgerdesk/ledgerdesk/services/access"
 	"github.com/ledgerdesk/ledgerdesk/services/httpx"
-	"github.com/ledgerdesk/ledgerdesk/services/reactor"
 )
 
 // HeaderSeq carries the stream sequence a read model answered at. NB: API contract.
@@ -40,7 +39,6 @@ type Config struct {
 // operation, and a tenant outside the caller's scope answers 404.
 type Handler struct {
 	cfg     Config
-	configs *reactor.Configs
 	replays chan struct{} // one token per as_of replay running
 	mux     *http.ServeMux
 }
@@ -69,7 +67,7 @@ func NewHandler(cfg Config) (*Handler, error) {
 	if cfg.MaxReplays <= 0 {
 		cfg.MaxReplays = 2
 	}
-	h := &Handler{cfg: cfg, configs: reactor.NewConfigs(cfg.Store), replays: make(chan struct{}, cfg.MaxReplays), mux: http.NewServeMux()}
+	h := &Handler{cfg: cfg, replays: make(chan struct{}, cfg.MaxReplays), mux: http.NewServeMux()}
 	h.mux.Handle("GET /v1/queues", access.Require(access.OpQueueRead, h.read(h.queue)))
 	h.mux.Handle("GET /v1/tickets/{id}/view", access.Require(access.OpTicketRead, h.read(h.view)))
 	h.mux.Handle("GET /v1/sla/board", access.Require(access.OpQueueRead, h.read(h.board)))

@@ -2,7 +2,9 @@ package reporting
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"github.com/ledgerdesk/ledgerdesk/events"
 	"github.com/ledgerdesk/ledgerdesk/projections"
 	"github.com/ledgerdesk/ledgerdesk/services/access"
+	"github.com/ledgerdesk/ledgerdesk/services/tenantconfig"
 )
 
 // maxPeriod bounds a report's period.
@@ -34,9 +37,15 @@ func (h *Handler) parsePeriod(ctx context.Context, r *http.Request) (period, err
 	if p.tenant, err = access.TenantParam(r); err != nil {
 		return p, err
 	}
-	doc, _, err := h.configs.Current(ctx, p.tenant)
+	// A report is rare next to the events deciding reads configuration for: it reads the
+	// tenant's current document from the stream (one request) rather than following it.
+	cv, err := h.cfg.Store.CurrentConfig(ctx, p.tenant)
 	switch {
 	case err == nil:
+		var doc tenantconfig.Document
+		if err := json.Unmarshal(cv.Document, &doc); err != nil {
+			return p, fmt.Errorf("decode configuration %d of %s: %w", cv.Version, p.tenant, err)
+		}
 		p.loc = doc.Location()
 	case !errors.Is(err, events.ErrNotFound):
 		return p, err

@@ -21,9 +21,8 @@ const (
 )
 
 type router struct {
-	svc     *reactor.Service
-	configs *reactor.Configs
-	view    *View
+	svc  *reactor.Service
+	view *View
 }
 
 // New creates the routing service: on opened, reopened, recategorized and escalated it
@@ -36,7 +35,7 @@ func New(ctx context.Context, cfg reactor.Config) (*reactor.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &router{svc: svc, configs: reactor.NewConfigs(cfg.Store), view: NewView()}
+	r := &router{svc: svc, view: NewView()}
 	// The view counts only the events the log's chain accepts; the handler dead-letters
 	// the others (reactor.Service.HandleTickets), so here they are skipped.
 	vc := cfg.Store.VerifierConfig()
@@ -54,7 +53,7 @@ func New(ctx context.Context, cfg reactor.Config) (*reactor.Service, error) {
 	}
 	stop := func() { stopView(); sub.Stop() }
 	svc.OnStop(stop)
-	if err := svc.HandleTickets("tickets", r.handle); err != nil {
+	if err := svc.React("tickets", reactor.PerCause(r.decide)); err != nil {
 		stop()
 		return nil, err
 	}
@@ -89,55 +88,52 @@ func (r *router) verify(ctx context.Context, verifier *events.Verifier, e events
 	}
 }
 
-func (r *router) handle(ctx context.Context, cause events.Raw) error {
+// decide routes a ticket on its opened, reopened, recategorized and escalated events.
+func (r *router) decide(ctx context.Context, h events.Trail, cause events.Raw) ([]events.Event, error) {
 	escalated := false
 	switch cause.Type {
 	case events.TypeOpened, events.TypeReopened, events.TypeRecategorized:
 	case events.TypeEscalated:
 		escalated = true
 	default:
-		return nil
+		return nil, nil
 	}
-	doc, version, err := r.configs.Current(ctx, cause.Tenant)
+	routedID := reactor.DerivedID(cause.ID, "routed")
+	if h.Has(routedID) || !h.Ticket().State.IsOpen() {
+		// Decided before (a redelivery or a replay): deciding again with today's
+		// loads and agents could add an assignment the first decision did not make.
+		return nil, nil
+	}
+	doc, version, err := r.svc.Configs().Current(ctx, cause.Tenant)
 	if errors.Is(err, events.ErrNotFound) {
 		r.svc.Logger().Debug("tenant has no configuration; ticket not routed",
 			zap.String("tenant", cause.Tenant), zap.String("ticket", cause.TicketID))
-		return nil
+		return nil, nil
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	// The strategies count what is in the log: wait until the view has every event
-	// recorded so far, including the assignments just made for earlier tickets.
-	last, err := r.svc.Store().LastSequence(ctx)
-	if err != nil {
-		return err
+	// The strategies count what is in the log up to the cause, and the assignments this
+	// replica decided and the view has not seen yet (View.Reserve). Decisions of other
+	// partitions in flight at the same moment are not counted: least_loaded is exact per
+	// partition and off by at most the assignments in flight elsewhere.
+	if err := r.view.WaitFor(ctx, cause.Sequence); err != nil {
+		return nil, err
 	}
-	if err := r.view.WaitFor(ctx, max(last, cause.Sequence)); err != nil {
-		return err
+	d := Pick(doc, events.Fold(h.Until(cause.Sequence)), escalated, r.view)
+	rule := d.RuleID
+	if rule == "" {
+		rule = RuleDefaultGroup
+		if escalated {
+			rule = RuleTierFallback
+		}
 	}
-	_, err = r.svc.Apply(ctx, cause.Event, func(h events.Trail) ([]events.Event, error) {
-		routedID := reactor.DerivedID(cause.ID, "routed")
-		if h.Has(routedID) || !h.Ticket().State.IsOpen() {
-			// Decided before (a redelivery or a replay): deciding again with today's
-			// loads and agents could add an assignment the first decision did not make.
-			return nil, nil
-		}
-		d := Pick(doc, events.Fold(h.Until(cause.Sequence)), escalated, r.view)
-		rule := d.RuleID
-		if rule == "" {
-			rule = RuleDefaultGroup
-			if escalated {
-				rule = RuleTierFallback
-			}
-		}
-		out := []events.Event{{ID: routedID,
-			Data: events.Routed{Group: d.Group, Tier: d.Tier, RuleID: rule, RuleVersion: version}}}
-		if d.Agent != "" {
-			out = append(out, events.Event{ID: reactor.DerivedID(cause.ID, "assigned"),
-				Data: events.Assigned{Agent: d.Agent, Group: d.Group, Strategy: string(d.Strategy), RuleID: rule, RuleVersion: version}})
-		}
-		return out, nil
-	})
-	return err
+	out := []events.Event{{ID: routedID,
+		Data: events.Routed{Group: d.Group, Tier: d.Tier, RuleID: rule, RuleVersion: version}}}
+	if d.Agent != "" {
+		out = append(out, events.Event{ID: reactor.DerivedID(cause.ID, "assigned"),
+			Data: events.Assigned{Agent: d.Agent, Group: d.Group, Strategy: string(d.Strategy), RuleID: rule, RuleVersion: version}})
+		r.view.Reserve(cause.Tenant, cause.TicketID, d.Agent, d.Group)
+	}
+	return out, nil
 }

@@ -32,7 +32,23 @@ type View struct {
 	resolved    []resolvedAt    // resolutions in stream order, to forget tickets
 	open        map[nameKey]int // open tickets per agent
 	assignments map[nameKey]int // assignments per group
+
+	// Reservations: assignments decided here and not yet seen in the log, counted at once so
+	// that the tickets of one batch do not all go to the same least-loaded agent.
+	reserved        map[ticketKey]reservation
+	reservedOpen    map[nameKey]int
+	reservedAssigns map[nameKey]int
 }
+
+// reservation is an assignment decided and not yet applied.
+type reservation struct {
+	agent, group name
+	at           time.Time
+}
+
+// reservationTTL is how long a reservation counts when its assignment never reaches the
+// log (its append lost a race and was decided otherwise, or the ticket ended first).
+const reservationTTL = 30 * time.Second
 
 type name = unique.Handle[string]
 
@@ -89,7 +105,45 @@ type resolvedAt struct {
 
 // NewView returns an empty view; feed it with Apply from stream sequence 1.
 func NewView() *View {
-	return &View{tickets: map[ticketKey]ticketLoad{}, open: map[nameKey]int{}, assignments: map[nameKey]int{}}
+	return &View{tickets: map[ticketKey]ticketLoad{}, open: map[nameKey]int{}, assignments: map[nameKey]int{},
+		reserved: map[ticketKey]reservation{}, reservedOpen: map[nameKey]int{}, reservedAssigns: map[nameKey]int{}}
+}
+
+// Reserve counts an assignment just decided for a ticket as if the view had applied it,
+// until the view applies the ticket's next routing, assignment or end, or for
+// reservationTTL. A newer reservation of the ticket replaces the older one.
+func (v *View) Reserve(tenant, ticketID, agent, group string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	now := time.Now()
+	for k, r := range v.reserved { // few: only the assignments in flight
+		if now.Sub(r.at) > reservationTTL {
+			v.release(k)
+		}
+	}
+	k := keyOf(tenant, ticketID)
+	v.release(k)
+	r := reservation{agent: intern(agent), group: intern(group), at: now}
+	v.reserved[k] = r
+	v.reservedOpen[nameKey{k.tenant, r.agent}]++
+	v.reservedAssigns[nameKey{k.tenant, r.group}]++
+}
+
+// release drops a ticket's reservation, if it has one.
+func (v *View) release(k ticketKey) {
+	r, ok := v.reserved[k]
+	if !ok {
+		return
+	}
+	delete(v.reserved, k)
+	decrement(v.reservedOpen, nameKey{k.tenant, r.agent})
+	decrement(v.reservedAssigns, nameKey{k.tenant, r.group})
+}
+
+func decrement(m map[nameKey]int, k nameKey) {
+	if m[k]--; m[k] <= 0 {
+		delete(m, k)
+	}
 }
 
 // Skip moves the view past a message of the log that counts for nothing (a refused event).
@@ -120,6 +174,10 @@ func (v *View) Apply(e events.Raw) {
 		return // nothing else moves a load
 	}
 	k := keyOf(e.Tenant, e.TicketID)
+	switch e.Data.(type) {
+	case events.Assigned, events.Resolved, events.Closed, events.Cancelled:
+		v.release(k) // the log now says where the ticket's load is
+	}
 	if _, ok := e.Data.(events.Opened); ok {
 		v.tickets[k] = ticketLoad{open: true}
 		return
@@ -195,7 +253,7 @@ func (v *View) OpenTickets(tenant, agent string) int {
 	k := nameKey{intern(tenant), intern(agent)}
 	v.mu.RLock()
 	defer v.mu.RUnlock()
-	return v.open[k]
+	return v.open[k] + v.reservedOpen[k]
 }
 
 // Assignments implements Loads: the assigned events that went to the tenant's group
@@ -204,5 +262,5 @@ func (v *View) Assignments(tenant, group string) int {
 	k := nameKey{intern(tenant), intern(group)}
 	v.mu.RLock()
 	defer v.mu.RUnlock()
-	return v.assignments[k]
+	return v.assignments[k] + v.reservedAssigns[k]
 }

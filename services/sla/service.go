@@ -82,8 +82,8 @@ func New(ctx context.Context, cfg reactor.Config) (*reactor.Service, error) {
 	}
 	// The stream is provisioned with admin rights (app.ProvisionStreams), not by the service.
 	timers := bus.Route{Stream: TimersStream, Subject: dueSubject + ".>"}
-	s := &service{svc: svc, configs: reactor.NewConfigs(cfg.Store), js: js, now: time.Now, calendars: map[calendarKey]*calendar.Calendar{}}
-	if err := svc.HandleTickets("tickets", s.onEvent); err != nil {
+	s := &service{svc: svc, configs: svc.Configs(), js: js, now: time.Now, calendars: map[calendarKey]*calendar.Calendar{}}
+	if err := svc.React("tickets", s.onEvents); err != nil {
 		return nil, err
 	}
 	if err := svc.Handle("timers", timers, s.onTimer); err != nil {
@@ -92,11 +92,18 @@ func New(ctx context.Context, cfg reactor.Config) (*reactor.Service, error) {
 	return svc, nil
 }
 
-func (s *service) onEvent(ctx context.Context, cause events.Raw) error {
-	if !slices.Contains(clockEvents, cause.Type) {
-		return nil
+// onEvents reconciles a ticket once per batch that brought it a clock event, then
+// schedules its next SLA instant.
+func (s *service) onEvents(ctx context.Context, h events.Trail, causes []events.Raw) (reactor.Decision, error) {
+	if !slices.ContainsFunc(causes, func(c events.Raw) bool { return slices.Contains(clockEvents, c.Type) }) {
+		return reactor.Decision{}, nil
 	}
-	return s.reconcile(ctx, cause.Event)
+	out, next, err := s.decide(ctx, h, s.now())
+	if err != nil || next.IsZero() {
+		return reactor.Decision{Events: out}, err
+	}
+	tenant, ticket := h.Head.Tenant, h.Raws[0].TicketID
+	return reactor.Decision{Events: out, Then: func(ctx context.Context) error { return s.schedule(ctx, tenant, ticket, next) }}, nil
 }
 
 // onTimer handles a fired schedule; its headers name the ticket.

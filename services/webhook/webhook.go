@@ -64,12 +64,19 @@ type Sender struct {
 	now        func() time.Time
 	maxElapsed time.Duration
 	initial    time.Duration
+	attempts   chan struct{} // one token per HTTP attempt in flight
 }
 
 // NewSender returns a sender whose attempts time out after 10s and whose retries, with
-// exponential backoff from initial, give up after maxElapsed.
-func NewSender(initial, maxElapsed time.Duration) *Sender {
-	return &Sender{client: &http.Client{Timeout: 10 * time.Second}, now: time.Now, initial: initial, maxElapsed: maxElapsed}
+// exponential backoff from initial, give up after maxElapsed. At most concurrent attempts
+// run at once across all deliveries (default 32); a delivery waiting for its next retry
+// holds none, so a dead receiver delays no other delivery.
+func NewSender(initial, maxElapsed time.Duration, concurrent int) *Sender {
+	if concurrent <= 0 {
+		concurrent = 32
+	}
+	return &Sender{client: &http.Client{Timeout: 10 * time.Second}, now: time.Now, initial: initial, maxElapsed: maxElapsed,
+		attempts: make(chan struct{}, concurrent)}
 }
 
 // Outcome is the result of a delivery: what the notification's delivered or failed
@@ -87,6 +94,12 @@ func (s *Sender) Deliver(ctx context.Context, url, secret, deliveryID string, bo
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval, b.MaxElapsedTime = s.initial, s.maxElapsed
 	op := func() error {
+		select {
+		case s.attempts <- struct{}{}:
+		case <-ctx.Done():
+			return backoff.Permanent(ctx.Err())
+		}
+		defer func() { <-s.attempts }()
 		out.Attempts++
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 		if err != nil {

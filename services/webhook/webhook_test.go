@@ -33,7 +33,7 @@ func receiver(t *testing.T, statuses ...int) (*httptest.Server, *atomic.Int32, *
 
 func TestDeliverRetriesUntilAccepted(t *testing.T) {
 	srv, calls, verified := receiver(t, 503, 500)
-	out, err := NewSender(time.Millisecond, 5*time.Second).Deliver(context.Background(), srv.URL, secret, "d-1", []byte(`{"n":1}`))
+	out, err := NewSender(time.Millisecond, 5*time.Second, 0).Deliver(context.Background(), srv.URL, secret, "d-1", []byte(`{"n":1}`))
 	if err != nil || out.Attempts != 3 || out.Status != 200 || out.Error != "" {
 		t.Fatalf("outcome %+v, err %v; want delivered on attempt 3", out, err)
 	}
@@ -44,7 +44,7 @@ func TestDeliverRetriesUntilAccepted(t *testing.T) {
 
 func TestDeliverStopsOnPermanentRefusal(t *testing.T) {
 	srv, calls, _ := receiver(t, 410)
-	out, err := NewSender(time.Millisecond, 5*time.Second).Deliver(context.Background(), srv.URL, secret, "d-1", []byte(`{"n":1}`))
+	out, err := NewSender(time.Millisecond, 5*time.Second, 0).Deliver(context.Background(), srv.URL, secret, "d-1", []byte(`{"n":1}`))
 	if err == nil || out.Attempts != 1 || out.Status != 410 || calls.Load() != 1 {
 		t.Fatalf("outcome %+v, err %v; want one attempt, failed", out, err)
 	}
@@ -52,7 +52,7 @@ func TestDeliverStopsOnPermanentRefusal(t *testing.T) {
 
 func TestDeliverGivesUp(t *testing.T) {
 	srv, calls, _ := receiver(t, 503, 503, 503, 503, 503, 503, 503, 503, 503, 503, 503, 503, 503, 503, 503, 503, 503, 503, 503, 503)
-	out, err := NewSender(5*time.Millisecond, 60*time.Millisecond).Deliver(context.Background(), srv.URL, secret, "d-1", []byte(`{"n":1}`))
+	out, err := NewSender(5*time.Millisecond, 60*time.Millisecond, 0).Deliver(context.Background(), srv.URL, secret, "d-1", []byte(`{"n":1}`))
 	if err == nil || out.Status != 503 || out.Error == "" || calls.Load() < 2 {
 		t.Fatalf("outcome %+v, err %v, %d calls; want failed after retries", out, err, calls.Load())
 	}

@@ -1,0 +1,153 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/synadia-io/orbit.go/jetstreamext"
+)
+
+// ticketFilter is the subject filter of one ticket's messages under every tenant.
+func ticketFilter(ticketID string) string { return SubjectPrefix + ".*." + ticketID }
+
+// ownSubjectFilter is the subject filter of one ticket's messages under its own tenant.
+func ownSubjectFilter(tenant, ticketID string) string { return Subject(tenant, ticketID) }
+
+// lastMessages returns the last message of every subject the filters match, in one
+// batched direct get (jetstreamext.GetLastMsgsFor; the stream allows direct gets).
+func (s *Store) lastMessages(ctx context.Context, filters []string) ([]*jetstream.RawStreamMsg, error) {
+	if len(filters) == 0 {
+		return nil, nil
+	}
+	msgs, err := jetstreamext.GetLastMsgsFor(ctx, s.js, StreamName, filters, jetstreamext.GetLastMsgsBatchSize(2*len(filters)))
+	if err != nil {
+		return nil, fmt.Errorf("last messages of %d tickets: %w", len(filters), err)
+	}
+	var out []*jetstream.RawStreamMsg
+	for m, err := range msgs {
+		if err != nil {
+			return nil, fmt.Errorf("last messages of %d tickets: %w", len(filters), err)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// ticketOfSubject is the tenant and ticket a stored subject names: its last two tokens
+// (in every layout of the log).
+func ticketOfSubject(subject string) (tenant, ticketID string) {
+	tokens := strings.Split(subject, ".")
+	if len(tokens) < 3 {
+		return "", ""
+	}
+	return tokens[len(tokens)-2], tokens[len(tokens)-1]
+}
+
+// Heads returns the last message of each ticket (id → tenant) under its own tenant's
+// subject, decoded, in one request: a consumer whose trail of a ticket ends before it has
+// fallen behind what other writers appended. A ticket whose last message does not
+// decode is missing from the map.
+func (s *Store) Heads(ctx context.Context, tickets map[string]string) (map[string]Raw, error) {
+	filters := make([]string, 0, len(tickets))
+	for id, tenant := range tickets {
+		filters = append(filters, ownSubjectFilter(tenant, id))
+	}
+	msgs, err := s.lastMessages(ctx, filters)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]Raw, len(msgs))
+	for _, m := range msgs {
+		if r, err := FromMsg(m.Subject, m.Header, m.Data, m.Sequence); err == nil && tickets[r.TicketID] == r.Tenant {
+			out[r.TicketID] = r
+		}
+	}
+	return out, nil
+}
+
+// staleAppends returns the appends (indexes into appends) whose ExpectedVersion is no
+// longer the last message of their ticket's subject, in one request: the entries that
+// made an atomic batch fail with a wrong last sequence.
+func (s *Store) staleAppends(ctx context.Context, appends []Append, members []int) (map[int]bool, error) {
+	filters := make([]string, len(members))
+	for k, i := range members {
+		filters[k] = ownSubjectFilter(appends[i].Tenant, appends[i].TicketID)
+	}
+	msgs, err := s.lastMessages(ctx, filters)
+	if err != nil {
+		return nil, err
+	}
+	type key struct{ tenant, ticket string }
+	last := map[key]uint64{}
+	for _, m := range msgs {
+		tenant, ticket := ticketOfSubject(m.Subject)
+		last[key{tenant, ticket}] = m.Sequence
+	}
+	stale := map[int]bool{}
+	for _, i := range members {
+		if last[key{appends[i].Tenant, appends[i].TicketID}] != appends[i].ExpectedVersion {
+			stale[i] = true
+		}
+	}
+	return stale, nil
+}
+
+// readBatch is how many messages one batched direct get of a ticket's history asks for.
+const readBatch = 256
+
+// messagesAfter returns the messages the filter matches after stream sequence after, in
+// order, in as many batched direct gets (jetstreamext.GetBatch) as there are readBatch
+// messages: one request for a ticket's whole history.
+func (s *Store) messagesAfter(ctx context.Context, filter string, after uint64) ([]*jetstream.RawStreamMsg, error) {
+	var out []*jetstream.RawStreamMsg
+	for {
+		msgs, err := jetstreamext.GetBatch(ctx, s.js, StreamName, readBatch,
+			jetstreamext.GetBatchSeq(after+1), jetstreamext.GetBatchSubject(filter))
+		if err != nil {
+			return nil, err
+		}
+		n := 0
+		for m, err := range msgs {
+			if errors.Is(err, jetstreamext.ErrNoMessages) {
+				break
+			}
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, m)
+			after = m.Sequence
+			n++
+		}
+		if n < readBatch {
+			return out, nil
+		}
+	}
+}
+
+// Between returns the events of a ticket under its tenant's subject after stream
+// sequence from and up to to, one direct get each (next by subject): what a consumer's
+// trail misses when other writers moved the ticket on, usually an event or two, which
+// Heads has just shown end at to. A message that does not decode is left out.
+func (s *Store) Between(ctx context.Context, tenant, ticketID string, from, to uint64) ([]Raw, error) {
+	var out []Raw
+	for seq := from + 1; seq <= to; {
+		m, err := s.stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(ownSubjectFilter(tenant, ticketID)))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("events of ticket %s after seq %d: %w", ticketID, seq-1, err)
+		}
+		if m.Sequence > to {
+			break
+		}
+		if r, err := FromMsg(m.Subject, m.Header, m.Data, m.Sequence); err == nil {
+			out = append(out, r)
+		}
+		seq = m.Sequence + 1
+	}
+	return out, nil
+}

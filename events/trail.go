@@ -1,0 +1,185 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+)
+
+// A Trail is also what a consumer of the log keeps per ticket in memory: it starts from
+// LoadTrail or from the ticket's first event (StartTrail), follows the log with Extend,
+// takes in what the consumer itself appended with Recorded, and lets several decisions
+// in one batch see each other's events with WithPending. Every method applies the one
+// chain rule (ChainHead.Link), so a trail followed event by event accepts and refuses
+// exactly what LoadTrail would.
+
+// FollowTrail is LoadTrail for a consumer that goes on following the ticket: a ticket
+// whose messages the chain all refuses is not ErrNotFound but a trail that holds nothing,
+// has seen them (Seen) and refuses every later event (nothing can start it again).
+// ErrNotFound means the log has no message of the ticket.
+func (s *Store) FollowTrail(ctx context.Context, ticketID string) (Trail, error) {
+	history, last, err := s.load(ctx, ticketID)
+	if err != nil {
+		return Trail{}, err
+	}
+	trusted, head, rejected := Trusted(history)
+	// The next append is checked against the last message of the ticket's own subject:
+	// a message under another tenant's subject of the same ticket id (refused by every
+	// reader) must not make every append conflict.
+	version := last[Subject(head.Tenant, ticketID)]
+	var seen uint64
+	for _, seq := range last {
+		seen = max(seen, seq)
+	}
+	ids := make(map[string]bool, len(trusted))
+	for _, r := range trusted {
+		ids[r.ID] = true
+	}
+	t := Trail{Raws: trusted, Head: head, Version: version, ids: ids, seen: seen}
+	for _, err := range rejected {
+		var re *RejectedError
+		if errors.As(err, &re) {
+			t.refuse(re)
+		}
+	}
+	return t, nil
+}
+
+func (t *Trail) refuse(err *RejectedError) {
+	if t.refused == nil {
+		t.refused = map[uint64]*RejectedError{}
+	}
+	t.refused[err.Sequence] = err
+}
+
+// Refusal is why the trail refused the message at stream sequence seq, or nil when it
+// holds it or never saw it.
+func (t Trail) Refusal(seq uint64) error {
+	if err, ok := t.refused[seq]; ok {
+		return err
+	}
+	return nil
+}
+
+// StartTrail begins a trail at an event that claims to start its ticket (no prevhash).
+// The caller must know it is the first message of its ticket (Store.FirstSequence):
+// the chain alone cannot tell a forged first event from the real one.
+func StartTrail(r Raw) (Trail, error) {
+	var t Trail
+	if err := t.Extend(r); err != nil {
+		return Trail{}, err
+	}
+	return t, nil
+}
+
+// Extend folds the next event of the ticket, as the log delivers it, into the trail:
+// nil when the chain accepts it, the *RejectedError otherwise. An event the trail has
+// seen already (at or before Seen, e.g. one a loaded trail holds) changes nothing and
+// answers nil; Holds tells whether the trail accepted it. A refused
+// event of the ticket's own tenant still moves Version (the next append is checked
+// against the last message of the ticket's subject); one of another tenant does not.
+func (t *Trail) Extend(r Raw) error {
+	if r.Sequence <= t.seen {
+		return nil
+	}
+	next, err := t.Head.Link(r)
+	if err == nil && len(t.Raws) == 0 && t.seen > 0 {
+		err = &RejectedError{Sequence: r.Sequence, TicketID: r.TicketID, EventID: r.ID, event: r,
+			Reason: "it claims to start its ticket, whose first message was refused: nothing can start it again"}
+	}
+	t.seen = r.Sequence
+	if err != nil {
+		if t.Head.Tenant == "" || r.Tenant == t.Head.Tenant {
+			t.Version = r.Sequence
+		}
+		var re *RejectedError
+		if errors.As(err, &re) {
+			t.refuse(re)
+		}
+		return err
+	}
+	t.Head = next
+	t.Version = r.Sequence
+	t.Raws = append(t.Raws, r)
+	if t.ids == nil {
+		t.ids = map[string]bool{}
+	}
+	t.ids[r.ID] = true
+	return nil
+}
+
+// Seen is the highest stream sequence of the ticket the trail has taken in, accepted or not.
+func (t Trail) Seen() uint64 { return max(t.seen, t.Version) }
+
+// Holds reports whether the trail accepted the event at stream sequence seq.
+func (t Trail) Holds(seq uint64) bool {
+	_, ok := slices.BinarySearchFunc(t.Raws, seq, func(r Raw, seq uint64) int {
+		switch {
+		case r.Sequence < seq:
+			return -1
+		case r.Sequence > seq:
+			return 1
+		}
+		return 0
+	})
+	return ok
+}
+
+func (t Trail) ticketID() string {
+	if len(t.Raws) == 0 {
+		return ""
+	}
+	return t.Raws[0].TicketID
+}
+
+// Recorded takes in the events an append just stored behind the trail's head
+// (Appended.Events, which carry their hashes and sequences). They need no check: they
+// were built on this head and the append's optimistic concurrency proved nothing came
+// between. The trail keeps no RawData for them.
+func (t *Trail) Recorded(stored []Event) {
+	for _, e := range stored {
+		if e.Sequence <= t.seen {
+			continue
+		}
+		t.Raws = append(t.Raws, Raw{Event: e})
+		t.Head = ChainHead{Tenant: e.Tenant, Hash: e.Hash, Sequence: e.Sequence}
+		t.Version, t.seen = e.Sequence, e.Sequence
+		if t.ids == nil {
+			t.ids = map[string]bool{}
+		}
+		t.ids[e.ID] = true
+	}
+}
+
+// WithPending returns a copy of the trail that holds pending as if they had been
+// appended, with provisional sequences after Version: what a decision sees of the
+// decisions made before it in the same batch. The copy is for deciding only; the
+// original is unchanged and stays the base of the append.
+func (t Trail) WithPending(pending []Event) Trail {
+	if len(pending) == 0 {
+		return t
+	}
+	out := t
+	out.Raws = slices.Clone(t.Raws)
+	out.ids = make(map[string]bool, len(t.ids)+len(pending))
+	for id := range t.ids {
+		out.ids[id] = true
+	}
+	now := time.Now()
+	for i, e := range pending {
+		e.Sequence = t.Version + uint64(i) + 1
+		e.Tenant, e.TicketID = t.Head.Tenant, t.ticketID()
+		if e.Time.IsZero() {
+			e.Time = now
+		}
+		if e.Type == "" && e.Data != nil {
+			e.Type = e.Data.EventType()
+		}
+		out.Raws = append(out.Raws, Raw{Event: e})
+		out.ids[e.ID] = true
+	}
+	out.Version = t.Version + uint64(len(pending))
+	out.seen = out.Version
+	return out
+}

@@ -1,0 +1,137 @@
+package reactor
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Sharing the partitions: each replica holds a lease in the MEMBERS bucket and consumes
+// the partitions the live leases give it (members.owned). Each partition's durable
+// consumer has a priority group with the pinned-client policy, so that even while two
+// replicas disagree about the leases (one joining, one leaving, one killed) the server
+// delivers a partition to one of them only; a replica that gives a partition up unpins
+// itself, and a killed one's pin expires after PinnedTTL.
+
+// priorityGroup is the one priority group of every partition consumer. NB: wire name.
+const priorityGroup = "owner"
+
+// PinnedTTL is how long a partition stays pinned to a replica that stopped pulling from it.
+const PinnedTTL = 5 * time.Second
+
+// running is a partition consumed on this replica.
+type running struct {
+	quit chan struct{}
+	done chan struct{}
+}
+
+// sharePartitions runs this replica's share of every ticket handler's partitions until
+// quit is closed, following the leases. ready is closed once the first share consumes.
+func (s *Service) sharePartitions(ctx context.Context, quit <-chan struct{}, ready chan<- struct{}) error {
+	if len(s.handlers) == 0 {
+		close(ready)
+		return nil
+	}
+	mctx, leave := context.WithCancel(context.WithoutCancel(ctx))
+	defer leave()
+	m, err := joinMembers(mctx, s.store.JetStream(), s.name, s.log)
+	if err != nil {
+		close(ready)
+		return err
+	}
+	type key struct {
+		handler *ticketHandler
+		p       int
+	}
+	held := map[key]*running{}
+	var wg sync.WaitGroup
+	release := func(k key, r *running) {
+		close(r.quit)
+		<-r.done
+		delete(held, k)
+	}
+	reshare := func() {
+		owned := m.owned(s.partitions())
+		want := map[key]bool{}
+		for _, h := range s.handlers {
+			for _, p := range owned {
+				want[key{h, p}] = true
+			}
+		}
+		for k, r := range held {
+			if !want[k] {
+				release(k, r)
+			}
+		}
+		var started sync.WaitGroup
+		for k := range want {
+			if held[k] != nil {
+				continue
+			}
+			r := &running{quit: make(chan struct{}), done: make(chan struct{})}
+			held[k] = r
+			started.Add(1)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer close(r.done)
+				s.runPartition(ctx, k.handler, k.p, r.quit, started.Done)
+			}()
+		}
+		started.Wait()
+		s.log.Info("consuming partitions", zap.Ints("partitions", owned), zap.Int("replicas", m.count()))
+	}
+	reshare()
+	close(ready)
+	for {
+		select {
+		case <-quit:
+			for k, r := range held {
+				release(k, r)
+			}
+			wg.Wait()
+			return nil
+		case <-m.changed:
+			reshare()
+		}
+	}
+}
+
+// runPartition consumes one partition until quit, starting over after an error; started
+// is called once, when it consumes or first fails.
+func (s *Service) runPartition(ctx context.Context, h *ticketHandler, p int, quit <-chan struct{}, started func()) {
+	var once sync.Once
+	defer once.Do(started)
+	// Giving a partition up cancels the work in hand: what it appended stays (appends
+	// are idempotent), what it did not ack is redelivered to the next owner at once.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-quit:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
+		pt, err := h.newPartition(p)
+		if err == nil {
+			err = pt.consume(ctx, quit, func() { once.Do(started) })
+			if err == nil {
+				return // quit
+			}
+		}
+		once.Do(started)
+		s.log.Error("partition consumer stopped; starting it again", zap.String("handler", h.name), zap.Int("partition", p),
+			zap.Duration("after", backoff), zap.Error(err))
+		select {
+		case <-quit:
+			return
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+	}
+}
