@@ -1,6 +1,8 @@
 package escalation_test
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -96,5 +98,56 @@ func TestManualEscalationGoesThroughTheRules(t *testing.T) {
 	}
 	if n := len(env.Events(t, o.TicketID, events.TypeEscalated)); n != 1 {
 		t.Errorf("%d escalations: a manual escalation must not escalate again", n)
+	}
+}
+
+// TestDeadReceiverDelaysNoOtherDelivery: while a receiver keeps answering 503 to one
+// ticket's notification (retried with backoff for up to 20 s), another ticket's
+// notification is delivered and recorded at once.
+func TestDeadReceiverDelaysNoOtherDelivery(t *testing.T) {
+	var deadTicket atomic.Value
+	deadTicket.Store("")
+	var deadAttempts atomic.Int32
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var p escalation.Payload
+		if err := json.Unmarshal(body, &p); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if p.Ticket == deadTicket.Load().(string) {
+			deadAttempts.Add(1)
+			http.Error(w, "down for maintenance", http.StatusServiceUnavailable) // retried
+		}
+	}))
+	defer receiver.Close()
+
+	env := reactortest.New(t)
+	env.ApplyConfig(t, document(receiver.URL, receiver.URL))
+	env.Run(t, escalation.New)
+	dead := env.Open(t, "acme", eventstest.OpenedFixture("VPN flaps"))
+	deadTicket.Store(dead.TicketID)
+	env.Do(t, dead.TicketID, events.Escalated{Tier: 2, Reason: "customer asked"})
+	eventstest.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+		if deadAttempts.Load() < 2 {
+			return errors.New("the dead receiver has not been retried yet")
+		}
+		return nil
+	})
+
+	alive := env.Open(t, "acme", eventstest.OpenedFixture("printer jams"))
+	start := time.Now()
+	env.Do(t, alive.TicketID, events.Escalated{Tier: 2, Reason: "customer asked"})
+	eventstest.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		if n := len(env.Events(t, alive.TicketID, events.TypeNotificationDelivered)); n == 0 {
+			return errors.New("the other ticket's notification is not delivered")
+		}
+		return nil
+	})
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("the other ticket's notification took %s behind a dead receiver", took)
+	}
+	if n := len(env.Events(t, dead.TicketID, events.TypeNotificationFailed)); n != 0 {
+		t.Errorf("the dead receiver's notification failed already (%d), want it still being retried", n)
 	}
 }

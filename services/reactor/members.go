@@ -59,10 +59,11 @@ type members struct {
 	seen    map[string]time.Time // instance → when its key was last put
 	live    []string             // sorted, always holding self
 	changed chan struct{}        // signalled (capacity 1) when live changes
+	left    chan struct{}        // closed once the lease is deleted after ctx ended
 }
 
 // joinMembers puts this replica's lease and starts watching its service's leases; it
-// runs until ctx ends, then deletes the lease.
+// runs until ctx ends, then deletes the lease and closes left.
 func joinMembers(ctx context.Context, js jetstream.JetStream, service string, log *zap.Logger) (*members, error) {
 	kv, err := js.KeyValue(ctx, MembersBucket)
 	if err != nil {
@@ -74,7 +75,7 @@ func joinMembers(ctx context.Context, js jetstream.JetStream, service string, lo
 		return nil, err
 	}
 	m := &members{kv: kv, service: service, self: nuid.Next(), log: log, value: value,
-		seen: map[string]time.Time{}, changed: make(chan struct{}, 1)}
+		seen: map[string]time.Time{}, changed: make(chan struct{}, 1), left: make(chan struct{})}
 	m.live = []string{m.self}
 	if _, err := kv.Put(ctx, m.key(m.self), value); err != nil {
 		return nil, fmt.Errorf("put lease of %s: %w", service, err)
@@ -92,6 +93,7 @@ func (m *members) key(instance string) string { return m.service + "." + instanc
 func (m *members) run(ctx context.Context, w jetstream.KeyWatcher) {
 	refresh := time.NewTicker(LeaseRefresh)
 	defer refresh.Stop()
+	defer close(m.left)
 	defer func() {
 		_ = w.Stop()
 		// Leaving: delete the lease so the others take the partitions over at once.

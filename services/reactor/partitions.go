@@ -35,12 +35,13 @@ func (s *Service) sharePartitions(ctx context.Context, quit <-chan struct{}, rea
 		return nil
 	}
 	mctx, leave := context.WithCancel(context.WithoutCancel(ctx))
-	defer leave()
 	m, err := joinMembers(mctx, s.store.JetStream(), s.name, s.log)
 	if err != nil {
+		leave()
 		close(ready)
 		return err
 	}
+	defer func() { leave(); <-m.left }()
 	type key struct {
 		handler *ticketHandler
 		p       int
