@@ -6,63 +6,128 @@ import (
 	"sync"
 )
 
-// ErrCommitterClosed is returned by Committer.Append after Close.
+// ErrCommitterClosed is returned by Committer.Append (and a Group's Do) after Close.
 var ErrCommitterClosed = errors.New("events: committer closed")
 
-// Committer gathers concurrent appends into atomic batch appends (group commit): with
-// JetStream syncing every write, one fsync then acknowledges many tickets. It is safe for
-// concurrent use. Each append is answered on its own, exactly as Store.AppendBatch answers
-// it. The intake's HTTP commands and the reacting services' batches append through one.
-type Committer struct {
-	store   *Store
-	queue   chan pending
+// Group gathers concurrent requests into groups committed together (group commit): with
+// JetStream syncing every write, one fsync then answers many requests. Workers each take
+// whatever requests are waiting, up to max units (size of each request), and hand them to
+// commit, which answers each in order. It is safe for concurrent use.
+type Group[T, R any] struct {
+	commit  func([]T) []R
+	size    func(T) int
+	max     int
+	queue   chan groupItem[T, R]
 	wg      sync.WaitGroup
 	closeMu sync.RWMutex
 	closed  bool
 }
 
-type pending struct {
-	ctx    context.Context
-	append Append
-	done   chan Result
+type groupItem[T, R any] struct {
+	req  T
+	done chan R
+}
+
+// NewGroup starts workers goroutines (default 2) committing groups of at most max units.
+// While one group waits for its fsync the other workers gather the next.
+func NewGroup[T, R any](workers, max int, size func(T) int, commit func([]T) []R) *Group[T, R] {
+	if workers <= 0 {
+		workers = 2
+	}
+	g := &Group[T, R]{commit: commit, size: size, max: max, queue: make(chan groupItem[T, R], 4*max)}
+	for range workers {
+		g.wg.Add(1)
+		go g.work()
+	}
+	return g
+}
+
+// Do queues req and waits for its answer. Once queued a request is committed or refused
+// whatever ctx does, so that what the caller hears is what the log holds; ctx bounds the
+// wait for a place in the queue only.
+func (g *Group[T, R]) Do(ctx context.Context, req T) (R, error) {
+	var zero R
+	it := groupItem[T, R]{req: req, done: make(chan R, 1)}
+	g.closeMu.RLock()
+	if g.closed {
+		g.closeMu.RUnlock()
+		return zero, ErrCommitterClosed
+	}
+	select {
+	case g.queue <- it:
+		g.closeMu.RUnlock()
+	case <-ctx.Done():
+		g.closeMu.RUnlock()
+		return zero, ctx.Err()
+	}
+	return <-it.done, nil
+}
+
+// Close stops accepting requests, commits those already queued and waits for the workers.
+func (g *Group[T, R]) Close() {
+	g.closeMu.Lock()
+	if !g.closed {
+		g.closed = true
+		close(g.queue)
+	}
+	g.closeMu.Unlock()
+	g.wg.Wait()
+}
+
+func (g *Group[T, R]) work() {
+	defer g.wg.Done()
+	for first := range g.queue {
+		batch := []groupItem[T, R]{first}
+		size := g.size(first.req)
+	gather:
+		for size < g.max {
+			select {
+			case it, ok := <-g.queue:
+				if !ok {
+					break gather
+				}
+				batch = append(batch, it)
+				size += g.size(it.req)
+			default:
+				break gather
+			}
+		}
+		reqs := make([]T, len(batch))
+		for i, it := range batch {
+			reqs[i] = it.req
+		}
+		for i, r := range g.commit(reqs) {
+			batch[i].done <- r
+		}
+	}
+}
+
+// Committer gathers concurrent appends into atomic batch appends (a Group over
+// Store.AppendBatch). Each append is answered on its own, exactly as Store.AppendBatch
+// answers it. The intake's HTTP commands and the reacting services' batches append
+// through one. It is safe for concurrent use.
+type Committer struct {
+	group *Group[Append, Result]
 }
 
 // NewCommitter starts workers goroutines (default 2) that each take whatever appends are
-// waiting, up to one atomic batch, and commit them together. While one batch waits for
-// its fsync the other workers gather the next.
+// waiting, up to one atomic batch, and commit them together.
 func NewCommitter(store *Store, workers int) *Committer {
 	if store == nil {
 		panic("events: NewCommitter: nil store")
 	}
-	if workers <= 0 {
-		workers = 2
-	}
-	c := &Committer{store: store, queue: make(chan pending, 4*MaxBatch)}
-	for range workers {
-		c.wg.Add(1)
-		go c.work()
-	}
-	return c
+	// The batch is not tied to any one request's context: a caller going away must not
+	// abort the commit of the others.
+	return &Committer{group: NewGroup(workers, MaxBatch, func(a Append) int { return len(a.Events) },
+		func(appends []Append) []Result { return store.AppendBatch(context.Background(), appends) })}
 }
 
-// Append queues a and waits for its result or ctx.
+// Append queues a and waits for its result or, until it is queued, ctx.
 func (c *Committer) Append(ctx context.Context, a Append) (Appended, error) {
-	p := pending{ctx: ctx, append: a, done: make(chan Result, 1)}
-	c.closeMu.RLock()
-	if c.closed {
-		c.closeMu.RUnlock()
-		return Appended{}, ErrCommitterClosed
+	r, err := c.group.Do(ctx, a)
+	if err != nil {
+		return Appended{}, err
 	}
-	select {
-	case c.queue <- p:
-		c.closeMu.RUnlock()
-	case <-ctx.Done():
-		c.closeMu.RUnlock()
-		return Appended{}, ctx.Err()
-	}
-	// Once queued the append will be committed or refused; wait for the answer even if
-	// the caller gives up, so that what we report is what the log holds.
-	r := <-p.done
 	return r.Appended, r.Err
 }
 
@@ -82,47 +147,4 @@ func (c *Committer) AppendAll(ctx context.Context, appends []Append) []Result {
 }
 
 // Close stops accepting appends, commits those already queued and waits for the workers.
-func (c *Committer) Close() {
-	c.closeMu.Lock()
-	if !c.closed {
-		c.closed = true
-		close(c.queue)
-	}
-	c.closeMu.Unlock()
-	c.wg.Wait()
-}
-
-func (c *Committer) work() {
-	defer c.wg.Done()
-	for first := range c.queue {
-		batch := []pending{first}
-		size := len(first.append.Events)
-	gather:
-		for size < MaxBatch {
-			select {
-			case p, ok := <-c.queue:
-				if !ok {
-					break gather
-				}
-				batch = append(batch, p)
-				size += len(p.append.Events)
-			default:
-				break gather
-			}
-		}
-		c.commit(batch)
-	}
-}
-
-func (c *Committer) commit(batch []pending) {
-	appends := make([]Append, len(batch))
-	for i, p := range batch {
-		appends[i] = p.append
-	}
-	// The batch is not tied to any one request's context: a caller going away must not
-	// abort the commit of the others.
-	results := c.store.AppendBatch(context.Background(), appends)
-	for i, p := range batch {
-		p.done <- results[i]
-	}
-}
+func (c *Committer) Close() { c.group.Close() }

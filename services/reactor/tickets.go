@@ -282,42 +282,13 @@ func (pt *partition) resolve(ctx context.Context, works []*ticketWork) {
 }
 
 // fold takes the batch's events of a ticket into its trail with the chain rule; the ones
-// the chain accepts become causes, the others are dead-lettered. A refusal is checked
-// against the stored history first: a trail that missed events (another replica held the
-// partition for a while) is replaced, never trusted over the log.
+// the chain accepts become causes, the others are dead-lettered.
 func (pt *partition) fold(ctx context.Context, w *ticketWork) {
 	for i, r := range w.raws {
-		seen := r.Sequence <= w.trail.Seen()
-		err := w.trail.Extend(r)
-		if seen {
-			err = w.trail.Refusal(r.Sequence)
-			if err == nil && !w.trail.Holds(r.Sequence) {
-				err = fmt.Errorf("event seq %d of ticket %s is neither held nor refused by its history", r.Sequence, w.id)
-			}
-		}
+		err := pt.take(ctx, w, r)
 		var rejected *events.RejectedError
-		if errors.As(err, &rejected) && !seen {
-			t, lerr := pt.h.svc.store.FollowTrail(ctx, w.id)
-			if lerr != nil {
-				w.err = fmt.Errorf("check refused event seq %d: load ticket %s: %w", r.Sequence, w.id, lerr)
-				return
-			}
-			compact(&t)
-			*w.trail = t
-			switch {
-			case t.Holds(r.Sequence):
-				err = nil
-			case t.Refusal(r.Sequence) != nil:
-				err = t.Refusal(r.Sequence)
-			default:
-				err = fmt.Errorf("event seq %d of ticket %s is neither held nor refused by its history", r.Sequence, w.id)
-			}
-		}
 		switch {
 		case err == nil:
-			if n := len(w.trail.Raws); n > 0 {
-				w.trail.Raws[n-1].RawData = nil // (a no-op unless Extend just took r in)
-			}
 			w.causes = append(w.causes, r)
 		case errors.As(err, &rejected):
 			pt.refuse(ctx, rejected, w.msgs[i])
@@ -327,6 +298,44 @@ func (pt *partition) fold(ctx context.Context, w *ticketWork) {
 			return
 		}
 	}
+}
+
+// take judges one event of the batch against the ticket's trail: nil when the chain
+// accepts it, its *events.RejectedError when it refuses it, another error when it cannot
+// tell yet. An event the trail has not seen is linked to it; one it has seen is judged as
+// the trail did. A refusal, or an event seen but never judged (the trail caught up past
+// it on its own subject), is judged again on the stored history: a trail that missed
+// events (another replica held the partition for a while) is replaced, never trusted
+// over the log.
+func (pt *partition) take(ctx context.Context, w *ticketWork, r events.Raw) error {
+	if r.Sequence > w.trail.Seen() {
+		err := w.trail.Extend(r)
+		var rejected *events.RejectedError
+		if err == nil {
+			w.trail.Raws[len(w.trail.Raws)-1].RawData = nil
+			return nil
+		}
+		if !errors.As(err, &rejected) {
+			return err
+		}
+	} else if w.trail.Holds(r.Sequence) {
+		return nil
+	} else if err := w.trail.Refusal(r.Sequence); err != nil {
+		return err
+	}
+	t, err := pt.h.svc.store.FollowTrail(ctx, w.id)
+	if err != nil {
+		return fmt.Errorf("judge event seq %d: load ticket %s: %w", r.Sequence, w.id, err)
+	}
+	compact(&t)
+	*w.trail = t
+	if t.Holds(r.Sequence) {
+		return nil
+	}
+	if err := t.Refusal(r.Sequence); err != nil {
+		return err
+	}
+	return fmt.Errorf("event seq %d of ticket %s is neither held nor refused by its stored history", r.Sequence, w.id)
 }
 
 // catchUp brings the batch's trails to their tickets' heads, which other writers may have

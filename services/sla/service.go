@@ -11,6 +11,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/synadia-io/orbit.go/jetstreamext"
 	"go.uber.org/zap"
 
 	"github.com/ledgerdesk/ledgerdesk/events"
@@ -36,13 +37,14 @@ const (
 // TimersStreamConfig is the SLA_TIMERS stream: file storage, message schedules on.
 func TimersStreamConfig() jetstream.StreamConfig {
 	return jetstream.StreamConfig{
-		Name:              TimersStream,
-		Description:       "ledgerdesk SLA timers: one message schedule per ticket and the fired timers",
-		Subjects:          []string{scheduleSubject + ".>", dueSubject + ".>"},
-		Storage:           jetstream.FileStorage,
-		AllowMsgSchedules: true,
-		AllowRollup:       true,
-		MaxAge:            30 * 24 * time.Hour,
+		Name:               TimersStream,
+		Description:        "ledgerdesk SLA timers: one message schedule per ticket and the fired timers",
+		Subjects:           []string{scheduleSubject + ".>", dueSubject + ".>"},
+		Storage:            jetstream.FileStorage,
+		AllowMsgSchedules:  true,
+		AllowAtomicPublish: true, // the schedules of a batch are published together
+		AllowRollup:        true,
+		MaxAge:             30 * 24 * time.Hour,
 	}
 }
 
@@ -53,7 +55,7 @@ var clockEvents = []string{events.TypeOpened, events.TypeHeld, events.TypeResume
 type service struct {
 	svc     *reactor.Service
 	configs *reactor.Configs
-	js      jetstream.JetStream
+	timers  *events.Group[*nats.Msg, error] // schedules, published in atomic batches
 	now     func() time.Time
 
 	mu        sync.Mutex
@@ -82,7 +84,8 @@ func New(ctx context.Context, cfg reactor.Config) (*reactor.Service, error) {
 	}
 	// The stream is provisioned with admin rights (app.ProvisionStreams), not by the service.
 	timers := bus.Route{Stream: TimersStream, Subject: dueSubject + ".>"}
-	s := &service{svc: svc, configs: svc.Configs(), js: js, now: time.Now, calendars: map[calendarKey]*calendar.Calendar{}}
+	s := &service{svc: svc, configs: svc.Configs(), timers: newTimers(js), now: time.Now, calendars: map[calendarKey]*calendar.Calendar{}}
+	svc.OnStop(s.timers.Close)
 	if err := svc.React("tickets", s.onEvents); err != nil {
 		return nil, err
 	}
@@ -139,10 +142,31 @@ func (s *service) schedule(ctx context.Context, tenant, ticket string, at time.T
 	m.Header.Set("Nats-Schedule-Target", dueSubject+"."+tenant+"."+ticket)
 	m.Header.Set(events.HeaderTenant, tenant)
 	m.Header.Set(events.HeaderSubject, ticket)
-	if _, err := s.js.PublishMsg(ctx, m); err != nil {
+	err, qerr := s.timers.Do(ctx, m)
+	if err = errors.Join(qerr, err); err != nil {
 		return fmt.Errorf("schedule SLA timer of %s at %s: %w", ticket, at.Format(time.RFC3339), err)
 	}
 	return nil
+}
+
+// newTimers gathers the schedules of concurrent reconciliations (a batch's tickets, the
+// timers) into atomic batches: one fsync for many schedules instead of one each.
+func newTimers(js jetstream.JetStream) *events.Group[*nats.Msg, error] {
+	return events.NewGroup(2, events.MaxBatch, func(*nats.Msg) int { return 1 }, func(msgs []*nats.Msg) []error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		var err error
+		if len(msgs) == 1 {
+			_, err = js.PublishMsg(ctx, msgs[0])
+		} else {
+			_, err = jetstreamext.PublishMsgBatch(ctx, js, msgs)
+		}
+		out := make([]error, len(msgs))
+		for i := range out {
+			out[i] = err
+		}
+		return out
+	})
 }
 
 // decide returns the SLA events the history calls for (Apply drops those recorded) and
