@@ -83,37 +83,17 @@ type Proc struct {
 }
 
 // Start runs `bin run` on free ports with its store in dataDir and token as the admin
-// token, and returns once GET /readyz answers 200. The process is stopped (SIGTERM, then
-// SIGKILL) in t.Cleanup; when the test failed, the tail of its log is printed.
-func Start(t testing.TB, bin, dataDir, token string) *Proc {
+// token, and more flags (e.g. --services), and returns once GET /readyz answers 200. The
+// process is stopped (SIGTERM, then SIGKILL) in t.Cleanup; when the test failed, the
+// tail of its log is printed.
+func Start(t testing.TB, bin, dataDir, token string, more ...string) *Proc {
 	t.Helper()
 	httpAddr, natsAddr := FreeAddr(t), FreeAddr(t)
-	logPath := filepath.Join(t.TempDir(), "ledgerdesk.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// --rate-limit 0: the suites drive many clients with the one admin token, far above
 	// the per-principal default limit a deployment runs with.
-	cmd := exec.Command(bin, "run", "--data", dataDir, "--http", httpAddr, "--nats-listen", natsAddr, "--rate-limit", "0")
-	cmd.Env = append(os.Environ(), "LEDGERDESK_ADMIN_TOKEN="+token)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		t.Fatalf("start ledgerdesk: %v", err)
-	}
-	p := &Proc{URL: "http://" + httpAddr, NATSURL: "nats://" + natsAddr, Token: token, DataDir: dataDir, cmd: cmd, logPath: logPath, done: make(chan struct{})}
-	go func() {
-		p.waitErr = cmd.Wait()
-		logFile.Close()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		p.Stop(t)
-		if t.Failed() {
-			t.Logf("ledgerdesk log (pid %d), last lines:\n%s", cmd.Process.Pid, p.LogTail(40))
-		}
-	})
+	args := append([]string{"run", "--data", dataDir, "--http", httpAddr, "--nats-listen", natsAddr, "--rate-limit", "0"}, more...)
+	p := spawn(t, bin, args, "LEDGERDESK_ADMIN_TOKEN="+token)
+	p.URL, p.NATSURL, p.Token, p.DataDir = "http://"+httpAddr, "nats://"+natsAddr, token, dataDir
 
 	client := &http.Client{Timeout: time.Second}
 	defer client.CloseIdleConnections()
@@ -128,6 +108,57 @@ func Start(t testing.TB, bin, dataDir, token string) *Proc {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
 			return fmt.Errorf("GET /readyz: %s", resp.Status)
+		}
+		return nil
+	})
+	return p
+}
+
+// spawn starts bin with args and env (beside the test's), its output in a log file, and
+// stops it in t.Cleanup (printing its log's tail when the test failed).
+func spawn(t testing.TB, bin string, args []string, env ...string) *Proc {
+	t.Helper()
+	logPath := filepath.Join(t.TempDir(), "ledgerdesk.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		t.Fatalf("start ledgerdesk %s: %v", args[0], err)
+	}
+	p := &Proc{cmd: cmd, logPath: logPath, done: make(chan struct{})}
+	go func() {
+		p.waitErr = cmd.Wait()
+		logFile.Close()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		p.Stop(t)
+		if t.Failed() {
+			t.Logf("ledgerdesk %s log (pid %d), last lines:\n%s", strings.Join(args, " "), cmd.Process.Pid, p.LogTail(40))
+		}
+	})
+	return p
+}
+
+// Serve runs `bin serve <service>` against the NATS server of run (a Start process) with
+// the service's own credentials from its data directory, and returns once the service
+// logs that it is ready.
+func Serve(t testing.TB, bin string, run *Proc, service string) *Proc {
+	t.Helper()
+	creds := filepath.Join(run.DataDir, "credentials", service+".creds")
+	p := spawn(t, bin, []string{"serve", service, "--nats", run.NATSURL, "--creds", creds})
+	p.NATSURL = run.NATSURL
+	eventstest.CheckFor(t, readyTimeout, 20*time.Millisecond, func() error {
+		if p.Exited() {
+			t.Fatalf("ledgerdesk serve %s exited before ready: %v\n%s", service, p.waitErr, p.LogTail(40))
+		}
+		if !strings.Contains(p.LogTail(1000), `"msg":"service ready"`) {
+			return fmt.Errorf("ledgerdesk serve %s not ready", service)
 		}
 		return nil
 	})

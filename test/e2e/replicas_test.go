@@ -1,0 +1,229 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ledgerdesk/ledgerdesk/events"
+	"github.com/ledgerdesk/ledgerdesk/events/eventstest"
+	"github.com/ledgerdesk/ledgerdesk/events/natsauth"
+	"github.com/ledgerdesk/ledgerdesk/test/internal/ldproc"
+)
+
+// replicaConfig routes every ticket to one group of agents in turn and attaches a 24x7
+// SLA: each ticket gets exactly one routed, one assigned and one sla_attached.
+const replicaConfig = `
+tenant: acme
+sla_policies:
+  - { id: all, response: 1h, resolution: 8h }
+groups:
+  - id: desk
+    tier: 1
+    agents: [{ id: a1 }, { id: a2 }, { id: a3 }, { id: a4 }]
+default_group: desk
+`
+
+// TestReplicasShareTheLogAndSurviveSIGKILL runs three replicas each of routing and SLA
+// as their own `ledgerdesk serve` processes beside `ledgerdesk run` (intake, escalation,
+// reporting), opens 5,000 tickets from 64 clients and SIGKILLs one replica of each
+// mid-load, starting it again two seconds later. Every ticket ends with exactly one
+// routed, one assigned and one sla_attached, each caused by its opened event, its events
+// form an intact chain in order, and nothing is dead-lettered.
+func TestReplicasShareTheLogAndSurviveSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts eight processes and opens 5,000 tickets")
+	}
+	const tickets = 5000
+	bin := ldproc.Build(t)
+	run := ldproc.Start(t, bin, t.TempDir(), "replica-token", "--services", "escalation,reporting")
+	c := ldproc.NewClient(run, 64, 30*time.Second)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	if status, body, err := c.Send(ctx, http.MethodPut, "/v1/tenants/acme/config", "application/yaml", []byte(replicaConfig)); err != nil || status != http.StatusOK {
+		t.Fatalf("configure the tenant: %d %s %v", status, body, err)
+	}
+	replicas := map[string][]*ldproc.Proc{}
+	for _, svc := range []string{"routing", "sla"} {
+		for range 3 {
+			replicas[svc] = append(replicas[svc], ldproc.Serve(t, bin, run, svc))
+		}
+	}
+
+	log := followLog(t, run)
+	var opened atomic.Int32
+	ids := make(chan string, tickets)
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range 64 {
+		wg.Go(func() {
+			for i := range next {
+				res, err := c.Create(ctx, "", ldproc.NewTicketBody(fmt.Sprintf("replica ticket %d", i)))
+				if err != nil || res.Status != http.StatusCreated {
+					t.Errorf("open ticket: status %d, err %v", res.Status, err)
+					continue
+				}
+				ids <- res.Ticket.ID
+				opened.Add(1)
+			}
+		})
+	}
+	killed := make(chan struct{})
+	go func() {
+		defer close(killed)
+		for opened.Load() < tickets/3 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		replicas["routing"][0].Kill(t)
+		replicas["sla"][0].Kill(t)
+		time.Sleep(2 * time.Second)
+		replicas["routing"][0] = ldproc.Serve(t, bin, run, "routing")
+		replicas["sla"][0] = ldproc.Serve(t, bin, run, "sla")
+	}()
+	for i := range tickets {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	<-killed
+	close(ids)
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	// Every ticket through routing and SLA, then every consumer drained: nothing more comes.
+	var all []string
+	for id := range ids {
+		all = append(all, id)
+	}
+	eventstest.CheckFor(t, 3*time.Minute, 200*time.Millisecond, func() error {
+		missing := 0
+		for _, id := range all {
+			if n := log.count(id); n[events.TypeRouted] == 0 || n[events.TypeAssigned] == 0 || n[events.TypeSLAAttached] == 0 {
+				missing++
+			}
+		}
+		if missing > 0 {
+			return fmt.Errorf("%d of %d tickets not yet routed, assigned and SLA-attached", missing, len(all))
+		}
+		return log.drained(ctx)
+	})
+
+	for _, id := range all {
+		raws := log.ticket(id)
+		if err := events.VerifyChain(raws); err != nil {
+			t.Fatalf("ticket %s: %v", id, err)
+		}
+		n := map[string]int{}
+		for _, r := range raws {
+			n[r.Type]++
+			switch r.Type {
+			case events.TypeRouted, events.TypeAssigned, events.TypeSLAAttached:
+				if r.CausationID != raws[0].ID {
+					t.Errorf("ticket %s: %s caused by %q, want its opened event %s", id, r.Type, r.CausationID, raws[0].ID)
+				}
+			}
+		}
+		if raws[0].Type != events.TypeOpened || n[events.TypeRouted] != 1 || n[events.TypeAssigned] != 1 || n[events.TypeSLAAttached] != 1 {
+			t.Fatalf("ticket %s: events %v (first %s), want one each of routed, assigned, sla_attached after opened", id, n, raws[0].Type)
+		}
+	}
+	if n := log.deadLetters(ctx); n != 0 {
+		t.Errorf("DEADLETTER holds %d messages, want none", n)
+	}
+}
+
+// logFollower reads the whole log with the auditor's read-only credentials, as it grows.
+type logFollower struct {
+	js jetstream.JetStream
+	mu sync.Mutex
+	by map[string][]events.Raw
+}
+
+func followLog(t *testing.T, run *ldproc.Proc) *logFollower {
+	t.Helper()
+	creds, err := os.ReadFile(filepath.Join(run.DataDir, "credentials", "auditor.creds"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, err := natsauth.ConnectOptions(natsauth.RoleAuditor, creds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(run.NATSURL, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	store, err := events.OpenStore(context.Background(), nc, events.StoreConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := jetstream.New(nc)
+	f := &logFollower{js: js, by: map[string][]events.Raw{}}
+	sub, err := store.Subscribe(context.Background(), 1, func(r events.Raw) error {
+		f.mu.Lock()
+		f.by[r.TicketID] = append(f.by[r.TicketID], r)
+		f.mu.Unlock()
+		return nil
+	}, func(u *events.Undecodable) error { return u })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sub.Stop)
+	return f
+}
+
+func (f *logFollower) count(id string) map[string]int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := map[string]int{}
+	for _, r := range f.by[id] {
+		n[r.Type]++
+	}
+	return n
+}
+
+func (f *logFollower) ticket(id string) []events.Raw {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]events.Raw(nil), f.by[id]...)
+}
+
+// drained reports an error while any durable consumer of the log has messages pending or
+// unacknowledged.
+func (f *logFollower) drained(ctx context.Context) error {
+	s, err := f.js.Stream(ctx, events.StreamName)
+	if err != nil {
+		return err
+	}
+	consumers := s.ListConsumers(ctx)
+	for info := range consumers.Info() {
+		if info.Config.Durable != "" && (info.NumPending > 0 || info.NumAckPending > 0) {
+			return fmt.Errorf("consumer %s: %d pending, %d unacknowledged", info.Name, info.NumPending, info.NumAckPending)
+		}
+	}
+	return consumers.Err()
+}
+
+func (f *logFollower) deadLetters(ctx context.Context) uint64 {
+	s, err := f.js.Stream(ctx, "DEADLETTER")
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return 0
+	}
+	if err != nil {
+		return 1 << 63
+	}
+	return s.CachedInfo().State.Msgs
+}
