@@ -3,7 +3,6 @@ package events
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -30,10 +29,12 @@ const (
 	DataContentType = "application/json"
 )
 
-// SubjectPrefix is the first token of every ticket subject: tickets.<tenant>.<ticketID>.
+// SubjectPrefix is the first token of every ticket subject: tickets.<tenant>.<ticketID>
+// as published, tickets.<partition>.<tenant>.<ticketID> as stored (LogLayout).
 const SubjectPrefix = "tickets"
 
-// Subject is the NATS subject of one ticket's events.
+// Subject is the NATS subject one ticket's events are published to; the stream stores
+// them on StoredSubject, in the ticket's partition.
 func Subject(tenant, ticketID string) string {
 	return SubjectPrefix + "." + tenant + "." + ticketID
 }
@@ -102,9 +103,14 @@ func setIf(h nats.Header, k, v string) {
 type Raw struct {
 	Event
 	RawData []byte
+	// Partition is the log partition the event is stored in, from its stored subject
+	// (0 for an event not read from the log with its subject, such as Seal's).
+	Partition int
 }
 
-// FromMsg decodes a stored message into a Raw event; the payload is decoded too.
+// FromMsg decodes a stored message into a Raw event; the payload is decoded too. A
+// subject, unless "", must be the stored subject of the event's ce-tenant and ce-subject
+// (StoredSubject); its partition goes to Raw.Partition.
 func FromMsg(subject string, h nats.Header, data []byte, seq uint64) (Raw, error) {
 	if v := h.Get(HeaderSpecVersion); v != SpecVersion {
 		return Raw{}, fmt.Errorf("decode event seq %d: ce-specversion %q, want %q", seq, v, SpecVersion)
@@ -127,15 +133,24 @@ func FromMsg(subject string, h nats.Header, data []byte, seq uint64) (Raw, error
 		Hash:          h.Get(HeaderHash),
 		Sequence:      seq,
 	}
-	if want := Subject(e.Tenant, e.TicketID); subject != "" && subject != want {
-		return Raw{}, fmt.Errorf("decode event seq %d: subject %q does not match ce-tenant/ce-subject %q", seq, subject, want)
+	var partition int
+	if subject != "" {
+		p, tenant, ticketID, err := ParseStoredSubject(subject)
+		if err != nil {
+			return Raw{}, fmt.Errorf("decode event seq %d: %w", seq, err)
+		}
+		if tenant != e.Tenant || ticketID != e.TicketID {
+			return Raw{}, fmt.Errorf("decode event seq %d: subject %q does not match ce-tenant/ce-subject %q", seq, subject,
+				StoredSubject(p, e.Tenant, e.TicketID))
+		}
+		partition = p
 	}
 	p, err := DecodePayload(e.Type, data)
 	if err != nil {
 		return Raw{}, fmt.Errorf("decode event seq %d: %w", seq, err)
 	}
 	e.Data = p
-	return Raw{Event: e, RawData: data}, nil
+	return Raw{Event: e, RawData: data, Partition: partition}, nil
 }
 
 // Header is the event's envelope as stored: its CloudEvents and chain headers.
@@ -169,13 +184,4 @@ func (r Raw) ToStructured() Structured {
 		Actor: r.Actor, CorrelationID: r.CorrelationID, CausationID: r.CausationID,
 		PrevHash: r.PrevHash, Hash: r.Hash, Sequence: r.Sequence, Data: r.RawData,
 	}
-}
-
-// tenantOf returns the tenant token of a ticket subject.
-func tenantOf(subject string) string {
-	parts := strings.Split(subject, ".")
-	if len(parts) != 3 {
-		return ""
-	}
-	return parts[1]
 }

@@ -10,11 +10,11 @@ import (
 	"github.com/synadia-io/orbit.go/jetstreamext"
 )
 
-// ticketFilter is the subject filter of one ticket's messages under every tenant.
-func ticketFilter(ticketID string) string { return SubjectPrefix + ".*." + ticketID }
-
-// ownSubjectFilter is the subject filter of one ticket's messages under its own tenant.
-func ownSubjectFilter(tenant, ticketID string) string { return Subject(tenant, ticketID) }
+// ownSubjectFilter is the subject filter of one ticket's messages under its own tenant:
+// its stored subject, in whichever partition.
+func ownSubjectFilter(tenant, ticketID string) string {
+	return SubjectPrefix + ".*." + tenant + "." + ticketID
+}
 
 // lastMessages returns the last message of every subject the filters match, in one
 // batched direct get (jetstreamext.GetLastMsgsFor; the stream allows direct gets).

@@ -42,6 +42,12 @@ type StoreConfig struct {
 	DuplicateWindow time.Duration
 	// Timeout bounds each publish round trip (default 10s).
 	Timeout time.Duration
+	// Partitions is the number of partitions of the ticket log (see DefaultPartitions for
+	// how to choose it), from 1 to MaxPartitions. It is fixed when the TICKETS stream is
+	// created and recorded in it: 0 means the existing stream's, or DefaultPartitions
+	// for the stream Provision creates; any other value must be the stream's (else
+	// ErrLayout).
+	Partitions int
 }
 
 func (c *StoreConfig) setDefaults() {
@@ -62,16 +68,25 @@ type Store struct {
 	nc     *nats.Conn
 	js     jetstream.JetStream
 	stream jetstream.Stream
-	cfg    StoreConfig
+	cfg    StoreConfig // Partitions is the stream's
 }
 
-// StreamConfig is the TICKETS stream configuration the store creates or updates to.
+// StreamConfig is the TICKETS stream configuration the store creates or updates to:
+// layout LogLayout with cfg.Partitions partitions (DefaultPartitions when 0).
 func StreamConfig(cfg StoreConfig) jetstream.StreamConfig {
 	cfg.setDefaults()
+	n := cfg.Partitions
+	if n == 0 {
+		n = DefaultPartitions
+	}
 	return jetstream.StreamConfig{
-		Name:               StreamName,
-		Description:        "ledgerdesk ticket event log: one subject per ticket, immutable",
+		Name:        StreamName,
+		Description: "ledgerdesk ticket event log: one subject per ticket, tickets.<partition>.<tenant>.<ticket>, immutable",
+		// Writers publish tickets.<tenant>.<ticket>; the transform stores it in its
+		// partition. NB: the transform and the metadata never change (LogLayout).
 		Subjects:           []string{SubjectPrefix + ".*.*"},
+		SubjectTransform:   subjectTransform(n),
+		Metadata:           layoutMetadata(n),
 		Storage:            jetstream.FileStorage,
 		Retention:          jetstream.LimitsPolicy,
 		Replicas:           cfg.Replicas,
@@ -105,10 +120,17 @@ func NewStore(ctx context.Context, nc *nats.Conn, cfg StoreConfig) (*Store, erro
 }
 
 // OpenStore returns a store on the TICKETS and CONFIG streams, which must exist (made by
-// NewStore with admin rights); it changes no stream, so any role that reads them may open it.
+// NewStore with admin rights); it changes no stream, so any role that reads them may open
+// it. The TICKETS stream must have layout LogLayout, and cfg.Partitions partitions unless
+// 0 (else ErrLayout); Partitions tells the stream's.
 func OpenStore(ctx context.Context, nc *nats.Conn, cfg StoreConfig) (*Store, error) {
 	if nc == nil {
 		return nil, errors.New("events: open store: nil connection")
+	}
+	if cfg.Partitions != 0 {
+		if err := validPartitions(cfg.Partitions); err != nil {
+			return nil, err
+		}
 	}
 	cfg.setDefaults()
 	js, err := jetstream.New(nc)
@@ -119,6 +141,9 @@ func OpenStore(ctx context.Context, nc *nats.Conn, cfg StoreConfig) (*Store, err
 	if err != nil {
 		return nil, fmt.Errorf("open stream %s: %w", StreamName, err)
 	}
+	if cfg.Partitions, err = ticketsPartitions(stream.CachedInfo().Config, cfg.Partitions); err != nil {
+		return nil, fmt.Errorf("open stream %s: %w", StreamName, err)
+	}
 	if _, err := js.Stream(ctx, ConfigStreamName); err != nil {
 		return nil, fmt.Errorf("open stream %s: %w", ConfigStreamName, err)
 	}
@@ -127,6 +152,10 @@ func OpenStore(ctx context.Context, nc *nats.Conn, cfg StoreConfig) (*Store, err
 
 // JetStream returns the store's JetStream context, for consumers of the stream.
 func (s *Store) JetStream() jetstream.JetStream { return s.js }
+
+// Partitions is the number of partitions of the ticket log, as its stream records it:
+// every event is stored in one of partitions 0 to Partitions()-1 (Raw.Partition).
+func (s *Store) Partitions() int { return s.cfg.Partitions }
 
 // Append is one ticket's part of an append: events to add after the ticket's current head.
 type Append struct {
@@ -379,21 +408,24 @@ func (s *Store) Load(ctx context.Context, ticketID string) ([]Raw, uint64, error
 	return raws, version, err
 }
 
-// load reads every message of a ticket (tickets.*.<id>): the events, and the last stream
-// sequence of each subject it found (a refused message counts: appends are checked against
-// the last message of their own subject).
+// load reads every message of a ticket (TicketFilter): the events, and the last stream
+// sequence stored under each tenant's subject of the ticket, keyed by its publish subject
+// (Subject(tenant, id), which is stored on one subject: a refused message counts, since
+// appends are checked against the last message of their own stored subject).
 func (s *Store) load(ctx context.Context, ticketID string) ([]Raw, map[string]uint64, error) {
 	if !ValidToken(ticketID) {
 		return nil, nil, ErrNotFound
 	}
-	msgs, err := s.messagesAfter(ctx, ticketFilter(ticketID), 0)
+	msgs, err := s.messagesAfter(ctx, TicketFilter(ticketID), 0)
 	if err != nil {
 		return nil, nil, fmt.Errorf("load ticket %s: %w", ticketID, err)
 	}
 	var out []Raw
 	last := map[string]uint64{}
 	for _, m := range msgs {
-		last[m.Subject] = m.Sequence
+		if _, tenant, _, err := ParseStoredSubject(m.Subject); err == nil {
+			last[Subject(tenant, ticketID)] = m.Sequence
+		}
 		r, err := FromMsg(m.Subject, m.Header, m.Data, m.Sequence)
 		if err != nil {
 			continue // not a ledgerdesk event: no reader accepts it (see Subscribe)
@@ -412,7 +444,7 @@ func (s *Store) FirstSequence(ctx context.Context, ticketID string) (uint64, err
 	if !ValidToken(ticketID) {
 		return 0, ErrNotFound
 	}
-	m, err := s.stream.GetMsg(ctx, 1, jetstream.WithGetMsgSubject(SubjectPrefix+".*."+ticketID))
+	m, err := s.stream.GetMsg(ctx, 1, jetstream.WithGetMsgSubject(TicketFilter(ticketID)))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return 0, ErrNotFound
 	}

@@ -96,9 +96,10 @@ func unlimited(v int64, s string) string {
 	return s
 }
 
-// CheckLogStreams reports every problem of the log streams at once: a stream missing, or
-// one weakened against what ledgerdesk provisions (Weakenings from LogStreamConfigs). It
-// is what readiness means for the log.
+// CheckLogStreams reports every problem of the log streams at once: a stream missing, one
+// weakened against what ledgerdesk provisions (Weakenings from LogStreamConfigs), or a
+// TICKETS stream whose layout is not LogLayout with cfg.Partitions partitions (any count
+// when 0; ErrLayout). It is what readiness means for the log.
 func CheckLogStreams(ctx context.Context, js jetstream.JetStream, cfg StoreConfig) error {
 	var errs []error
 	for _, want := range LogStreamConfigs(cfg) {
@@ -107,17 +108,40 @@ func CheckLogStreams(ctx context.Context, js jetstream.JetStream, cfg StoreConfi
 			errs = append(errs, fmt.Errorf("stream %s: %w", want.Name, err))
 			continue
 		}
-		if w := Weakenings(want, s.CachedInfo().Config); len(w) > 0 {
+		cur := s.CachedInfo().Config
+		if want.Name == StreamName {
+			if _, err := ticketsPartitions(cur, cfg.Partitions); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if w := Weakenings(want, cur); len(w) > 0 {
 			errs = append(errs, fmt.Errorf("stream %s is weakened: %s", want.Name, strings.Join(w, "; ")))
 		}
 	}
 	return errors.Join(errs...)
 }
 
+// LogPartitions returns the number of partitions of the existing TICKETS stream, checking
+// its layout (ErrLayout for another than LogLayout); an error wrapping
+// jetstream.ErrStreamNotFound when there is none yet.
+func LogPartitions(ctx context.Context, js jetstream.JetStream) (int, error) {
+	return logPartitions(ctx, js, 0)
+}
+
+// logPartitions is LogPartitions for a stream that must have want partitions (any when 0).
+func logPartitions(ctx context.Context, js jetstream.JetStream, want int) (int, error) {
+	s, err := js.Stream(ctx, StreamName)
+	if err != nil {
+		return 0, fmt.Errorf("stream %s: %w", StreamName, err)
+	}
+	return ticketsPartitions(s.CachedInfo().Config, want)
+}
+
 // EnsureStream creates a stream as want, or updates an existing one to want when that
-// weakens nothing (see Weakenings; else ErrWeakening with every reason, and nothing is
-// changed). It is the one path by which ledgerdesk creates or upgrades a stream; it
-// needs a connection allowed to manage streams.
+// weakens nothing (see Weakenings; else ErrWeakening with every reason) and keeps its
+// layout (see LayoutChanges; else ErrLayout with every change); a refused update changes
+// nothing. It is the one path by which ledgerdesk creates or upgrades a stream; it needs
+// a connection allowed to manage streams.
 func EnsureStream(ctx context.Context, js jetstream.JetStream, want jetstream.StreamConfig) (jetstream.Stream, error) {
 	s, err := js.Stream(ctx, want.Name)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
@@ -130,8 +154,16 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, want jetstream.St
 		return nil, fmt.Errorf("stream %s: %w", want.Name, err)
 	}
 	cur := s.CachedInfo().Config
+	var refused []error
 	if w := Weakenings(cur, want); len(w) > 0 {
-		return nil, fmt.Errorf("%w %s: %s", ErrWeakening, want.Name, strings.Join(w, "; "))
+		refused = append(refused, fmt.Errorf("%w %s: %s", ErrWeakening, want.Name, strings.Join(w, "; ")))
+	}
+	if ch := LayoutChanges(cur, want); len(ch) > 0 {
+		refused = append(refused, fmt.Errorf("%w: stream %s: %s (a stream's layout is fixed when it is created)",
+			ErrLayout, want.Name, strings.Join(ch, "; ")))
+	}
+	if err := errors.Join(refused...); err != nil {
+		return nil, err
 	}
 	if s, err = js.UpdateStream(ctx, want); err != nil {
 		return nil, fmt.Errorf("update stream %s: %w", want.Name, err)
@@ -140,10 +172,25 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, want jetstream.St
 }
 
 // Provision ensures the log streams (TICKETS, CONFIG, ACCESS) and any others given, in
-// order, through EnsureStream; it stops at the first failure.
+// order, through EnsureStream; it stops at the first failure. An existing TICKETS stream
+// must have layout LogLayout, and cfg.Partitions partitions unless 0 (else ErrLayout,
+// before anything is changed); a new one gets cfg.Partitions (DefaultPartitions when 0).
 func Provision(ctx context.Context, js jetstream.JetStream, cfg StoreConfig, others ...jetstream.StreamConfig) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	if cfg.Partitions != 0 {
+		if err := validPartitions(cfg.Partitions); err != nil {
+			return err
+		}
+	}
+	n, err := logPartitions(ctx, js, cfg.Partitions)
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound): // a new log: cfg's
+	case err != nil:
+		return err
+	default:
+		cfg.Partitions = n
+	}
 	for _, want := range append(LogStreamConfigs(cfg), others...) {
 		if _, err := EnsureStream(ctx, js, want); err != nil {
 			return err

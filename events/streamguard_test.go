@@ -13,10 +13,10 @@ import (
 	"github.com/ledgerdesk/ledgerdesk/events/eventstest"
 )
 
-// TestStreamGuardRefusesToWeakenTheLog: every weakening of TICKETS through the one
-// update path is refused with its reason and changes nothing; a harmless update goes
-// through; CheckLogStreams names a stream weakened behind the guard's back, and a
-// missing one.
+// TestStreamGuardRefusesToWeakenTheLog: every weakening of TICKETS, and every change of
+// its layout, through the one update path is refused with its reason and changes nothing;
+// a harmless update goes through; CheckLogStreams names a stream weakened or re-laid
+// behind the guard's back, and a missing one.
 func TestStreamGuardRefusesToWeakenTheLog(t *testing.T) {
 	_, nc := eventstest.RunJetStream(t)
 	ctx := context.Background()
@@ -63,6 +63,30 @@ func TestStreamGuardRefusesToWeakenTheLog(t *testing.T) {
 			}
 		})
 	}
+	// The layout is fixed when a stream is created: every change of it is refused.
+	for _, tc := range []struct {
+		name   string
+		change func(*jetstream.StreamConfig)
+		reason string
+	}{
+		{"partition count", func(c *jetstream.StreamConfig) { *c = events.StreamConfig(events.StoreConfig{Partitions: 32}) },
+			`metadata ledgerdesk.partitions "32" (from "16")`},
+		{"transform", func(c *jetstream.StreamConfig) { c.SubjectTransform = nil }, "subject transform none (from tickets.*.* → tickets.{{partition(16,1,2)}}"},
+		{"layout", func(c *jetstream.StreamConfig) { c.Metadata = map[string]string{events.MetadataPartitions: "16"} },
+			`metadata ledgerdesk.log_layout removed (was "2")`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want := base
+			tc.change(&want)
+			_, err := events.EnsureStream(ctx, js, want)
+			if !errors.Is(err, events.ErrLayout) || !strings.Contains(err.Error(), tc.reason) {
+				t.Fatalf("layout change: %v, want ErrLayout naming %q", err, tc.reason)
+			}
+			if err := events.CheckLogStreams(ctx, js, events.StoreConfig{Partitions: 16}); err != nil {
+				t.Fatalf("the refused update changed the stream: %v", err)
+			}
+		})
+	}
 	harmless := base
 	harmless.Description = "the log, described anew"
 	if _, err := events.EnsureStream(ctx, js, harmless); err != nil {
@@ -72,6 +96,7 @@ func TestStreamGuardRefusesToWeakenTheLog(t *testing.T) {
 	// Behind the guard (as an admin with the nats CLI could): readiness names it.
 	weakened := base
 	weakened.MaxAge, weakened.Duplicates = time.Hour, time.Minute
+	weakened.SubjectTransform = &jetstream.SubjectTransformConfig{Source: "tickets.*.*", Destination: "tickets.0.{{wildcard(1)}}.{{wildcard(2)}}"}
 	if _, err := js.UpdateStream(ctx, weakened); err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +105,8 @@ func TestStreamGuardRefusesToWeakenTheLog(t *testing.T) {
 	}
 	err = events.CheckLogStreams(ctx, js, events.StoreConfig{})
 	if err == nil || !strings.Contains(err.Error(), "stream TICKETS is weakened: max age 1h0m0s (from unlimited); duplicate window 1m0s (from 24h0m0s)") ||
-		!strings.Contains(err.Error(), "stream CONFIG") {
+		!strings.Contains(err.Error(), "stream CONFIG") || !errors.Is(err, events.ErrLayout) ||
+		!strings.Contains(err.Error(), "stream TICKETS records 16 partitions, but its subject transform is tickets.*.* → tickets.0.{{wildcard(1)}}.{{wildcard(2)}}") {
 		t.Fatalf("check of a weakened log: %v", err)
 	}
 }

@@ -13,8 +13,8 @@ type Trail struct {
 	// Head is the last accepted event: the next event's PrevHash names Head.Hash, and its
 	// tenant is Head.Tenant.
 	Head ChainHead
-	// Version is the stream sequence of the last message on the ticket's subject
-	// (tickets.<Head.Tenant>.<id>), accepted or not: the expected version of the next append.
+	// Version is the stream sequence of the last message on the ticket's stored subject
+	// (tickets.<partition>.<Head.Tenant>.<id>), accepted or not: the expected version of the next append.
 	Version uint64
 	ids     map[string]bool
 	seen    uint64                    // the highest sequence of the ticket taken in (see Extend)

@@ -37,8 +37,10 @@ func newEnv(t *testing.T) env {
 	// The streams carry the table's names and subjects; unlike production they allow
 	// delete and purge, so that what admin may do succeeds and what a role may not is
 	// refused by its permissions, not by the stream.
+	tickets := events.StreamConfig(events.StoreConfig{}) // the log's layout
 	for _, c := range []jetstream.StreamConfig{
-		{Name: natsauth.StreamTickets, Subjects: []string{natsauth.SubjectTickets}, AllowDirect: true, AllowAtomicPublish: true},
+		{Name: natsauth.StreamTickets, Subjects: []string{natsauth.SubjectTickets}, SubjectTransform: tickets.SubjectTransform,
+			Metadata: tickets.Metadata, AllowDirect: true, AllowAtomicPublish: true},
 		{Name: natsauth.StreamConfig, Subjects: []string{natsauth.SubjectConfig}, AllowDirect: true},
 		{Name: natsauth.StreamAccess, Subjects: []string{natsauth.SubjectAccess}, AllowDirect: true},
 		{Name: natsauth.StreamDeadLetter, Subjects: []string{"deadletter.>"}},
@@ -150,7 +152,7 @@ var ops = []op{
 		if err != nil {
 			return err
 		}
-		_, err = s.GetLastMsgForSubject(ctx, "tickets.acme.t1")
+		_, err = s.GetLastMsgForSubject(ctx, "tickets.*.acme.t1")
 		return err
 	}},
 	{"direct get from access", []natsauth.Role{natsauth.RoleIntake, natsauth.RoleReporting, natsauth.RoleAuditor, natsauth.RoleAdmin},
