@@ -4,13 +4,17 @@
 package eventstest
 
 import (
+	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/ledgerdesk/ledgerdesk/events"
 	"github.com/ledgerdesk/ledgerdesk/events/embedded"
 	"github.com/ledgerdesk/ledgerdesk/events/natsauth"
 )
@@ -23,7 +27,7 @@ var keys sync.Map // *server.Server → *natsauth.Keys
 // create streams); both end in t.Cleanup. Connect gives connections as other roles.
 func RunJetStream(t testing.TB) (*server.Server, *nats.Conn) {
 	t.Helper()
-	k, err := natsauth.Generate()
+	k, err := natsauth.Generate(events.DefaultPartitions)
 	if err != nil {
 		t.Fatalf("generate NATS keys: %v", err)
 	}
@@ -89,6 +93,49 @@ func RunConfigFile(t testing.TB, path string, adjust func(*server.Options)) *ser
 		t.Fatalf("nats-server with %s not ready", path)
 	}
 	return s
+}
+
+// Try runs do on a fresh connection that connect opens with the options given (a role's),
+// and returns nil when do succeeded, the server's permissions violation when it refused
+// what do tried. nats.go reports a refused publish only to the async error handler, so
+// do's own error (a timeout) is not waited for; do failing otherwise fails the test.
+func Try(t testing.TB, connect func(...nats.Option) *nats.Conn, what string, do func(context.Context, *nats.Conn, jetstream.JetStream) error) (violation error) {
+	t.Helper()
+	violations := make(chan error, 16)
+	nc := connect(nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+		if errors.Is(err, nats.ErrPermissionViolation) {
+			select {
+			case violations <- err:
+			default:
+			}
+		}
+	}))
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- do(ctx, nc, js) }()
+	select {
+	case err := <-done:
+		if err == nil {
+			return nil
+		}
+		select { // a refused request may fail (say, no responders) before the handler runs
+		case v := <-violations:
+			return v
+		case <-time.After(time.Second):
+		}
+		t.Fatalf("%s: neither done nor refused by permissions: %v", what, err)
+	case v := <-violations:
+		cancel()
+		<-done
+		return v
+	}
+	return nil
 }
 
 // CheckFor polls f until it returns nil or total elapses, then fails the test with f's last error.

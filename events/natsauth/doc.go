@@ -10,6 +10,10 @@
 //     purge a stream or delete a message.
 //   - Role names are wire and persisted names (in JWTs, file names, inbox prefixes): never
 //     rename one.
+//   - A role's rights are compiled for the ticket log's partition count (its ticket
+//     handlers have one durable consumer per partition), which the log's stream records:
+//     creds are issued once that count is known (Keys.IssueRoles), and issued anew when
+//     they were issued for another.
 //
 // Why decentralized auth and not a users block in the server config: the server trusts
 // the operator and the account JWT only, never a list of users, so a new user (one per

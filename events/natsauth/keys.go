@@ -7,11 +7,14 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
+
+	"github.com/ledgerdesk/ledgerdesk/events"
 )
 
 // Errors of loading and issuing credentials.
@@ -25,6 +28,9 @@ var (
 	ErrInsecure = errors.New("natsauth: credentials readable by group or others")
 	// ErrBadCreds is returned for a seed or creds file that is not what its name says.
 	ErrBadCreds = errors.New("natsauth: bad credentials")
+	// ErrStaleCreds is returned by CheckRoleCreds for creds whose rights are not the
+	// role's for the log (issued for another partition count, or by another release).
+	ErrStaleCreds = errors.New("natsauth: credentials issued for other rights")
 )
 
 // AccountName is the application account every ledgerdesk user belongs to. NB: never rename.
@@ -41,17 +47,32 @@ const (
 func CredsFile(role Role) string { return string(role) + ".creds" }
 
 // Keys are the operator, the system account and the LEDGERDESK account (JetStream
-// enabled, unlimited) with their JWTs, and one user's creds per role. Safe for
-// concurrent use once made.
+// enabled, unlimited) with their JWTs — the trust — and one user's creds per role.
+// Every role's rights but admin's depend on the ticket log's partition count, which is
+// known only once the log's stream is (events.LogPartitions): the trust and admin's creds
+// come first (LoadOrCreateTrust, LoadTrust), so that admin can provision the streams;
+// IssueRoles then issues every role's creds for the log. Safe for concurrent use once
+// its roles are issued.
 type Keys struct {
 	operator, system, account          nkeys.KeyPair
 	operatorJWT, systemJWT, accountJWT string
 	operatorPub, systemPub, accountPub string
+	partitions                         int // the role creds', 0 before IssueRoles
 	creds                              map[Role][]byte
 }
 
-// Generate makes new keys and one user per role, in memory.
-func Generate() (*Keys, error) {
+// Generate makes new keys and one user per role for a ticket log of partitions
+// partitions, in memory.
+func Generate(partitions int) (*Keys, error) {
+	k, err := generateTrust()
+	if err != nil {
+		return nil, err
+	}
+	return k, k.IssueRoles("", partitions)
+}
+
+// generateTrust makes new keys and admin's user, in memory.
+func generateTrust() (*Keys, error) {
 	op, err := nkeys.CreateOperator()
 	if err != nil {
 		return nil, fmt.Errorf("create operator key: %w", err)
@@ -68,12 +89,7 @@ func Generate() (*Keys, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range Roles() {
-		if k.creds[r], err = k.IssueRole(r); err != nil {
-			return nil, err
-		}
-	}
-	return k, nil
+	return k, k.loadRole("", RoleAdmin, 0)
 }
 
 // newKeys signs the operator and account JWTs. They are made anew from the seeds on every
@@ -111,19 +127,32 @@ func newKeys(op, sys, acc nkeys.KeyPair) (*Keys, error) {
 	return k, nil
 }
 
-// IssueRole issues a new user of role, signed by the account key.
-func (k *Keys) IssueRole(role Role) ([]byte, error) {
-	p, err := RolePermissions(role)
+// IssueRole issues a new user of role for a ticket log of partitions partitions (see
+// RolePermissions), signed by the account key; its JWT is tagged partitions:<n>.
+func (k *Keys) IssueRole(role Role, partitions int) ([]byte, error) {
+	p, err := RolePermissions(role, partitions)
 	if err != nil {
 		return nil, err
 	}
-	return k.IssueUser(string(role), p)
+	var tags []string
+	if role != RoleAdmin {
+		tags = append(tags, partitionsTag+strconv.Itoa(partitions))
+	}
+	return k.issue(string(role), p, tags)
 }
+
+// partitionsTag prefixes the user JWT tag that records the partition count a role's
+// user was issued for. NB: persisted in creds files; never change.
+const partitionsTag = "partitions:"
 
 // IssueUser issues a new user with perms, signed by the account key, and returns its
 // creds file (the decorated format of `nsc` and the nats CLI). The running server accepts
 // it at once: it trusts the account's signature, not a list of users.
 func (k *Keys) IssueUser(name string, perms Permissions) ([]byte, error) {
+	return k.issue(name, perms, nil)
+}
+
+func (k *Keys) issue(name string, perms Permissions, tags []string) ([]byte, error) {
 	if name == "" {
 		return nil, errors.New("natsauth: issue user: empty name")
 	}
@@ -141,6 +170,7 @@ func (k *Keys) IssueUser(name string, perms Permissions) ([]byte, error) {
 	uc.Pub.Deny.Add(perms.PublishDeny...)
 	uc.Sub.Allow.Add(perms.SubscribeAllow...)
 	uc.Sub.Deny.Add(perms.SubscribeDeny...)
+	uc.Tags.Add(tags...)
 	token, err := uc.Encode(k.account)
 	if err != nil {
 		return nil, fmt.Errorf("sign user %s: %w", name, err)
@@ -159,11 +189,18 @@ func (k *Keys) IssueUser(name string, perms Permissions) ([]byte, error) {
 // Creds returns the creds file of role's user (the one in <role>.creds once written).
 func (k *Keys) Creds(role Role) ([]byte, error) {
 	c, ok := k.creds[role]
-	if !ok {
+	switch {
+	case !role.Valid():
 		return nil, fmt.Errorf("%w: %q", ErrUnknownRole, role)
+	case !ok:
+		return nil, fmt.Errorf("natsauth: no creds of role %s yet: they depend on the log's partition count (IssueRoles)", role)
 	}
 	return c, nil
 }
+
+// Partitions is the partition count of the log the role creds were issued for (0 before
+// IssueRoles).
+func (k *Keys) Partitions() int { return k.partitions }
 
 // Connect returns the options a process of role connects with: its user's credentials
 // and the role's inbox prefix (the only inbox the role may subscribe to).
@@ -178,9 +215,8 @@ func (k *Keys) Connect(role Role) ([]nats.Option, error) {
 // ConnectOptions returns the connect options for a creds file of role: the user JWT and
 // seed, and the role's inbox prefix.
 func ConnectOptions(role Role, creds []byte) ([]nats.Option, error) {
-	p, err := RolePermissions(role)
-	if err != nil {
-		return nil, err
+	if !role.Valid() {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownRole, role)
 	}
 	token, err := jwt.ParseDecoratedJWT(creds)
 	if err != nil {
@@ -195,8 +231,8 @@ func ConnectOptions(role Role, creds []byte) ([]nats.Option, error) {
 		return nil, err
 	}
 	opts := []nats.Option{nats.UserJWTAndSeed(token, string(seed))}
-	if p.InboxPrefix != "" {
-		opts = append(opts, nats.CustomInboxPrefix(p.InboxPrefix))
+	if p := InboxPrefix(role); p != "" {
+		opts = append(opts, nats.CustomInboxPrefix(p))
 	}
 	return opts, nil
 }
@@ -206,11 +242,23 @@ func ConnectOptions(role Role, creds []byte) ([]nats.Option, error) {
 func InboxPrefix(role Role) string { return table[role].inbox }
 
 // LoadOrCreate loads the keys from dir, or generates them there when dir holds none
-// (dir 0700, files 0600). A role whose creds file is missing, or whose user's rights are
-// not the table's (a newer ledgerdesk changed them), gets a new user. It refuses a
-// directory with only some of the seeds (ErrIncomplete), files or a directory others may
-// read (ErrInsecure), and creds not signed by the account (ErrBadCreds).
-func LoadOrCreate(dir string) (*Keys, error) {
+// (LoadOrCreateTrust), and every role's creds for a ticket log of partitions partitions
+// (IssueRoles).
+func LoadOrCreate(dir string, partitions int) (*Keys, error) {
+	k, err := LoadOrCreateTrust(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := k.IssueRoles(dir, partitions); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// LoadOrCreateTrust loads the trust and admin's creds from dir, or generates them there
+// when dir holds none (dir 0700, files 0600); the other roles' creds wait for IssueRoles.
+// It refuses what LoadTrust refuses.
+func LoadOrCreateTrust(dir string) (*Keys, error) {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) || err == nil && len(entries) == 0 {
 		return create(dir)
@@ -218,12 +266,16 @@ func LoadOrCreate(dir string) (*Keys, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load credentials: %w", err)
 	}
-	return Load(dir)
+	return LoadTrust(dir)
 }
 
-// Load loads the keys from dir as LoadOrCreate does, but never generates new ones: a
-// missing or empty dir is ErrIncomplete (new keys there would make users no server trusts).
-func Load(dir string) (*Keys, error) {
+// LoadTrust loads the trust and admin's creds from dir, but never generates new seeds: a
+// missing or empty dir is ErrIncomplete (new keys there would make users no server
+// trusts). It refuses a directory with only some of the seeds (ErrIncomplete), files or a
+// directory others may read (ErrInsecure), and creds not signed by the account
+// (ErrBadCreds). A missing admin.creds, or one whose rights are not the table's, gets a
+// new user.
+func LoadTrust(dir string) (*Keys, error) {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) || err == nil && len(entries) == 0 {
 		return nil, fmt.Errorf("%w: %s holds no keys; give the directory ledgerdesk nats init wrote (or <data>/credentials of ledgerdesk run)",
@@ -262,33 +314,61 @@ func Load(dir string) (*Keys, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range Roles() {
-		path := filepath.Join(dir, CredsFile(r))
-		c, err := readPrivate(path)
-		if errors.Is(err, fs.ErrNotExist) {
-			if c, err = k.IssueRole(r); err == nil {
-				err = writePrivate(path, c)
-			}
-		} else if err == nil {
-			var stale bool
-			if stale, err = k.checkCreds(path, r, c); err == nil && stale {
-				if c, err = k.IssueRole(r); err == nil {
-					err = writePrivate(path, c)
-				}
-			}
-		}
-		if err != nil {
-			return nil, err
-		}
-		k.creds[r] = c
-	}
-	return k, nil
+	return k, k.loadRole(dir, RoleAdmin, 0)
 }
 
-// create generates keys into a new directory beside dir and renames it to dir (absent or
-// empty), so that a crash never leaves dir with some of the seeds.
+// IssueRoles loads every role's creds file from dir for a ticket log of partitions
+// partitions (the stream's: events.LogPartitions), issuing a new user for a role whose
+// file is missing or whose user's rights are not the table's for that log (issued for
+// another partition count, or by a release whose table differed), and writing it (0600);
+// dir "" issues them in memory. It refuses creds not signed by the account (ErrBadCreds).
+// Call it before the keys are shared.
+func (k *Keys) IssueRoles(dir string, partitions int) error {
+	if partitions < 1 || partitions > events.MaxPartitions {
+		return fmt.Errorf("natsauth: issue role creds for %d partitions: the log has 1 to %d", partitions, events.MaxPartitions)
+	}
+	for _, r := range Roles() {
+		if err := k.loadRole(dir, r, partitions); err != nil {
+			return err
+		}
+	}
+	k.partitions = partitions
+	return nil
+}
+
+// loadRole loads role's creds file from dir, or issues a new user when it is missing or
+// stale (see IssueRoles) and writes it; dir "" issues it in memory.
+func (k *Keys) loadRole(dir string, role Role, partitions int) error {
+	if dir == "" {
+		c, err := k.IssueRole(role, partitions)
+		k.creds[role] = c
+		return err
+	}
+	path := filepath.Join(dir, CredsFile(role))
+	c, err := readPrivate(path)
+	stale := errors.Is(err, fs.ErrNotExist)
+	if err == nil {
+		stale, err = k.checkCreds(path, role, c, partitions)
+	} else if stale {
+		err = nil
+	}
+	if err == nil && stale {
+		if c, err = k.IssueRole(role, partitions); err == nil {
+			err = writePrivate(path, c)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	k.creds[role] = c
+	return nil
+}
+
+// create generates the trust and admin's user into a new directory beside dir and
+// renames it to dir (absent or empty), so that a crash never leaves dir with some of the
+// seeds.
 func create(dir string) (*Keys, error) {
-	k, err := Generate()
+	k, err := generateTrust()
 	if err != nil {
 		return nil, err
 	}
@@ -311,15 +391,11 @@ func create(dir string) (*Keys, error) {
 }
 
 // checkCreds checks that creds hold a user signed by the account, and reports whether
-// its rights differ from the table's row of role.
-func (k *Keys) checkCreds(path string, role Role, creds []byte) (stale bool, err error) {
-	token, err := jwt.ParseDecoratedJWT(creds)
+// its rights differ from the table's row of role for a log of partitions partitions.
+func (k *Keys) checkCreds(path string, role Role, creds []byte, partitions int) (stale bool, err error) {
+	uc, err := userClaims(creds)
 	if err != nil {
-		return false, fmt.Errorf("%w: %s: %v", ErrBadCreds, path, err)
-	}
-	uc, err := jwt.DecodeUserClaims(token)
-	if err != nil {
-		return false, fmt.Errorf("%w: %s: %v", ErrBadCreds, path, err)
+		return false, fmt.Errorf("%s: %w", path, err)
 	}
 	if uc.Issuer != k.accountPub {
 		return false, fmt.Errorf("%w: %s: signed by %s, not the %s account %s", ErrBadCreds, path, uc.Issuer, AccountName, k.accountPub)
@@ -327,7 +403,48 @@ func (k *Keys) checkCreds(path string, role Role, creds []byte) (stale bool, err
 	if _, err := jwt.ParseDecoratedUserNKey(creds); err != nil {
 		return false, fmt.Errorf("%w: %s: %v", ErrBadCreds, path, err)
 	}
-	p, err := RolePermissions(role)
+	same, err := sameRights(uc, role, partitions)
+	return !same, err
+}
+
+// CheckRoleCreds checks that a creds file holds a user with exactly role's rights for a
+// ticket log of partitions partitions (the stream's, events.Store.Partitions); else
+// ErrStaleCreds, naming the partition count the user was issued for.
+func CheckRoleCreds(role Role, creds []byte, partitions int) error {
+	uc, err := userClaims(creds)
+	if err != nil {
+		return err
+	}
+	same, err := sameRights(uc, role, partitions)
+	if err != nil || same {
+		return err
+	}
+	issued := "an unknown partition count"
+	for _, t := range uc.Tags {
+		if n, ok := strings.CutPrefix(t, partitionsTag); ok {
+			issued = n + " partitions"
+		}
+	}
+	return fmt.Errorf("%w: user %q does not hold the rights of role %s on a log of %d partitions (it was issued for %s, or by another release)",
+		ErrStaleCreds, uc.Name, role, partitions, issued)
+}
+
+// userClaims decodes the user JWT of a creds file.
+func userClaims(creds []byte) (*jwt.UserClaims, error) {
+	token, err := jwt.ParseDecoratedJWT(creds)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadCreds, err)
+	}
+	uc, err := jwt.DecodeUserClaims(token)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadCreds, err)
+	}
+	return uc, nil
+}
+
+// sameRights reports whether a user's rights are role's for a log of partitions partitions.
+func sameRights(uc *jwt.UserClaims, role Role, partitions int) (bool, error) {
+	p, err := RolePermissions(role, partitions)
 	if err != nil {
 		return false, err
 	}
@@ -337,8 +454,8 @@ func (k *Keys) checkCreds(path string, role Role, creds []byte) (stale bool, err
 		slices.Sort(w)
 		return slices.Equal(g, w)
 	}
-	return !same(uc.Pub.Allow, p.PublishAllow) || !same(uc.Pub.Deny, p.PublishDeny) ||
-		!same(uc.Sub.Allow, p.SubscribeAllow) || !same(uc.Sub.Deny, p.SubscribeDeny), nil
+	return same(uc.Pub.Allow, p.PublishAllow) && same(uc.Pub.Deny, p.PublishDeny) &&
+		same(uc.Sub.Allow, p.SubscribeAllow) && same(uc.Sub.Deny, p.SubscribeDeny), nil
 }
 
 // Write stores the seeds, every role's creds file and the server config snippet
@@ -446,13 +563,9 @@ func syncDir(dir string) error {
 // CredsUser returns the name of the user in a creds file (a role's name for the creds
 // LoadOrCreate writes).
 func CredsUser(creds []byte) (string, error) {
-	token, err := jwt.ParseDecoratedJWT(creds)
+	uc, err := userClaims(creds)
 	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrBadCreds, err)
-	}
-	uc, err := jwt.DecodeUserClaims(token)
-	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrBadCreds, err)
+		return "", err
 	}
 	return uc.Name, nil
 }

@@ -3,21 +3,25 @@ package natsauth_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/ledgerdesk/ledgerdesk/events"
 	"github.com/ledgerdesk/ledgerdesk/events/eventstest"
 	"github.com/ledgerdesk/ledgerdesk/events/natsauth"
 )
 
 func TestLoadOrCreate(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "credentials")
-	first, err := natsauth.LoadOrCreate(dir)
+	first, err := natsauth.LoadOrCreate(dir, events.DefaultPartitions)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +37,7 @@ func TestLoadOrCreate(t *testing.T) {
 			t.Fatalf("%s: %v; want mode 0600", f, err)
 		}
 	}
-	second, err := natsauth.LoadOrCreate(dir)
+	second, err := natsauth.LoadOrCreate(dir, events.DefaultPartitions)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +59,7 @@ func TestLoadOrCreate(t *testing.T) {
 	if err := os.WriteFile(auditorFile, wide, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	third, err := natsauth.LoadOrCreate(dir)
+	third, err := natsauth.LoadOrCreate(dir, events.DefaultPartitions)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,23 +72,95 @@ func TestLoadOrCreate(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, natsauth.CredsFile(natsauth.RoleSLA))); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := natsauth.LoadOrCreate(dir); err != nil {
+	if _, err := natsauth.LoadOrCreate(dir, events.DefaultPartitions); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, natsauth.CredsFile(natsauth.RoleSLA))); err != nil {
 		t.Fatal(err)
+	}
+
+	// Creds issued for another partition count are issued anew; a role whose rights do
+	// not depend on it keeps its user.
+	routingFile, intakeFile := filepath.Join(dir, natsauth.CredsFile(natsauth.RoleRouting)), filepath.Join(dir, natsauth.CredsFile(natsauth.RoleIntake))
+	routing16, _ := os.ReadFile(routingFile)
+	intake16, _ := os.ReadFile(intakeFile)
+	k32, err := natsauth.LoadOrCreate(dir, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	routing32, _ := os.ReadFile(routingFile)
+	intake32, _ := os.ReadFile(intakeFile)
+	if string(routing32) == string(routing16) || natsauth.CheckRoleCreds(natsauth.RoleRouting, routing32, 32) != nil || k32.Partitions() != 32 {
+		t.Fatal("routing.creds of 16 partitions kept for a log of 32")
+	}
+	if string(intake32) != string(intake16) {
+		t.Fatal("intake.creds issued anew, though intake's rights do not depend on the partition count")
+	}
+}
+
+// TestTrustBeforeRoles: the trust and admin's creds come before the log's partition
+// count is known; IssueRoles then issues the rest for it; CheckRoleCreds names creds of
+// another partition count.
+func TestTrustBeforeRoles(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "credentials")
+	k, err := natsauth.LoadOrCreateTrust(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	want := []string{natsauth.CredsFile(natsauth.RoleAdmin), natsauth.AccountSeedFile, natsauth.ServerConfigFile, natsauth.OperatorSeedFile, natsauth.SystemSeedFile}
+	slices.Sort(want)
+	if !slices.Equal(names, want) {
+		t.Fatalf("trust files %v, want %v", names, want)
+	}
+	if _, err := k.Connect(natsauth.RoleAdmin); err != nil {
+		t.Fatalf("admin before the partition count: %v", err)
+	}
+	if _, err := k.Connect(natsauth.RoleRouting); err == nil || !strings.Contains(err.Error(), "IssueRoles") {
+		t.Fatalf("routing before the partition count: %v", err)
+	}
+	conf, err := os.ReadFile(filepath.Join(dir, natsauth.ServerConfigFile))
+	if err != nil || !strings.Contains(string(conf), fmt.Sprintf("max_control_line: %d", natsauth.MaxControlLine)) {
+		t.Fatalf("auth.conf without max_control_line: %v\n%s", err, conf)
+	}
+	if err := k.IssueRoles(dir, 0); err == nil {
+		t.Fatal("creds issued for 0 partitions")
+	}
+	if err := k.IssueRoles(dir, 16); err != nil {
+		t.Fatal(err)
+	}
+	c, err := k.Creds(natsauth.RoleRouting)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := natsauth.CheckRoleCreds(natsauth.RoleRouting, c, 16); err != nil {
+		t.Fatalf("routing's creds for its log: %v", err)
+	}
+	err = natsauth.CheckRoleCreds(natsauth.RoleRouting, c, 32)
+	if !errors.Is(err, natsauth.ErrStaleCreds) || !strings.Contains(err.Error(), "on a log of 32 partitions (it was issued for 16 partitions") {
+		t.Fatalf("routing's creds of 16 partitions on a log of 32: %v", err)
+	}
+	if err := natsauth.CheckRoleCreds(natsauth.RoleSLA, c, 16); !errors.Is(err, natsauth.ErrStaleCreds) {
+		t.Fatalf("routing's creds as sla's: %v", err)
 	}
 }
 
 func TestLoadOrCreateRefuses(t *testing.T) {
 	setup := func(t *testing.T) string {
 		dir := filepath.Join(t.TempDir(), "credentials")
-		if _, err := natsauth.LoadOrCreate(dir); err != nil {
+		if _, err := natsauth.LoadOrCreate(dir, events.DefaultPartitions); err != nil {
 			t.Fatal(err)
 		}
 		return dir
 	}
-	other, err := natsauth.Generate()
+	other, err := natsauth.Generate(events.DefaultPartitions)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +189,7 @@ func TestLoadOrCreateRefuses(t *testing.T) {
 			if err := tc.break_(dir); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := natsauth.LoadOrCreate(dir); !errors.Is(err, tc.want) {
+			if _, err := natsauth.LoadOrCreate(dir, events.DefaultPartitions); !errors.Is(err, tc.want) {
 				t.Fatalf("want %v, got %v", tc.want, err)
 			}
 		})
@@ -125,7 +201,7 @@ func TestLoadOrCreateRefuses(t *testing.T) {
 func TestExternalServerConfig(t *testing.T) {
 	root := t.TempDir()
 	dir := filepath.Join(root, "credentials")
-	k, err := natsauth.Generate()
+	k, err := natsauth.Generate(events.DefaultPartitions)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +246,7 @@ func TestExternalServerConfig(t *testing.T) {
 		default:
 		}
 	}))
-	if _, err := auditor.Stream(ctx, natsauth.StreamTickets); err != nil {
+	if _, err := auditor.Stream(ctx, natsauth.StreamTickets); err != nil { // a JWT beyond the default max_control_line
 		t.Fatalf("auditor reads the stream info: %v", err)
 	}
 	go func() { _ = auditor.DeleteStream(ctx, natsauth.StreamTickets) }()

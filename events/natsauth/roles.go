@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+
+	"github.com/ledgerdesk/ledgerdesk/events"
 )
 
 // Role is a set of NATS rights a process connects with. NB: role names are wire and
@@ -23,19 +25,23 @@ const (
 )
 
 // The streams and subjects the table grants rights on. They restate wire names owned by
-// events (TICKETS, CONFIG), services/reactor (DEADLETTER), services/sla (SLA_TIMERS) and
-// the token registry (ACCESS); services/app's tests run every service on its role
-// connection, which fails if they drift apart. NB: wire names; never rename.
+// events (TICKETS, CONFIG), services/reactor (DEADLETTER, the MEMBERS bucket), services/sla
+// (SLA_TIMERS) and the token registry (ACCESS); services/app's tests run every service on
+// its role connection, which fails if they drift apart. NB: wire names; never rename.
 const (
 	StreamTickets    = "TICKETS"
 	StreamConfig     = "CONFIG"
 	StreamAccess     = "ACCESS"
 	StreamDeadLetter = "DEADLETTER"
 	StreamSLATimers  = "SLA_TIMERS"
-	StreamMembers    = "KV_MEMBERS" // the replicas' lease bucket MEMBERS (services/reactor)
+	// StreamMembers is the stream of the KV bucket BucketMembers.
+	StreamMembers = "KV_MEMBERS"
+	// BucketMembers is the KV bucket of replica leases, under keys <role>.<instance>.
+	BucketMembers = "MEMBERS"
 
-	// SubjectTickets is every ticket's subject: tickets.<tenant>.<ticket>. The one place
-	// to change when the log gets a partition token (issue 11).
+	// SubjectTickets is the subject every ticket event is published to:
+	// tickets.<tenant>.<ticket> (the stream stores it on tickets.<p>.<tenant>.<ticket>,
+	// and refuses a publish there: events.LogLayout).
 	SubjectTickets     = "tickets.*.*"
 	SubjectConfig      = "config.*"
 	SubjectAccess      = "access.>"
@@ -45,15 +51,33 @@ const (
 	anyStream = "*"
 )
 
-// SubjectMembers is one service's lease keys in the MEMBERS bucket.
-func SubjectMembers(service Role) string { return "$KV.MEMBERS." + string(service) + ".>" }
-
 // SubjectDeadLetter is the dead-letter subject of one service.
 func SubjectDeadLetter(service Role) string { return "deadletter." + string(service) }
 
+// SubjectMembers is the subject of a role's replica leases in the KV bucket BucketMembers
+// (keys <role>.<instance>).
+func SubjectMembers(role Role) string { return "$KV." + BucketMembers + "." + string(role) + ".>" }
+
 // durable is a durable consumer a role owns: only its owner may create, update, read from
 // or ack on it; every other role is denied those subjects, wildcards notwithstanding.
-type durable struct{ stream, name string }
+type durable struct {
+	stream, name string
+	// partitioned: one durable per partition of the ticket log, named
+	// events.PartitionConsumer(name, p) (<service>-<handler>-<pp>).
+	partitioned bool
+}
+
+// names are the consumer names of d in a log of n partitions.
+func (d durable) names(n int) []string {
+	if !d.partitioned {
+		return []string{d.name}
+	}
+	out := make([]string, n)
+	for p := range n {
+		out[p] = events.PartitionConsumer(d.name, p)
+	}
+	return out
+}
 
 // access is one role's row of the table.
 type access struct {
@@ -70,8 +94,11 @@ type access struct {
 	// is not covered: deleting one makes it reset, no position is lost.
 	ordered []string
 	// durables are the durable pull consumers the role owns (create or update, info,
-	// pull, ack).
+	// pull, ack, and unpin: its replicas hand partitions over in a priority group).
 	durables []durable
+	// leases: the role keeps its replicas' leases in the KV bucket BucketMembers: it may
+	// put and delete its own keys (<role>.>), read every key and watch the bucket.
+	leases bool
 	// inbox is the role's reply-subject prefix; it may subscribe to <inbox>.> only, so no
 	// role reads another's replies. "" is the default _INBOX, which the nats CLI uses.
 	inbox string
@@ -91,26 +118,44 @@ var table = map[Role]access{
 		ordered: []string{StreamAccess}, // the token registry
 		inbox:   "_INBOX_intake",
 	},
+	// The reacting services' ticket handlers each have one durable per partition. Each
+	// also keeps, until services/reactor names its consumers by partition, the one durable
+	// per handler it consumes with (unpartitioned: "routing-tickets").
 	RoleRouting: {
-		publish:  []string{SubjectTickets, SubjectDeadLetter(RoleRouting), SubjectMembers(RoleRouting)},
-		read:     []string{StreamTickets, StreamConfig, StreamDeadLetter, StreamMembers},
-		ordered:  []string{StreamTickets, StreamConfig, StreamMembers}, // the load view, configurations, leases
-		durables: []durable{{StreamTickets, "routing-tickets"}},
-		inbox:    "_INBOX_routing",
+		publish: []string{SubjectTickets, SubjectDeadLetter(RoleRouting)},
+		read:    []string{StreamTickets, StreamConfig, StreamDeadLetter},
+		ordered: []string{StreamTickets, StreamConfig}, // the load view, configurations
+		durables: []durable{
+			{stream: StreamTickets, name: "routing-tickets", partitioned: true},
+			{stream: StreamTickets, name: "routing-tickets"},
+		},
+		leases: true,
+		inbox:  "_INBOX_routing",
 	},
 	RoleSLA: {
-		publish:  []string{SubjectTickets, SubjectDeadLetter(RoleSLA), SubjectSLASchedule, SubjectMembers(RoleSLA)},
-		read:     []string{StreamTickets, StreamConfig, StreamDeadLetter, StreamSLATimers, StreamMembers},
-		ordered:  []string{StreamConfig, StreamMembers}, // configurations, leases
-		durables: []durable{{StreamTickets, "sla-tickets"}, {StreamSLATimers, "sla-timers"}},
-		inbox:    "_INBOX_sla",
+		publish: []string{SubjectTickets, SubjectDeadLetter(RoleSLA), SubjectSLASchedule},
+		read:    []string{StreamTickets, StreamConfig, StreamDeadLetter, StreamSLATimers},
+		ordered: []string{StreamConfig}, // configurations
+		durables: []durable{
+			{stream: StreamTickets, name: "sla-tickets", partitioned: true},
+			{stream: StreamSLATimers, name: "sla-timers"},
+			{stream: StreamTickets, name: "sla-tickets"},
+		},
+		leases: true,
+		inbox:  "_INBOX_sla",
 	},
 	RoleEscalation: {
-		publish:  []string{SubjectTickets, SubjectDeadLetter(RoleEscalation), SubjectMembers(RoleEscalation)},
-		read:     []string{StreamTickets, StreamConfig, StreamDeadLetter, StreamMembers},
-		ordered:  []string{StreamConfig, StreamMembers}, // configurations, leases
-		durables: []durable{{StreamTickets, "escalation-rules"}, {StreamTickets, "escalation-notifier"}},
-		inbox:    "_INBOX_escalation",
+		publish: []string{SubjectTickets, SubjectDeadLetter(RoleEscalation)},
+		read:    []string{StreamTickets, StreamConfig, StreamDeadLetter},
+		ordered: []string{StreamConfig}, // configurations
+		durables: []durable{
+			{stream: StreamTickets, name: "escalation-rules", partitioned: true},
+			{stream: StreamTickets, name: "escalation-notifier", partitioned: true},
+			{stream: StreamTickets, name: "escalation-rules"},
+			{stream: StreamTickets, name: "escalation-notifier"},
+		},
+		leases: true,
+		inbox:  "_INBOX_escalation",
 	},
 	RoleReporting: {
 		publish: []string{SubjectDeadLetter(RoleReporting)},
@@ -141,8 +186,11 @@ type Permissions struct {
 	InboxPrefix string
 }
 
-// RolePermissions compiles the table's row of role into subjects.
-func RolePermissions(role Role) (Permissions, error) {
+// RolePermissions compiles the table's row of role into subjects for a ticket log of
+// partitions partitions (1 to events.MaxPartitions; the stream's, events.Store.Partitions):
+// the role's partitioned durables are one per partition. Admin's rights are the same for
+// every log (partitions is not looked at).
+func RolePermissions(role Role, partitions int) (Permissions, error) {
 	a, ok := table[role]
 	if !ok {
 		return Permissions{}, fmt.Errorf("%w: %q", ErrUnknownRole, role)
@@ -150,14 +198,22 @@ func RolePermissions(role Role) (Permissions, error) {
 	if a.all {
 		return Permissions{PublishAllow: []string{">"}, SubscribeAllow: []string{">"}}, nil
 	}
+	if partitions < 1 || partitions > events.MaxPartitions {
+		return Permissions{}, fmt.Errorf("natsauth: rights of %s for %d partitions: the log has 1 to %d", role, partitions, events.MaxPartitions)
+	}
 	const js = "$JS.API."
 	p := Permissions{InboxPrefix: a.inbox}
 	allow := func(s ...string) { p.PublishAllow = append(p.PublishAllow, s...) }
 	allow(a.publish...)
-	for _, s := range a.read {
+	read, ordered := a.read, a.ordered
+	if a.leases {
+		allow(SubjectMembers(role), "$JS.FC."+StreamMembers+".>") // puts and deletes; a watch's flow control
+		read, ordered = append(slices.Clone(read), StreamMembers), append(slices.Clone(ordered), StreamMembers)
+	}
+	for _, s := range read {
 		allow(js+"STREAM.INFO."+s, js+"STREAM.MSG.GET."+s, js+"DIRECT.GET."+s, js+"DIRECT.GET."+s+".>")
 	}
-	for _, s := range a.ordered {
+	for _, s := range ordered {
 		// CREATE.<stream>.<name> and, with one filter subject, CREATE.<stream>.<name>.<filter>.
 		allow(js+"CONSUMER.CREATE."+s+".*", js+"CONSUMER.CREATE."+s+".*.>", js+"CONSUMER.INFO."+s+".*",
 			js+"CONSUMER.MSG.NEXT."+s+".*", js+"CONSUMER.DELETE."+s+".*")
@@ -166,9 +222,11 @@ func RolePermissions(role Role) (Permissions, error) {
 		}
 	}
 	for _, d := range a.durables {
-		allow(js+"CONSUMER.CREATE."+d.stream+"."+d.name, js+"CONSUMER.CREATE."+d.stream+"."+d.name+".>",
-			js+"CONSUMER.INFO."+d.stream+"."+d.name, js+"CONSUMER.MSG.NEXT."+d.stream+"."+d.name,
-			js+"CONSUMER.UNPIN."+d.stream+"."+d.name, "$JS.ACK."+d.stream+"."+d.name+".>")
+		for _, name := range d.names(partitions) {
+			c := d.stream + "." + name
+			allow(js+"CONSUMER.CREATE."+c, js+"CONSUMER.CREATE."+c+".>", js+"CONSUMER.INFO."+c, js+"CONSUMER.MSG.NEXT."+c,
+				js+"CONSUMER.UNPIN."+c, "$JS.ACK."+c+".>")
+		}
 	}
 	if a.browse {
 		// $SYS.REQ.USER.INFO answers a user with its own permissions (`nats account info`).
@@ -181,14 +239,19 @@ func RolePermissions(role Role) (Permissions, error) {
 	// durable consumer is deleted but by admin (that would restart it from the beginning).
 	for other, oa := range table {
 		for _, d := range oa.durables {
-			if !slices.Contains(a.ordered, d.stream) && !slices.Contains(a.ordered, anyStream) {
+			if !slices.Contains(ordered, d.stream) && !slices.Contains(ordered, anyStream) {
 				continue
 			}
-			p.PublishDeny = append(p.PublishDeny, js+"CONSUMER.DELETE."+d.stream+"."+d.name)
-			if other != role {
-				p.PublishDeny = append(p.PublishDeny,
-					js+"CONSUMER.CREATE."+d.stream+"."+d.name, js+"CONSUMER.CREATE."+d.stream+"."+d.name+".>",
-					js+"CONSUMER.MSG.NEXT."+d.stream+"."+d.name, "$JS.ACK."+d.stream+"."+d.name+".>")
+			for _, name := range d.names(partitions) {
+				c := d.stream + "." + name
+				p.PublishDeny = append(p.PublishDeny, js+"CONSUMER.DELETE."+c)
+				if other != role {
+					p.PublishDeny = append(p.PublishDeny, js+"CONSUMER.CREATE."+c, js+"CONSUMER.CREATE."+c+".>",
+						js+"CONSUMER.MSG.NEXT."+c)
+					if a.browse { // only browse allows acks beyond the role's own durables
+						p.PublishDeny = append(p.PublishDeny, "$JS.ACK."+c+".>")
+					}
+				}
 			}
 		}
 	}

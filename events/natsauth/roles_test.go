@@ -15,12 +15,15 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ledgerdesk/ledgerdesk/events"
+	"github.com/ledgerdesk/ledgerdesk/events/embedded"
 	"github.com/ledgerdesk/ledgerdesk/events/eventstest"
 	"github.com/ledgerdesk/ledgerdesk/events/natsauth"
 )
 
-// env is one server with the streams of the table, a few messages in them and the
-// durable consumer routing-tickets, made by admin.
+// env is one server with the streams of the table (the MEMBERS bucket too), a few
+// messages in them, a lease of sla's, the durable consumer routing-tickets and the
+// partition durables routing-tickets-03 and sla-tickets-00 (pinned in priority group
+// "g"), made by admin.
 type env struct {
 	srv   *server.Server
 	admin *nats.Conn
@@ -51,19 +54,37 @@ func newEnv(t *testing.T) env {
 			t.Fatal(err)
 		}
 	}
+	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: natsauth.BucketMembers, Storage: jetstream.MemoryStorage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, "sla.i0", []byte("lease")); err != nil {
+		t.Fatal(err)
+	}
 	for _, subj := range []string{"tickets.acme.t1", "tickets.acme.t1", "config.acme", "access.acme.grant", "deadletter.routing"} {
 		if _, err := js.Publish(ctx, subj, []byte("{}")); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := js.CreateConsumer(ctx, natsauth.StreamTickets, durableConfig("routing-tickets")); err != nil {
-		t.Fatal(err)
+	for _, c := range []jetstream.ConsumerConfig{durableConfig("routing-tickets"), partitionConfig("routing-tickets-03"), partitionConfig("sla-tickets-00")} {
+		if _, err := js.CreateConsumer(ctx, natsauth.StreamTickets, c); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return env{srv: srv, admin: admin}
 }
 
 func durableConfig(name string) jetstream.ConsumerConfig {
 	return jetstream.ConsumerConfig{Durable: name, FilterSubject: "tickets.>", AckPolicy: jetstream.AckExplicitPolicy}
+}
+
+// partitionConfig is a partition durable as the reacting services' runtime makes them:
+// its replicas pull in a priority group with a pinned client. (Its filter takes every
+// partition, so that the test has messages to fetch.)
+func partitionConfig(name string) jetstream.ConsumerConfig {
+	c := durableConfig(name)
+	c.PriorityPolicy, c.PriorityGroups, c.PinnedTTL = jetstream.PriorityPolicyPinned, []string{"g"}, time.Minute
+	return c
 }
 
 // op is one thing a role tries; nc is a fresh connection as the role.
@@ -81,8 +102,8 @@ func publish(subject string) func(context.Context, env, *nats.Conn, jetstream.Je
 }
 
 // fetchOne reads one message from a consumer, and acks it if ack.
-func fetchOne(ctx context.Context, c jetstream.Consumer, ack bool) error {
-	batch, err := c.Fetch(1, jetstream.FetchMaxWait(2*time.Second))
+func fetchOne(ctx context.Context, c jetstream.Consumer, ack bool, opts ...jetstream.FetchOpt) error {
+	batch, err := c.Fetch(1, append(opts, jetstream.FetchMaxWait(2*time.Second))...)
 	if err != nil {
 		return err
 	}
@@ -175,6 +196,8 @@ var ops = []op{
 		}},
 	{"ordered consumer on tickets", []natsauth.Role{natsauth.RoleRouting, natsauth.RoleReporting, natsauth.RoleAuditor, natsauth.RoleAdmin},
 		orderedOn(natsauth.StreamTickets)},
+	{"ordered consumer on config", []natsauth.Role{natsauth.RoleRouting, natsauth.RoleSLA, natsauth.RoleEscalation, natsauth.RoleAuditor, natsauth.RoleAdmin},
+		orderedOn(natsauth.StreamConfig)},
 	{"ordered consumer on access", []natsauth.Role{natsauth.RoleIntake, natsauth.RoleReporting, natsauth.RoleAuditor, natsauth.RoleAdmin},
 		orderedOn(natsauth.StreamAccess)},
 	{"durable routing-tickets: update, fetch, ack", []natsauth.Role{natsauth.RoleRouting, natsauth.RoleAdmin},
@@ -185,6 +208,71 @@ var ops = []op{
 			}
 			return fetchOne(ctx, c, true)
 		}},
+	{"partition durable routing-tickets-03: update, fetch pinned, ack", []natsauth.Role{natsauth.RoleRouting, natsauth.RoleAdmin},
+		func(ctx context.Context, _ env, _ *nats.Conn, js jetstream.JetStream) error {
+			c, err := js.CreateOrUpdateConsumer(ctx, natsauth.StreamTickets, partitionConfig("routing-tickets-03"))
+			if err != nil {
+				return err
+			}
+			return fetchOne(ctx, c, true, jetstream.FetchPriorityGroup("g"))
+		}},
+	{"unpin routing-tickets-03", []natsauth.Role{natsauth.RoleRouting, natsauth.RoleAdmin}, unpin("routing-tickets-03")},
+	// Fetching alone would steal another role's messages: roles with ordered consumers on
+	// TICKETS may pull from any consumer name but the durables of others.
+	{"partition durable sla-tickets-00: fetch pinned", []natsauth.Role{natsauth.RoleSLA, natsauth.RoleAdmin},
+		func(ctx context.Context, _ env, _ *nats.Conn, js jetstream.JetStream) error {
+			c, err := js.Consumer(ctx, natsauth.StreamTickets, "sla-tickets-00")
+			if err != nil {
+				return err
+			}
+			return fetchOne(ctx, c, false, jetstream.FetchPriorityGroup("g"))
+		}},
+	{"unpin sla-tickets-00", []natsauth.Role{natsauth.RoleSLA, natsauth.RoleAdmin}, unpin("sla-tickets-00")},
+	{"partition durable escalation-notifier-15: create", []natsauth.Role{natsauth.RoleEscalation, natsauth.RoleAdmin},
+		func(ctx context.Context, _ env, _ *nats.Conn, js jetstream.JetStream) error {
+			_, err := js.CreateOrUpdateConsumer(ctx, natsauth.StreamTickets, partitionConfig("escalation-notifier-15"))
+			return err
+		}},
+	{"put and delete routing's lease", []natsauth.Role{natsauth.RoleRouting, natsauth.RoleAdmin}, lease("routing.i1")},
+	{"put and delete sla's lease", []natsauth.Role{natsauth.RoleSLA, natsauth.RoleAdmin}, lease("sla.i1")},
+	{"put and delete escalation's lease", []natsauth.Role{natsauth.RoleEscalation, natsauth.RoleAdmin}, lease("escalation.i1")},
+	{"read a lease", []natsauth.Role{natsauth.RoleRouting, natsauth.RoleSLA, natsauth.RoleEscalation, natsauth.RoleAuditor, natsauth.RoleAdmin},
+		func(ctx context.Context, _ env, _ *nats.Conn, js jetstream.JetStream) error {
+			kv, err := js.KeyValue(ctx, natsauth.BucketMembers)
+			if err != nil {
+				return err
+			}
+			_, err = kv.Get(ctx, "sla.i0")
+			return err
+		}},
+	{"watch the leases", []natsauth.Role{natsauth.RoleRouting, natsauth.RoleSLA, natsauth.RoleEscalation, natsauth.RoleAuditor, natsauth.RoleAdmin},
+		func(ctx context.Context, _ env, _ *nats.Conn, js jetstream.JetStream) error {
+			kv, err := js.KeyValue(ctx, natsauth.BucketMembers)
+			if err != nil {
+				return err
+			}
+			w, err := kv.WatchAll(ctx)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = w.Stop() }()
+			for {
+				select {
+				case e := <-w.Updates():
+					if e == nil { // the values there were are all delivered
+						return nil
+					}
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+		}},
+	{"publish to a stored subject (no stream takes it)", adminOnly, func(ctx context.Context, _ env, _ *nats.Conn, js jetstream.JetStream) error {
+		if _, err := js.Publish(ctx, "tickets.0.acme.t2", []byte("{}")); !errors.Is(err, jetstream.ErrNoStreamResponse) {
+			return fmt.Errorf("publish to tickets.0.acme.t2: %v, want no stream to take it", err)
+		}
+		return nil
+	}},
 	{"durable sla-timers: create", []natsauth.Role{natsauth.RoleSLA, natsauth.RoleAdmin},
 		func(ctx context.Context, _ env, _ *nats.Conn, js jetstream.JetStream) error {
 			_, err := js.CreateOrUpdateConsumer(ctx, natsauth.StreamSLATimers, jetstream.ConsumerConfig{Durable: "sla-timers",
@@ -222,6 +310,27 @@ var ops = []op{
 	}},
 }
 
+// unpin unpins priority group "g" of a durable on the ticket stream.
+func unpin(consumer string) func(context.Context, env, *nats.Conn, jetstream.JetStream) error {
+	return func(ctx context.Context, _ env, _ *nats.Conn, js jetstream.JetStream) error {
+		return streamOp(ctx, js, func(s jetstream.Stream) error { return s.UnpinConsumer(ctx, consumer, "g") })
+	}
+}
+
+// lease puts a key of the MEMBERS bucket and deletes it.
+func lease(key string) func(context.Context, env, *nats.Conn, jetstream.JetStream) error {
+	return func(ctx context.Context, _ env, _ *nats.Conn, js jetstream.JetStream) error {
+		kv, err := js.KeyValue(ctx, natsauth.BucketMembers)
+		if err != nil {
+			return err
+		}
+		if _, err := kv.Put(ctx, key, []byte("lease")); err != nil {
+			return err
+		}
+		return kv.Delete(ctx, key)
+	}
+}
+
 func orderedOn(stream string) func(context.Context, env, *nats.Conn, jetstream.JetStream) error {
 	return func(ctx context.Context, _ env, _ *nats.Conn, js jetstream.JetStream) error {
 		c, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{})
@@ -242,44 +351,11 @@ func streamOp(ctx context.Context, js jetstream.JetStream, f func(jetstream.Stre
 	return f(s)
 }
 
-// try runs o as role on a fresh connection. It returns nil when the operation succeeded
-// and the server's permissions violation when it refused it; nats.go reports a refused
-// publish only to the async error handler, so the operation's own error (a timeout) is
-// not waited for.
+// try runs o as role on a fresh connection (eventstest.Try).
 func try(t *testing.T, e env, role natsauth.Role, o op) (violation error) {
 	t.Helper()
-	violations := make(chan error, 16)
-	nc := eventstest.Connect(t, e.srv, role, nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
-		if errors.Is(err, nats.ErrPermissionViolation) {
-			violations <- err
-		}
-	}))
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- o.do(ctx, e, nc, js) }()
-	select {
-	case err := <-done:
-		if err == nil {
-			return nil
-		}
-		select { // a refused request may fail (say, no responders) before the handler runs
-		case v := <-violations:
-			return v
-		case <-time.After(time.Second):
-		}
-		t.Fatalf("%s as %s: neither done nor refused by permissions: %v", o.name, role, err)
-	case v := <-violations:
-		cancel()
-		<-done
-		return v
-	}
-	return nil
+	return eventstest.Try(t, func(opts ...nats.Option) *nats.Conn { return eventstest.Connect(t, e.srv, role, opts...) },
+		o.name+" as "+string(role), func(ctx context.Context, nc *nats.Conn, js jetstream.JetStream) error { return o.do(ctx, e, nc, js) })
 }
 
 // TestRolePermissions asserts, for every role and operation, exactly what the table
@@ -312,7 +388,7 @@ func TestAnonymousAndForeignUsersRefused(t *testing.T) {
 		}
 		t.Fatalf("anonymous connect: want %v, got %v", nats.ErrAuthorization, err)
 	}
-	foreign, err := natsauth.Generate()
+	foreign, err := natsauth.Generate(events.DefaultPartitions)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -377,31 +453,86 @@ func TestIssueUserWithoutRestart(t *testing.T) {
 }
 
 func ExampleRolePermissions() {
-	p, _ := natsauth.RolePermissions(natsauth.RoleSLA)
+	p, _ := natsauth.RolePermissions(natsauth.RoleSLA, events.DefaultPartitions)
 	fmt.Println(p.InboxPrefix, p.SubscribeAllow)
 	// Output: _INBOX_sla [_INBOX_sla.>]
 }
 
-// TestRoleJWTsFitTheControlLine keeps every role's user JWT well under nats-server's
-// default max_control_line (4 KiB), which bounds the CONNECT line that carries it: a
-// role that outgrew it could not connect to a server with default settings.
+// TestRoleJWTsFitTheControlLine keeps every role's user JWT, on a log of up to
+// events.MaxPartitions partitions, within MaxControlLine (with room for the rest of the
+// CONNECT line that carries it), and connects every role with partition counts of 16 and
+// 64 to an embedded server; a server with nats-server's default max_control_line (4 KiB)
+// refuses the larger ones, which is why auth.conf raises it.
 func TestRoleJWTsFitTheControlLine(t *testing.T) {
-	k, err := natsauth.Generate()
+	for _, n := range []int{events.DefaultPartitions, 64, events.MaxPartitions} {
+		k, err := natsauth.Generate(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		largest := 0
+		for _, r := range natsauth.Roles() {
+			c, err := k.Creds(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			token, err := jwt.ParseDecoratedJWT(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%d partitions: %-10s JWT %6d bytes", n, r, len(token))
+			largest = max(largest, len(token))
+		}
+		if largest+2048 > natsauth.MaxControlLine {
+			t.Errorf("%d partitions: a JWT of %d bytes leaves too little of MaxControlLine (%d)", n, largest, natsauth.MaxControlLine)
+		}
+		if n > 64 {
+			continue
+		}
+		srv, err := embedded.Start(embedded.Config{StoreDir: t.TempDir(), Auth: k})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+		for _, r := range natsauth.Roles() {
+			opts, err := k.Connect(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			nc, err := nats.Connect(srv.ClientURL(), opts...)
+			if err == nil {
+				err = nc.Flush()
+				nc.Close()
+			}
+			if err != nil {
+				t.Errorf("%d partitions: connect as %s: %v", n, r, err)
+			}
+		}
+	}
+
+	k, err := natsauth.Generate(events.DefaultPartitions)
 	if err != nil {
 		t.Fatal(err)
 	}
-	const budget = 3700
-	for _, r := range natsauth.Roles() {
-		c, err := k.Creds(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		token, err := jwt.ParseDecoratedJWT(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(token) > budget {
-			t.Errorf("%s: JWT of %d bytes exceeds the budget of %d", r, len(token), budget)
-		}
+	opts := &server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true}
+	if err := k.ConfigureServer(opts); err != nil {
+		t.Fatal(err)
+	}
+	opts.MaxControlLine = 4096
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("server not ready")
+	}
+	copts, err := k.Connect(natsauth.RoleRouting)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nc, err := nats.Connect(srv.ClientURL(), copts...); err == nil {
+		nc.Close()
+		t.Error("routing connected with a max_control_line of 4 KiB: MaxControlLine is needless")
 	}
 }

@@ -18,8 +18,9 @@ const logWatchInterval = 2 * time.Second
 // remembers the last verdict for /readyz; it logs at error level whenever the log becomes
 // missing or weakened, or the reason changes, and at info level when it is whole again.
 type logWatch struct {
-	js  jetstream.JetStream
-	log *zap.Logger
+	js         jetstream.JetStream
+	partitions int // the log's, as the store opened it
+	log        *zap.Logger
 
 	mu      sync.Mutex
 	problem string // "" while the log is whole
@@ -27,9 +28,10 @@ type logWatch struct {
 	done    chan struct{}
 }
 
-// watchLog checks once, then goes on in the background until close.
-func watchLog(ctx context.Context, js jetstream.JetStream, log *zap.Logger) *logWatch {
-	w := &logWatch{js: js, log: log, done: make(chan struct{})}
+// watchLog checks once, then goes on in the background until close; the ticket log must
+// keep the partition count it has.
+func watchLog(ctx context.Context, js jetstream.JetStream, partitions int, log *zap.Logger) *logWatch {
+	w := &logWatch{js: js, partitions: partitions, log: log, done: make(chan struct{})}
 	w.check(ctx)
 	ctx, w.stop = context.WithCancel(context.WithoutCancel(ctx))
 	go func() {
@@ -52,7 +54,7 @@ func (w *logWatch) check(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, logWatchInterval)
 	defer cancel()
 	problem := ""
-	if err := events.CheckLogStreams(ctx, w.js, events.StoreConfig{}); err != nil {
+	if err := events.CheckLogStreams(ctx, w.js, events.StoreConfig{Partitions: w.partitions}); err != nil {
 		if ctx.Err() != nil && context.Cause(ctx) == context.Canceled {
 			return // shutting down
 		}

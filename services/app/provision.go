@@ -13,22 +13,33 @@ import (
 )
 
 // ProvisionStreams creates every stream ledgerdesk uses, or upgrades it where that weakens
-// nothing (events.Provision: the log streams TICKETS, CONFIG and ACCESS, then DEADLETTER
-// and SLA_TIMERS), and the replicas' lease bucket MEMBERS. It needs a connection with admin rights: no service role may create
-// or update a stream (events/natsauth), so services only open what this made. NB: the
-// one place streams are created or changed.
+// nothing: Provision with the log's own partition count (events.DefaultPartitions for a
+// new log).
 func ProvisionStreams(ctx context.Context, admin *nats.Conn) error {
+	_, err := Provision(ctx, admin, 0)
+	return err
+}
+
+// Provision creates every stream ledgerdesk uses, or upgrades it where that weakens
+// nothing (events.Provision: the log streams TICKETS, CONFIG and ACCESS, then DEADLETTER
+// and SLA_TIMERS), and the replicas' lease bucket MEMBERS, and returns the ticket log's
+// partition count, which the roles' creds are issued for. partitions is a new log's (0: events.DefaultPartitions); an existing
+// log keeps its own, and another non-zero value is refused (events.ErrLayout). It needs a
+// connection with admin rights: no service role may create or update a stream
+// (events/natsauth), so services only open what this made. NB: the one place streams are
+// created or changed.
+func Provision(ctx context.Context, admin *nats.Conn, partitions int) (int, error) {
 	js, err := jetstream.New(admin)
 	if err != nil {
-		return fmt.Errorf("provision streams: %w", err)
+		return 0, fmt.Errorf("provision streams: %w", err)
 	}
-	if err := events.Provision(ctx, js, events.StoreConfig{}, reactor.DeadLetterStreamConfig(), sla.TimersStreamConfig()); err != nil {
-		return err
+	if err := events.Provision(ctx, js, events.StoreConfig{Partitions: partitions}, reactor.DeadLetterStreamConfig(), sla.TimersStreamConfig()); err != nil {
+		return 0, err
 	}
 	// Leases are worth nothing after a restart: the bucket is made as it is configured,
 	// nothing in it needs guarding.
 	if _, err := js.CreateOrUpdateKeyValue(ctx, reactor.MembersBucketConfig()); err != nil {
-		return fmt.Errorf("provision KV bucket %s: %w", reactor.MembersBucket, err)
+		return 0, fmt.Errorf("provision KV bucket %s: %w", reactor.MembersBucket, err)
 	}
-	return nil
+	return events.LogPartitions(ctx, js)
 }

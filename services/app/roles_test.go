@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
@@ -65,5 +67,71 @@ func TestServicesRunOnTheirRoles(t *testing.T) {
 	}
 	if logs.FilterMessage("NATS credentials").Len() != 1 {
 		t.Error("run does not log where the NATS credentials are")
+	}
+	checkPartitionRights(t, c)
+}
+
+// checkPartitionRights exercises, with the creds run issued for the log's partition
+// count, the rights of the partitioned runtime: each reacting service unpins its own
+// partition durables and puts its own replica leases in MEMBERS, and neither another
+// role's durables nor its leases. (Admin makes the durables of the last partition here.)
+func checkPartitionRights(t *testing.T, c *client) {
+	js := c.adminJetStream()
+	ctx := context.Background()
+	last := events.PartitionConsumer("", c.sys.Store.Partitions()-1)
+	roles := []natsauth.Role{natsauth.RoleRouting, natsauth.RoleSLA, natsauth.RoleEscalation}
+	handler := map[natsauth.Role]string{natsauth.RoleRouting: "routing-tickets", natsauth.RoleSLA: "sla-tickets", natsauth.RoleEscalation: "escalation-rules"}
+	for _, r := range roles {
+		if _, err := js.CreateConsumer(ctx, events.StreamName, jetstream.ConsumerConfig{Durable: handler[r] + last,
+			FilterSubject: events.PartitionFilter(c.sys.Store.Partitions() - 1), AckPolicy: jetstream.AckExplicitPolicy,
+			PriorityPolicy: jetstream.PriorityPolicyPinned, PriorityGroups: []string{"g"}, PinnedTTL: time.Minute}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	unpin := func(consumer string) func(context.Context, *nats.Conn, jetstream.JetStream) error {
+		return func(ctx context.Context, _ *nats.Conn, js jetstream.JetStream) error {
+			s, err := js.Stream(ctx, events.StreamName)
+			if err != nil {
+				return err
+			}
+			return s.UnpinConsumer(ctx, consumer, "g")
+		}
+	}
+	lease := func(key string) func(context.Context, *nats.Conn, jetstream.JetStream) error {
+		return func(ctx context.Context, _ *nats.Conn, js jetstream.JetStream) error {
+			kv, err := js.KeyValue(ctx, natsauth.BucketMembers)
+			if err == nil {
+				_, err = kv.Put(ctx, key, []byte("lease"))
+			}
+			return err
+		}
+	}
+	for i, r := range roles {
+		other := roles[(i+1)%len(roles)]
+		connect := func(opts ...nats.Option) *nats.Conn {
+			roleOpts, err := c.sys.Keys.Connect(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			nc, err := nats.Connect(c.sys.NATS.ClientURL(), append(roleOpts, opts...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return nc
+		}
+		for _, tc := range []struct {
+			what    string
+			do      func(context.Context, *nats.Conn, jetstream.JetStream) error
+			allowed bool
+		}{
+			{"unpin its own partition durable", unpin(handler[r] + last), true},
+			{"put its own lease", lease(string(r) + ".i1"), true},
+			{"unpin " + string(other) + "'s partition durable", unpin(handler[other] + last), false},
+			{"put " + string(other) + "'s lease", lease(string(other) + ".i2"), false},
+		} {
+			if v := eventstest.Try(t, connect, string(r)+": "+tc.what, tc.do); (v == nil) != tc.allowed {
+				t.Errorf("%s: %s: allowed %v, want %v (%v)", r, tc.what, v == nil, tc.allowed, v)
+			}
+		}
 	}
 }

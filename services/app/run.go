@@ -59,6 +59,11 @@ type RunConfig struct {
 	RateBurst int
 	// ShutdownTimeout bounds graceful shutdown (default 10s).
 	ShutdownTimeout time.Duration
+	// Partitions is the number of partitions of a new data directory's ticket log (see
+	// events.DefaultPartitions for how to choose it; 0: the log's own, or
+	// events.DefaultPartitions for a new one). A log's partition count never changes: a
+	// value other than the log's is refused.
+	Partitions int
 }
 
 func (c *RunConfig) setDefaults() {
@@ -103,6 +108,9 @@ func (c RunConfig) Validate() error {
 	}
 	if c.CommitWorkers < 0 {
 		errs = append(errs, fmt.Errorf("--commit-workers %d: must be positive", c.CommitWorkers))
+	}
+	if c.Partitions < 0 || c.Partitions > events.MaxPartitions {
+		errs = append(errs, fmt.Errorf("--partitions %d: must be from 1 to %d (0: the log's)", c.Partitions, events.MaxPartitions))
 	}
 	return errors.Join(errs...)
 }
@@ -161,24 +169,30 @@ func Start(ctx context.Context, cfg RunConfig, log *zap.Logger) (*System, error)
 		}
 	}()
 
+	// The trust first; the roles' creds once the log's partition count is known: the
+	// streams are provisioned as admin, then every role is issued for the log's count.
 	credsDir := filepath.Join(cfg.DataDir, CredentialsDir)
-	if sys.Keys, err = natsauth.LoadOrCreate(credsDir); err != nil {
+	if sys.Keys, err = natsauth.LoadOrCreateTrust(credsDir); err != nil {
 		return nil, err
 	}
-	log.Info("NATS credentials", zap.String("dir", credsDir),
-		zap.String("auditor", filepath.Join(credsDir, natsauth.CredsFile(natsauth.RoleAuditor))))
 	sys.NATS, err = embedded.Start(embedded.Config{StoreDir: cfg.DataDir, Listen: cfg.NATSListen, Auth: sys.Keys})
 	if err != nil {
 		return nil, err
 	}
 	log.Info("nats-server ready", zap.String("url", sys.NATS.ClientURL()), zap.String("store", cfg.DataDir), zap.Bool("sync_always", true))
-	if err := sys.provision(ctx); err != nil {
+	partitions, err := sys.provision(ctx)
+	if err != nil {
 		return nil, err
 	}
+	if err := sys.Keys.IssueRoles(credsDir, partitions); err != nil {
+		return nil, err
+	}
+	log.Info("NATS credentials", zap.String("dir", credsDir), zap.Int("partitions", partitions),
+		zap.String("auditor", filepath.Join(credsDir, natsauth.CredsFile(natsauth.RoleAuditor))))
 	if sys.nc, sys.Store, err = sys.connect(ctx, natsauth.RoleIntake); err != nil {
 		return nil, err
 	}
-	sys.logWatch = watchLog(ctx, sys.Store.JetStream(), log)
+	sys.logWatch = watchLog(ctx, sys.Store.JetStream(), sys.Store.Partitions(), log)
 	if cfg.SeedConfigDir != "" {
 		// The operator's --seed-config, applied with the bootstrap admin's authority.
 		seeded, err := configapi.Seed(ctx, sys.Store, cfg.SeedConfigDir, access.Bootstrap.Actor())
@@ -309,18 +323,28 @@ func (s *System) Stop(ctx context.Context) {
 }
 
 // provision creates the streams on a short-lived admin connection, the only one this
-// process makes as admin.
-func (s *System) provision(ctx context.Context) error {
-	opts, err := s.Keys.Connect(natsauth.RoleAdmin)
+// process makes as admin, and returns the log's partition count.
+func (s *System) provision(ctx context.Context) (int, error) {
+	admin, err := EmbeddedAdmin(s.NATS, s.Keys)
 	if err != nil {
-		return err
-	}
-	admin, err := nats.Connect("", append(opts, nats.InProcessServer(s.NATS), nats.Name("ledgerdesk-provision"))...)
-	if err != nil {
-		return fmt.Errorf("connect to embedded nats-server as admin: %w", err)
+		return 0, err
 	}
 	defer admin.Close()
-	return ProvisionStreams(ctx, admin)
+	return Provision(ctx, admin, s.cfg.Partitions)
+}
+
+// EmbeddedAdmin connects to an embedded server as admin, in process: for provisioning
+// and reading the log's layout before the other roles' creds are issued. Close it soon.
+func EmbeddedAdmin(srv *server.Server, keys *natsauth.Keys) (*nats.Conn, error) {
+	opts, err := keys.Connect(natsauth.RoleAdmin)
+	if err != nil {
+		return nil, err
+	}
+	admin, err := nats.Connect("", append(opts, nats.InProcessServer(srv), nats.Name("ledgerdesk-provision"))...)
+	if err != nil {
+		return nil, fmt.Errorf("connect to embedded nats-server as admin: %w", err)
+	}
+	return admin, nil
 }
 
 // connect opens a connection to the embedded server as role and the event store on it.

@@ -106,6 +106,7 @@ func run(args []string, stderr io.Writer) int {
 	fs.IntVar(&cfg.CommitWorkers, "commit-workers", 1, "group-commit workers")
 	fs.Float64Var(&cfg.RateLimit, "rate-limit", app.DefaultRateLimit, "HTTP requests per second per principal (0: no limit)")
 	fs.IntVar(&cfg.RateBurst, "rate-burst", app.DefaultRateBurst, "HTTP requests a principal may send at once above --rate-limit")
+	fs.IntVar(&cfg.Partitions, "partitions", 0, partitionsUsage)
 	services := fs.String("services", strings.Join(app.ServiceNames(), ","), "services to run in-process beside intake, comma-separated (\"\" for none)")
 	if err := parse(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -13,18 +13,28 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/ledgerdesk/ledgerdesk/events"
 	"github.com/ledgerdesk/ledgerdesk/events/natsauth"
 	"github.com/ledgerdesk/ledgerdesk/services/app"
 )
 
 const natsUsage = `ledgerdesk nats: usage:
-  ledgerdesk nats init --out DIR                     generate (or load) the NATS keys in DIR: seeds, one
-                                                     <role>.creds per role, auth.conf for nats-server
-  ledgerdesk nats provision --nats URL --creds FILE  create or update the streams (admin creds)
-  ledgerdesk nats issue --dir DIR --role ROLE --name NAME [--out FILE]
+  ledgerdesk nats init --out DIR [--partitions N]    generate (or load) the NATS keys in DIR: seeds, one
+                                                     <role>.creds per role for a ticket log of N
+                                                     partitions (default 16), auth.conf for nats-server
+  ledgerdesk nats provision --nats URL --creds FILE [--partitions N]
+                                                     create or update the streams (admin creds); N
+                                                     counts for a new log only (default 16)
+  ledgerdesk nats issue --dir DIR --role ROLE --name NAME [--partitions N] [--out FILE]
                                                      issue a new user of ROLE, signed by DIR's account
                                                      key; the running server accepts it at once
+The role creds hold rights on every partition's durable consumers: issue them for the
+log's partition count (nats provision prints it; it never changes for a log).
 `
+
+// partitionsUsage is the --partitions flag's usage wherever it creates a log.
+var partitionsUsage = fmt.Sprintf("partitions of a new ticket log, fixed for good (at least the most replicas of one service, "+
+	"times a few; 1 to %d; 0: the log's own, or %d for a new one)", events.MaxPartitions, events.DefaultPartitions)
 
 // natsCmd runs `ledgerdesk nats ...`: the NATS trust of an external deployment.
 func natsCmd(args []string, stdout, stderr io.Writer) int {
@@ -39,17 +49,20 @@ func natsCmd(args []string, stdout, stderr io.Writer) int {
 	switch cmd {
 	case "init":
 		out := fs.String("out", "", "credentials directory to create or complete (required; 0700)")
-		run = func() error { return natsInit(*out, stdout) }
+		partitions := fs.Int("partitions", events.DefaultPartitions, rolePartitionsUsage)
+		run = func() error { return natsInit(*out, *partitions, stdout) }
 	case "provision":
 		url := fs.String("nats", nats.DefaultURL, "NATS server URL")
 		creds := fs.String("creds", "", "the admin role's creds file (required)")
-		run = func() error { return natsProvision(*url, *creds, stdout) }
+		partitions := fs.Int("partitions", 0, partitionsUsage)
+		run = func() error { return natsProvision(*url, *creds, *partitions, stdout) }
 	case "issue":
 		dir := fs.String("dir", "", "credentials directory made by init (required)")
 		role := fs.String("role", "", "role whose rights the user gets: "+roleNames())
 		name := fs.String("name", "", "user name, e.g. the integration's (required)")
+		partitions := fs.Int("partitions", events.DefaultPartitions, rolePartitionsUsage)
 		out := fs.String("out", "", "write the creds file here (0600) instead of to stdout")
-		run = func() error { return natsIssue(*dir, natsauth.Role(*role), *name, *out, stdout) }
+		run = func() error { return natsIssue(*dir, natsauth.Role(*role), *name, *partitions, *out, stdout) }
 	default:
 		fmt.Fprint(stderr, natsUsage)
 		return 2
@@ -76,18 +89,21 @@ func roleNames() string {
 	return strings.Join(names, ", ")
 }
 
-func natsInit(dir string, stdout io.Writer) error {
+// rolePartitionsUsage is the --partitions flag's usage where creds are issued.
+const rolePartitionsUsage = "the ticket log's partition count, which the role's rights name every durable consumer of (see nats provision)"
+
+func natsInit(dir string, partitions int, stdout io.Writer) error {
 	if dir == "" {
 		return errors.New("--out is required")
 	}
-	k, err := natsauth.LoadOrCreate(dir)
+	k, err := natsauth.LoadOrCreate(dir, partitions) // creds of another partition count are issued anew
 	if err != nil {
 		return err
 	}
 	if err := k.Write(dir); err != nil { // (re)renders auth.conf beside the loaded keys
 		return err
 	}
-	fmt.Fprintf(stdout, "NATS credentials in %s (keep them secret; the seeds *.nk sign every user):\n", dir)
+	fmt.Fprintf(stdout, "NATS credentials in %s for a ticket log of %d partitions (keep them secret; the seeds *.nk sign every user):\n", dir, partitions)
 	fmt.Fprintf(stdout, "  %s  include from nats-server.conf\n", filepath.Join(dir, natsauth.ServerConfigFile))
 	for _, r := range natsauth.Roles() {
 		fmt.Fprintf(stdout, "  %s\n", filepath.Join(dir, natsauth.CredsFile(r)))
@@ -95,7 +111,7 @@ func natsInit(dir string, stdout io.Writer) error {
 	return nil
 }
 
-func natsProvision(url, creds string, stdout io.Writer) error {
+func natsProvision(url, creds string, partitions int, stdout io.Writer) error {
 	if creds == "" {
 		return errors.New("--creds is required (the admin role's creds file)")
 	}
@@ -106,14 +122,16 @@ func natsProvision(url, creds string, stdout io.Writer) error {
 	defer nc.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := app.ProvisionStreams(ctx, nc); err != nil {
+	n, err := app.Provision(ctx, nc, partitions)
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "streams provisioned on %s\n", url)
+	fmt.Fprintf(stdout, "streams provisioned on %s; the ticket log has %d partitions: the role creds must be issued for them "+
+		"(ledgerdesk nats init --out DIR --partitions %d)\n", url, n, n)
 	return nil
 }
 
-func natsIssue(dir string, role natsauth.Role, name, out string, stdout io.Writer) error {
+func natsIssue(dir string, role natsauth.Role, name string, partitions int, out string, stdout io.Writer) error {
 	var errs []error
 	if dir == "" {
 		errs = append(errs, errors.New("--dir is required"))
@@ -127,11 +145,11 @@ func natsIssue(dir string, role natsauth.Role, name, out string, stdout io.Write
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	k, err := natsauth.Load(dir)
+	k, err := natsauth.LoadTrust(dir)
 	if err != nil {
 		return err
 	}
-	perms, err := natsauth.RolePermissions(role)
+	perms, err := natsauth.RolePermissions(role, partitions)
 	if err != nil {
 		return err
 	}

@@ -18,7 +18,8 @@ import (
 
 // TestNATSDeployment walks deploy/README.md: nats init, nats-server with
 // deploy/nats/nats-single.conf (listener and store moved to the test's own), nats provision
-// with admin.creds, a service's connection with its creds, nats issue.
+// with admin.creds and a partition count, a service's connection with its creds (refused
+// while they were issued for another partition count), nats issue.
 func TestNATSDeployment(t *testing.T) {
 	root := t.TempDir()
 	conf, err := os.ReadFile(filepath.Join("..", "..", "deploy", "nats", "nats-single.conf"))
@@ -30,14 +31,14 @@ func TestNATSDeployment(t *testing.T) {
 	}
 	creds := filepath.Join(root, "credentials")
 	var stdout, stderr strings.Builder
-	if rc := natsCmd([]string{"init", "--out", creds}, &stdout, &stderr); rc != 0 {
+	if rc := natsCmd([]string{"init", "--out", creds, "--partitions", "8"}, &stdout, &stderr); rc != 0 {
 		t.Fatalf("nats init: rc %d: %s", rc, stderr.String())
 	}
 	seed, err := os.ReadFile(filepath.Join(creds, natsauth.AccountSeedFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rc := natsCmd([]string{"init", "--out", creds}, &stdout, &stderr); rc != 0 {
+	if rc := natsCmd([]string{"init", "--out", creds}, &stdout, &stderr); rc != 0 { // for the default 16 partitions
 		t.Fatalf("second nats init: rc %d: %s", rc, stderr.String())
 	}
 	if again, _ := os.ReadFile(filepath.Join(creds, natsauth.AccountSeedFile)); string(again) != string(seed) {
@@ -60,16 +61,33 @@ func TestNATSDeployment(t *testing.T) {
 		!strings.Contains(err.Error(), `holds user "auditor", want the routing role's creds`) {
 		t.Fatalf("connect as routing with auditor.creds: got %v", err)
 	}
-	if rc := natsCmd([]string{"provision", "--nats", url, "--creds", filepath.Join(creds, "admin.creds")}, &stdout, &stderr); rc != 0 {
-		t.Fatalf("nats provision: rc %d: %s", rc, stderr.String())
+	provision := []string{"provision", "--nats", url, "--creds", filepath.Join(creds, "admin.creds"), "--partitions"}
+	stdout.Reset()
+	if rc := natsCmd(append(provision, "8"), &stdout, &stderr); rc != 0 || !strings.Contains(stdout.String(), "the ticket log has 8 partitions") {
+		t.Fatalf("nats provision: rc %d: %s%s", rc, stdout.String(), stderr.String())
 	}
-	nc, err := connectNATS(url, filepath.Join(creds, "routing.creds"), natsauth.RoleRouting)
+	stderr.Reset()
+	if rc := natsCmd(append(provision, "4"), &stdout, &stderr); rc != 1 || !strings.Contains(stderr.String(), "stream TICKETS has 8 partitions, the setting asks for 4") {
+		t.Fatalf("nats provision with another partition count: rc %d: %s", rc, stderr.String())
+	}
+	routingCreds := filepath.Join(creds, "routing.creds")
+	if err := checkCreds(routingCreds, natsauth.RoleRouting, 8); err == nil || !strings.Contains(err.Error(), "issued for 16 partitions") ||
+		!strings.Contains(err.Error(), "ledgerdesk nats init --out DIR --partitions 8") {
+		t.Fatalf("creds of 16 partitions on a log of 8: %v", err)
+	}
+	if rc := natsCmd([]string{"init", "--out", creds, "--partitions", "8"}, &stdout, &stderr); rc != 0 {
+		t.Fatalf("nats init --partitions 8: rc %d: %s", rc, stderr.String())
+	}
+	if err := checkCreds(routingCreds, natsauth.RoleRouting, 8); err != nil {
+		t.Fatalf("creds issued anew for the log: %v", err)
+	}
+	nc, err := connectNATS(url, routingCreds, natsauth.RoleRouting)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer nc.Close()
 	ctx := context.Background()
-	if _, err := events.OpenStore(ctx, nc, events.StoreConfig{}); err != nil {
+	if st, err := events.OpenStore(ctx, nc, events.StoreConfig{}); err != nil || st.Partitions() != 8 {
 		t.Fatalf("routing opens the provisioned store: %v", err)
 	}
 	js, err := jetstream.New(nc)
@@ -90,6 +108,12 @@ func TestNATSDeployment(t *testing.T) {
 	b, _ := os.ReadFile(issued)
 	if user, err := natsauth.CredsUser(b); err != nil || user != "acme-rmm" {
 		t.Fatalf("issued creds hold user %q (%v)", user, err)
+	}
+	if rc := natsCmd([]string{"issue", "--dir", creds, "--role", "routing", "--name", "routing-2", "--partitions", "8", "--out", issued}, &stdout, &stderr); rc != 0 {
+		t.Fatalf("nats issue: rc %d: %s", rc, stderr.String())
+	}
+	if b, _ := os.ReadFile(issued); natsauth.CheckRoleCreds(natsauth.RoleRouting, b, 8) != nil {
+		t.Fatal("nats issue --role routing --partitions 8: not routing's rights on a log of 8 partitions")
 	}
 	if rc := natsCmd([]string{"issue", "--dir", creds, "--role", "root", "--name", "x"}, &stdout, &stderr); rc != 1 ||
 		!strings.Contains(stderr.String(), `--role "root": one of admin, auditor,`) {

@@ -11,7 +11,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ledgerdesk/ledgerdesk/events"
 	"github.com/ledgerdesk/ledgerdesk/events/embedded"
@@ -53,12 +55,32 @@ func projectionsCmd(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// issueRoles issues the role creds in credsDir for the partition count of the log on the
+// embedded server srv, read as admin.
+func issueRoles(ctx context.Context, srv *server.Server, keys *natsauth.Keys, credsDir string) error {
+	admin, err := app.EmbeddedAdmin(srv, keys)
+	if err != nil {
+		return err
+	}
+	defer admin.Close()
+	js, err := jetstream.New(admin)
+	if err != nil {
+		return err
+	}
+	n, err := events.LogPartitions(ctx, js)
+	if err != nil {
+		return err
+	}
+	return keys.IssueRoles(credsDir, n)
+}
+
 // rebuild reads the log as the reporting role: from the embedded server on dataDir (with
 // the keys in <data>/credentials) or from url with the creds file.
 func rebuild(ctx context.Context, dataDir, url, creds string) (n uint64, took time.Duration, err error) {
 	var nc *nats.Conn
 	if url == "" {
-		keys, err := natsauth.LoadOrCreate(filepath.Join(dataDir, app.CredentialsDir))
+		credsDir := filepath.Join(dataDir, app.CredentialsDir)
+		keys, err := natsauth.LoadOrCreateTrust(credsDir)
 		if err != nil {
 			return 0, 0, err
 		}
@@ -67,6 +89,9 @@ func rebuild(ctx context.Context, dataDir, url, creds string) (n uint64, took ti
 			return 0, 0, fmt.Errorf("open the log in %s (is ledgerdesk running on it? stop it or give --nats): %w", dataDir, err)
 		}
 		defer srv.Shutdown()
+		if err := issueRoles(ctx, srv, keys, credsDir); err != nil {
+			return 0, 0, err
+		}
 		opts, err := keys.Connect(natsauth.RoleReporting)
 		if err != nil {
 			return 0, 0, err

@@ -74,6 +74,10 @@ func serve(args []string, stderr io.Writer) int {
 		log.Error("open event store (are the streams provisioned? ledgerdesk nats provision --creds admin.creds)", zap.Error(err))
 		return 1
 	}
+	if err := checkCreds(*creds, role, store.Partitions()); err != nil {
+		log.Error("creds not for this log", zap.Error(err))
+		return 1
+	}
 	var stopService func() error
 	if name == app.ReportingName {
 		stopService, err = serveReporting(ctx, *dataDir, *httpAddr, *token, store, log)
@@ -94,6 +98,23 @@ func serve(args []string, stderr io.Writer) int {
 		log.Warn("stop", zap.Error(err))
 	}
 	return 0
+}
+
+// checkCreds refuses a role's creds file (none when "") whose rights are not the role's
+// for the log's partition count, saying how to issue the right ones.
+func checkCreds(path string, role natsauth.Role, partitions int) error {
+	if path == "" {
+		return nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("--creds: %w", err)
+	}
+	if err := natsauth.CheckRoleCreds(role, b, partitions); err != nil {
+		return fmt.Errorf("--creds %s: %w: issue them for the log's %d partitions (ledgerdesk nats init --out DIR --partitions %d)",
+			path, err, partitions, partitions)
+	}
+	return nil
 }
 
 // serveReporting starts the projector and the reporting API on its own HTTP listener.

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 
+	"github.com/ledgerdesk/ledgerdesk/events"
 	"github.com/ledgerdesk/ledgerdesk/events/embedded"
 	"github.com/ledgerdesk/ledgerdesk/events/natsauth"
 )
@@ -33,7 +34,7 @@ const (
 func measureRaw(t *testing.T, n int) []Result {
 	perPub := max(1, n/(rawPublishers*rawBatch)) // batches per publisher
 	n = perPub * rawPublishers * rawBatch
-	keys, err := natsauth.Generate()
+	keys, err := natsauth.Generate(events.DefaultPartitions)
 	if err != nil {
 		t.Fatal(err)
 	}
