@@ -63,7 +63,8 @@ func SubjectMembers(role Role) string { return "$KV." + BucketMembers + "." + st
 type durable struct {
 	stream, name string
 	// partitioned: one durable per partition of the ticket log, named
-	// events.PartitionConsumer(name, p) (<service>-<handler>-<pp>).
+	// events.PartitionConsumer(name, p) (<service>-<handler>-<pp>), which the owner may
+	// also unpin (CONSUMER.UNPIN: its replicas hand partitions over in a priority group).
 	partitioned bool
 }
 
@@ -94,7 +95,7 @@ type access struct {
 	// is not covered: deleting one makes it reset, no position is lost.
 	ordered []string
 	// durables are the durable pull consumers the role owns (create or update, info,
-	// pull, ack, and unpin: its replicas hand partitions over in a priority group).
+	// pull, ack; unpin the partitioned ones).
 	durables []durable
 	// leases: the role keeps its replicas' leases in the KV bucket BucketMembers: it may
 	// put and delete its own keys (<role>.>), read every key and watch the bucket.
@@ -118,16 +119,13 @@ var table = map[Role]access{
 		ordered: []string{StreamAccess}, // the token registry
 		inbox:   "_INBOX_intake",
 	},
-	// The reacting services' ticket handlers each have one durable per partition. Each
-	// also keeps, until services/reactor names its consumers by partition, the one durable
-	// per handler it consumes with (unpartitioned: "routing-tickets").
+	// The reacting services' ticket handlers each have one durable per partition.
 	RoleRouting: {
 		publish: []string{SubjectTickets, SubjectDeadLetter(RoleRouting)},
 		read:    []string{StreamTickets, StreamConfig, StreamDeadLetter},
 		ordered: []string{StreamTickets, StreamConfig}, // the load view, configurations
 		durables: []durable{
 			{stream: StreamTickets, name: "routing-tickets", partitioned: true},
-			{stream: StreamTickets, name: "routing-tickets"},
 		},
 		leases: true,
 		inbox:  "_INBOX_routing",
@@ -139,7 +137,6 @@ var table = map[Role]access{
 		durables: []durable{
 			{stream: StreamTickets, name: "sla-tickets", partitioned: true},
 			{stream: StreamSLATimers, name: "sla-timers"},
-			{stream: StreamTickets, name: "sla-tickets"},
 		},
 		leases: true,
 		inbox:  "_INBOX_sla",
@@ -151,8 +148,6 @@ var table = map[Role]access{
 		durables: []durable{
 			{stream: StreamTickets, name: "escalation-rules", partitioned: true},
 			{stream: StreamTickets, name: "escalation-notifier", partitioned: true},
-			{stream: StreamTickets, name: "escalation-rules"},
-			{stream: StreamTickets, name: "escalation-notifier"},
 		},
 		leases: true,
 		inbox:  "_INBOX_escalation",
@@ -224,8 +219,10 @@ func RolePermissions(role Role, partitions int) (Permissions, error) {
 	for _, d := range a.durables {
 		for _, name := range d.names(partitions) {
 			c := d.stream + "." + name
-			allow(js+"CONSUMER.CREATE."+c, js+"CONSUMER.CREATE."+c+".>", js+"CONSUMER.INFO."+c, js+"CONSUMER.MSG.NEXT."+c,
-				js+"CONSUMER.UNPIN."+c, "$JS.ACK."+c+".>")
+			allow(js+"CONSUMER.CREATE."+c, js+"CONSUMER.CREATE."+c+".>", js+"CONSUMER.INFO."+c, js+"CONSUMER.MSG.NEXT."+c, "$JS.ACK."+c+".>")
+			if d.partitioned {
+				allow(js + "CONSUMER.UNPIN." + c)
+			}
 		}
 	}
 	if a.browse {

@@ -14,7 +14,7 @@ const ServerConfigFile = "auth.conf"
 
 // MaxControlLine is the max_control_line, in bytes, a server needs for the role users:
 // a client's CONNECT line carries its user JWT, which names every partition durable of
-// the log (the largest role's is about 25 KiB at 16 partitions, 92 KiB at 64, 141 KiB at
+// the log (the largest role's is about 24 KiB at 16 partitions, 90 KiB at 64, 140 KiB at
 // events.MaxPartitions; TestRoleJWTsFitTheControlLine). nats-server's default, 4 KiB,
 // fits admin's and intake's only. ConfigureServer raises a server's limit to it, and
 // auth.conf (ServerConfig) sets it.

@@ -72,29 +72,34 @@ func TestServicesRunOnTheirRoles(t *testing.T) {
 }
 
 // checkPartitionRights exercises, with the creds run issued for the log's partition
-// count, the rights of the partitioned runtime: each reacting service unpins its own
-// partition durables and puts its own replica leases in MEMBERS, and neither another
-// role's durables nor its leases. (Admin makes the durables of the last partition here.)
+// count, the rights of the partitioned runtime on the last partition's durables: each
+// reacting service unpins its own and puts its own replica leases in MEMBERS, and
+// neither another role's durables nor its leases.
 func checkPartitionRights(t *testing.T, c *client) {
 	js := c.adminJetStream()
 	ctx := context.Background()
 	last := events.PartitionConsumer("", c.sys.Store.Partitions()-1)
 	roles := []natsauth.Role{natsauth.RoleRouting, natsauth.RoleSLA, natsauth.RoleEscalation}
 	handler := map[natsauth.Role]string{natsauth.RoleRouting: "routing-tickets", natsauth.RoleSLA: "sla-tickets", natsauth.RoleEscalation: "escalation-rules"}
+	group := map[natsauth.Role]string{} // each durable's priority group, as the runtime made it
 	for _, r := range roles {
-		if _, err := js.CreateConsumer(ctx, events.StreamName, jetstream.ConsumerConfig{Durable: handler[r] + last,
-			FilterSubject: events.PartitionFilter(c.sys.Store.Partitions() - 1), AckPolicy: jetstream.AckExplicitPolicy,
-			PriorityPolicy: jetstream.PriorityPolicyPinned, PriorityGroups: []string{"g"}, PinnedTTL: time.Minute}); err != nil {
-			t.Fatal(err)
+		cons, err := js.Consumer(ctx, events.StreamName, handler[r]+last)
+		if err != nil {
+			t.Fatalf("%s: the runtime's durable of the last partition: %v", r, err)
+		}
+		if groups := cons.CachedInfo().Config.PriorityGroups; len(groups) == 1 {
+			group[r] = groups[0]
+		} else {
+			t.Fatalf("%s%s: priority groups %v, want one", handler[r], last, groups)
 		}
 	}
-	unpin := func(consumer string) func(context.Context, *nats.Conn, jetstream.JetStream) error {
+	unpin := func(r natsauth.Role) func(context.Context, *nats.Conn, jetstream.JetStream) error {
 		return func(ctx context.Context, _ *nats.Conn, js jetstream.JetStream) error {
 			s, err := js.Stream(ctx, events.StreamName)
 			if err != nil {
 				return err
 			}
-			return s.UnpinConsumer(ctx, consumer, "g")
+			return s.UnpinConsumer(ctx, handler[r]+last, group[r])
 		}
 	}
 	lease := func(key string) func(context.Context, *nats.Conn, jetstream.JetStream) error {
@@ -124,9 +129,9 @@ func checkPartitionRights(t *testing.T, c *client) {
 			do      func(context.Context, *nats.Conn, jetstream.JetStream) error
 			allowed bool
 		}{
-			{"unpin its own partition durable", unpin(handler[r] + last), true},
+			{"unpin its own partition durable", unpin(r), true},
 			{"put its own lease", lease(string(r) + ".i1"), true},
-			{"unpin " + string(other) + "'s partition durable", unpin(handler[other] + last), false},
+			{"unpin " + string(other) + "'s partition durable", unpin(other), false},
 			{"put " + string(other) + "'s lease", lease(string(other) + ".i2"), false},
 		} {
 			if v := eventstest.Try(t, connect, string(r)+": "+tc.what, tc.do); (v == nil) != tc.allowed {

@@ -109,11 +109,13 @@ func TestRoutesByRuleAndStrategyAndReplaysNothing(t *testing.T) {
 	globex.Groups[0].Agents[0].Available = &back
 	env.ApplyConfig(t, globex)
 
-	// Replay the whole log: drop the durable consumer while the service is down.
+	// Replay the whole log: drop the durable consumers while the service is down.
 	stop()
 	js, _ := jetstream.New(env.Conn)
-	if err := js.DeleteConsumer(context.Background(), events.StreamName, routing.Name+"-tickets"); err != nil {
-		t.Fatal(err)
+	for p := range env.Store.Partitions() {
+		if err := js.DeleteConsumer(context.Background(), events.StreamName, events.PartitionConsumer(routing.Name+"-tickets", p)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	env.Run(t, routing.New)
 	probe := env.Open(t, "acme", opened("after the replay", "printing"))
