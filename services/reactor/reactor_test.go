@@ -217,7 +217,6 @@ func TestRedeliveryAfterCrashDoesNotRepeatEffects(t *testing.T) {
 // TestReplicasHandleInOrderAndOnce: three replicas of a service share its partitions;
 // each ticket's events are handled in stream order, each exactly once.
 func TestReplicasHandleInOrderAndOnce(t *testing.T) {
-	t.Skip("needs the partitioned log: one partition goes to one replica")
 	nc, store := setup(t)
 	var mu sync.Mutex
 	byTicket := map[string][]uint64{}
