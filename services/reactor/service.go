@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"time"
 
@@ -32,9 +31,6 @@ const (
 	MetadataReason  = middleware.ReasonForPoisonedKey
 	MetadataHandler = middleware.PoisonedHandlerKey
 )
-
-// TicketsRoute is the ticket log as a topic: every event of every ticket, in stream order.
-var TicketsRoute = bus.Route{Stream: events.StreamName, Subject: events.SubjectPrefix + ".>"}
 
 // Config configures a reacting service.
 type Config struct {
@@ -270,27 +266,6 @@ func (s *Service) React(handler string, decide Decider) error {
 	return nil
 }
 
-// RawFromMessage decodes a ticket event delivered by the bus; a message that is not a
-// ledgerdesk event gives an *events.Undecodable.
-func RawFromMessage(msg *message.Message) (events.Raw, error) {
-	seq, err := strconv.ParseUint(msg.Metadata.Get(bus.MetadataSequence), 10, 64)
-	if err != nil {
-		return events.Raw{}, fmt.Errorf("message %s: no stream sequence: %w", msg.UUID, err)
-	}
-	h := nats.Header{}
-	for k, v := range msg.Metadata {
-		if k != bus.MetadataSubject && k != bus.MetadataSequence {
-			h.Set(k, v)
-		}
-	}
-	subject := msg.Metadata.Get(bus.MetadataSubject)
-	r, err := events.FromMsg(subject, h, msg.Payload, seq)
-	if err != nil {
-		return events.Raw{}, &events.Undecodable{Sequence: seq, Subject: subject, Header: h, Data: msg.Payload, Err: err}
-	}
-	return r, nil
-}
-
 // OnStop registers f to run when Run returns, after the handlers have stopped.
 func (s *Service) OnStop(f func()) {
 	s.mu.Lock()
@@ -318,16 +293,17 @@ func (s *Service) Run(ctx context.Context) error {
 			_ = s.router.Close()
 		}
 	})
+	stopped := make(chan struct{})
 	go func() {
 		<-shared
 		select {
 		case <-s.router.Running():
 			close(s.running)
-		case <-s.quit:
-		case <-ctx.Done():
+		case <-stopped:
 		}
 	}()
 	wg.Wait()
+	close(stopped)
 	s.mu.Lock()
 	subs, onStop := s.subs, s.onStop
 	s.mu.Unlock()

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -142,7 +143,17 @@ func TestReplicasShareTheLogAndSurviveSIGKILL(t *testing.T) {
 	if n := log.deadLetters(ctx); n != 0 {
 		t.Errorf("DEADLETTER holds %d messages, want none", n)
 	}
+	for svc, ps := range replicas {
+		for i, p := range ps {
+			if !sharing.MatchString(p.LogTail(100000)) {
+				t.Errorf("%s replica %d never consumed a share of the partitions", svc, i)
+			}
+		}
+	}
 }
+
+// sharing matches the log line of a replica that consumes some partitions.
+var sharing = regexp.MustCompile(`"msg":"consuming partitions"[^\n]*"partitions":\[\d`)
 
 // logFollower reads the whole log with the auditor's read-only credentials, as it grows.
 type logFollower struct {
