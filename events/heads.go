@@ -22,6 +22,10 @@ func (s *Store) lastMessages(ctx context.Context, filters []string) ([]*jetstrea
 	if len(filters) == 0 {
 		return nil, nil
 	}
+	// A request the server never answers (one it dropped under load) must not hold a
+	// caller forever: the committer's workers wait on this one.
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
 	msgs, err := jetstreamext.GetLastMsgsFor(ctx, s.js, StreamName, filters, jetstreamext.GetLastMsgsBatchSize(2*len(filters)))
 	if err != nil {
 		return nil, fmt.Errorf("last messages of %d tickets: %w", len(filters), err)
@@ -102,6 +106,8 @@ const readBatch = 256
 // order, in as many batched direct gets (jetstreamext.GetBatch) as there are readBatch
 // messages: one request for a ticket's whole history.
 func (s *Store) messagesAfter(ctx context.Context, filter string, after uint64) ([]*jetstream.RawStreamMsg, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
 	var out []*jetstream.RawStreamMsg
 	for {
 		msgs, err := jetstreamext.GetBatch(ctx, s.js, StreamName, readBatch,
@@ -132,6 +138,8 @@ func (s *Store) messagesAfter(ctx context.Context, filter string, after uint64) 
 // trail misses when other writers moved the ticket on, usually an event or two, which
 // Heads has just shown end at to. A message that does not decode is left out.
 func (s *Store) Between(ctx context.Context, tenant, ticketID string, from, to uint64) ([]Raw, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
 	var out []Raw
 	for seq := from + 1; seq <= to; {
 		m, err := s.stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(ownSubjectFilter(tenant, ticketID)))
@@ -148,6 +156,54 @@ func (s *Store) Between(ctx context.Context, tenant, ticketID string, from, to u
 			out = append(out, r)
 		}
 		seq = m.Sequence + 1
+	}
+	return out, nil
+}
+
+// Started tells, for tickets whose event at the given stream sequence claims to start
+// them (no prevhash), which really are the first message of their ticket, under any
+// tenant's subject, in one request for all of them: it asks for every ticket's last
+// message up to the lowest of the sequences, and a ticket with none has nothing before
+// its claim there. A ticket whose claim comes later than the lowest is checked against
+// the messages before the lowest only; a message of it between the two would have to
+// sit in the same partition batch (its own subject: the batch is delivered in order, so
+// the consumer sees it first) or under another tenant's subject with an id intake mints
+// only at open (UUIDv7). Store.FirstSequence is the exact check, one request per ticket.
+func (s *Store) Started(ctx context.Context, claims map[string]uint64) (map[string]bool, error) {
+	if len(claims) == 0 {
+		return nil, nil
+	}
+	lowest := uint64(0)
+	filters := make([]string, 0, len(claims))
+	for id, seq := range claims {
+		filters = append(filters, TicketFilter(id))
+		if lowest == 0 || seq < lowest {
+			lowest = seq
+		}
+	}
+	out := make(map[string]bool, len(claims))
+	for id := range claims {
+		out[id] = true
+	}
+	if lowest <= 1 {
+		return out, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	msgs, err := jetstreamext.GetLastMsgsFor(ctx, s.js, StreamName, filters,
+		jetstreamext.GetLastMsgsUpToSeq(lowest-1), jetstreamext.GetLastMsgsBatchSize(2*len(filters)))
+	if err != nil {
+		return nil, fmt.Errorf("first messages of %d tickets: %w", len(claims), err)
+	}
+	for m, err := range msgs {
+		if errors.Is(err, jetstreamext.ErrNoMessages) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("first messages of %d tickets: %w", len(claims), err)
+		}
+		_, id := ticketOfSubject(m.Subject)
+		out[id] = false
 	}
 	return out, nil
 }

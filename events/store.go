@@ -40,7 +40,7 @@ type StoreConfig struct {
 	// DuplicateWindow is how long an event id (and so an intake Idempotency-Key) is
 	// remembered for deduplication (default 24h).
 	DuplicateWindow time.Duration
-	// Timeout bounds each publish round trip (default 10s).
+	// Timeout bounds each round trip with the server: a publish, a read (default 10s).
 	Timeout time.Duration
 	// Partitions is the number of partitions of the ticket log (see DefaultPartitions for
 	// how to choose it), from 1 to MaxPartitions. It is fixed when the TICKETS stream is
@@ -444,6 +444,8 @@ func (s *Store) FirstSequence(ctx context.Context, ticketID string) (uint64, err
 	if !ValidToken(ticketID) {
 		return 0, ErrNotFound
 	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
 	m, err := s.stream.GetMsg(ctx, 1, jetstream.WithGetMsgSubject(TicketFilter(ticketID)))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return 0, ErrNotFound

@@ -21,6 +21,9 @@ const priorityGroup = "owner"
 // PinnedTTL is how long a partition stays pinned to a replica that stopped pulling from it.
 const PinnedTTL = 5 * time.Second
 
+// handoverGrace is how long a replica giving a partition up lets the batch in hand finish.
+const handoverGrace = 2 * time.Second
+
 // running is a partition consumed on this replica.
 type running struct {
 	quit chan struct{}
@@ -105,19 +108,29 @@ func (s *Service) sharePartitions(ctx context.Context, quit <-chan struct{}, rea
 func (s *Service) runPartition(ctx context.Context, h *ticketHandler, p int, quit <-chan struct{}, started func()) {
 	var once sync.Once
 	defer once.Do(started)
-	// Giving a partition up cancels the work in hand: what it appended stays (appends
-	// are idempotent), what it did not ack is redelivered to the next owner at once.
+	// Giving a partition up lets the batch in hand finish (so its events are handled
+	// once) for handoverGrace, then cancels it, and cancels Later work at once: what it
+	// appended stays (appends are idempotent), what it did not ack is redelivered to the
+	// next owner at once.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	later, cancelLater := context.WithCancel(ctx)
+	defer cancelLater()
 	go func() {
 		select {
 		case <-quit:
+			cancelLater()
+		case <-ctx.Done():
+			return
+		}
+		select {
+		case <-time.After(handoverGrace):
 			cancel()
 		case <-ctx.Done():
 		}
 	}()
 	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
-		pt, err := h.newPartition(p)
+		pt, err := h.newPartition(p, later)
 		if err == nil {
 			err = pt.consume(ctx, quit, func() { once.Do(started) })
 			if err == nil {

@@ -63,20 +63,21 @@ type ticketWork struct {
 // of its tickets. A partition's trails are dropped when the replica gives it up, so a
 // trail never misses what another replica appended meanwhile.
 type partition struct {
-	h       *ticketHandler
-	p       int
-	durable string
-	trails  *lru.Cache[string, *events.Trail]
-	later   sync.WaitGroup // Decision.Later jobs still running
+	h        *ticketHandler
+	p        int
+	durable  string
+	trails   *lru.Cache[string, *events.Trail]
+	later    sync.WaitGroup  // Decision.Later jobs still running
+	laterCtx context.Context // Later jobs' context: ends when the partition is given up
 }
 
-func (h *ticketHandler) newPartition(p int) (*partition, error) {
+func (h *ticketHandler) newPartition(p int, later context.Context) (*partition, error) {
 	perPartition := max(h.svc.cfg.CachedTickets/h.svc.partitions(), 64)
 	trails, err := lru.New[string, *events.Trail](perPartition)
 	if err != nil {
 		return nil, err
 	}
-	return &partition{h: h, p: p, durable: partitionConsumer(h.base, p), trails: trails}, nil
+	return &partition{h: h, p: p, durable: partitionConsumer(h.base, p), trails: trails, laterCtx: later}, nil
 }
 
 // consume runs the partition's consumer until quit is closed (nil) or ctx ends: it
@@ -243,31 +244,35 @@ func rawOf(m jetstream.Msg) (events.Raw, error) {
 	return r, nil
 }
 
-// resolve finds each ticket's trail: the partition's own, else one read of the ticket's
-// history (or, for an event that starts its ticket, one check that nothing came before
-// it), for all the batch's tickets at once.
+// resolve finds each ticket's trail: the partition's own, else, for an event that starts
+// its ticket, a new one (one request checks that nothing came before any of them), else
+// one batched read of the ticket's history, for all the batch's tickets at once.
 func (pt *partition) resolve(ctx context.Context, works []*ticketWork) {
 	store := pt.h.svc.store
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(ioConcurrency)
+	claims := map[string]uint64{}
+	var missing []*ticketWork
 	for _, w := range works {
 		if t, ok := pt.trails.Get(w.id); ok {
 			w.trail = t
 			continue
 		}
+		if first := w.raws[0]; first.PrevHash == "" {
+			claims[w.id] = first.Sequence
+		}
+		missing = append(missing, w)
+	}
+	started, err := store.Started(ctx, claims)
+	if err != nil {
+		pt.h.svc.log.Warn("could not check the batch's new tickets at once; reading their histories", zap.Error(err))
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(ioConcurrency)
+	for _, w := range missing {
+		if started[w.id] {
+			w.trail = &events.Trail{}
+			continue
+		}
 		g.Go(func() error {
-			first := w.raws[0]
-			if first.PrevHash == "" {
-				seq, err := store.FirstSequence(gctx, w.id)
-				if err != nil && !errors.Is(err, events.ErrNotFound) {
-					w.err = err
-					return nil
-				}
-				if seq == first.Sequence {
-					w.trail = &events.Trail{}
-					return nil
-				}
-			}
 			t, err := store.FollowTrail(gctx, w.id)
 			if err != nil {
 				w.err = fmt.Errorf("load ticket %s: %w", w.id, err)
@@ -521,7 +526,7 @@ func (pt *partition) settle(ctx context.Context, w *ticketWork) {
 		return
 	}
 	pt.later.Add(1)
-	go pt.runLater(ctx, w)
+	go pt.runLater(pt.laterCtx, w)
 }
 
 // runLater runs a ticket's Later off the batch and settles its messages when it returns.

@@ -135,6 +135,29 @@ func (r *Report) Finalize() error {
 	return nil
 }
 
+// NoteRatio adds to a result's note its ratio to another result, against a second
+// bound (a row carries one ratio and target; some rows have two).
+func (r *Report) NoteRatio(name, to string, atLeast float64) {
+	var res, ref *Result
+	for i := range r.Results {
+		switch r.Results[i].Name {
+		case name:
+			res = &r.Results[i]
+		case to:
+			ref = &r.Results[i]
+		}
+	}
+	if res == nil || ref == nil || res.Value == nil || ref.Value == nil || *ref.Value == 0 {
+		return
+	}
+	ratio := *res.Value / *ref.Value
+	verdict := "met"
+	if ratio < atLeast {
+		verdict = "not met"
+	}
+	res.Note = strings.TrimSpace(fmt.Sprintf("%s; %.3f × %s (≥ %.2f: %s)", res.Note, ratio, to, atLeast, verdict))
+}
+
 // Table renders the results for a terminal.
 func (r Report) Table() string {
 	var b strings.Builder

@@ -2,23 +2,16 @@ package e2e
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/ledgerdesk/ledgerdesk/events"
 	"github.com/ledgerdesk/ledgerdesk/events/eventstest"
-	"github.com/ledgerdesk/ledgerdesk/events/natsauth"
 	"github.com/ledgerdesk/ledgerdesk/test/internal/ldproc"
 )
 
@@ -62,7 +55,7 @@ func TestReplicasShareTheLogAndSurviveSIGKILL(t *testing.T) {
 		}
 	}
 
-	log := followLog(t, run)
+	log := ldproc.FollowLog(t, run)
 	var opened atomic.Int32
 	ids := make(chan string, tickets)
 	var wg sync.WaitGroup
@@ -111,18 +104,18 @@ func TestReplicasShareTheLogAndSurviveSIGKILL(t *testing.T) {
 	eventstest.CheckFor(t, 3*time.Minute, 200*time.Millisecond, func() error {
 		missing := 0
 		for _, id := range all {
-			if n := log.count(id); n[events.TypeRouted] == 0 || n[events.TypeAssigned] == 0 || n[events.TypeSLAAttached] == 0 {
+			if n := log.Count(id); n[events.TypeRouted] == 0 || n[events.TypeAssigned] == 0 || n[events.TypeSLAAttached] == 0 {
 				missing++
 			}
 		}
 		if missing > 0 {
 			return fmt.Errorf("%d of %d tickets not yet routed, assigned and SLA-attached", missing, len(all))
 		}
-		return log.drained(ctx)
+		return log.Drained(ctx)
 	})
 
 	for _, id := range all {
-		raws := log.ticket(id)
+		raws := log.Ticket(id)
 		if err := events.VerifyChain(raws); err != nil {
 			t.Fatalf("ticket %s: %v", id, err)
 		}
@@ -140,8 +133,8 @@ func TestReplicasShareTheLogAndSurviveSIGKILL(t *testing.T) {
 			t.Fatalf("ticket %s: events %v (first %s), want one each of routed, assigned, sla_attached after opened", id, n, raws[0].Type)
 		}
 	}
-	if n := log.deadLetters(ctx); n != 0 {
-		t.Errorf("DEADLETTER holds %d messages, want none", n)
+	if n, err := log.DeadLetters(ctx); err != nil || n != 0 {
+		t.Errorf("DEADLETTER holds %d messages (%v), want none", n, err)
 	}
 	for svc, ps := range replicas {
 		for i, p := range ps {
@@ -154,87 +147,3 @@ func TestReplicasShareTheLogAndSurviveSIGKILL(t *testing.T) {
 
 // sharing matches the log line of a replica that consumes some partitions.
 var sharing = regexp.MustCompile(`"msg":"consuming partitions"[^\n]*"partitions":\[\d`)
-
-// logFollower reads the whole log with the auditor's read-only credentials, as it grows.
-type logFollower struct {
-	js jetstream.JetStream
-	mu sync.Mutex
-	by map[string][]events.Raw
-}
-
-func followLog(t *testing.T, run *ldproc.Proc) *logFollower {
-	t.Helper()
-	creds, err := os.ReadFile(filepath.Join(run.DataDir, "credentials", "auditor.creds"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts, err := natsauth.ConnectOptions(natsauth.RoleAuditor, creds)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc, err := nats.Connect(run.NATSURL, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	store, err := events.OpenStore(context.Background(), nc, events.StoreConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	js, _ := jetstream.New(nc)
-	f := &logFollower{js: js, by: map[string][]events.Raw{}}
-	sub, err := store.Subscribe(context.Background(), 1, func(r events.Raw) error {
-		f.mu.Lock()
-		f.by[r.TicketID] = append(f.by[r.TicketID], r)
-		f.mu.Unlock()
-		return nil
-	}, func(u *events.Undecodable) error { return u })
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sub.Stop)
-	return f
-}
-
-func (f *logFollower) count(id string) map[string]int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	n := map[string]int{}
-	for _, r := range f.by[id] {
-		n[r.Type]++
-	}
-	return n
-}
-
-func (f *logFollower) ticket(id string) []events.Raw {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]events.Raw(nil), f.by[id]...)
-}
-
-// drained reports an error while any durable consumer of the log has messages pending or
-// unacknowledged.
-func (f *logFollower) drained(ctx context.Context) error {
-	s, err := f.js.Stream(ctx, events.StreamName)
-	if err != nil {
-		return err
-	}
-	consumers := s.ListConsumers(ctx)
-	for info := range consumers.Info() {
-		if info.Config.Durable != "" && (info.NumPending > 0 || info.NumAckPending > 0) {
-			return fmt.Errorf("consumer %s: %d pending, %d unacknowledged", info.Name, info.NumPending, info.NumAckPending)
-		}
-	}
-	return consumers.Err()
-}
-
-func (f *logFollower) deadLetters(ctx context.Context) uint64 {
-	s, err := f.js.Stream(ctx, "DEADLETTER")
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		return 0
-	}
-	if err != nil {
-		return 1 << 63
-	}
-	return s.CachedInfo().State.Msgs
-}

@@ -1,0 +1,130 @@
+package ldproc
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ledgerdesk/ledgerdesk/events"
+	"github.com/ledgerdesk/ledgerdesk/events/natsauth"
+)
+
+// Log reads the whole ticket log of a run as it grows, with the auditor's read-only
+// credentials, the way an auditor with the nats CLI would; it remembers when it saw
+// each event.
+type Log struct {
+	js jetstream.JetStream
+	mu sync.Mutex
+	by map[string][]Seen
+}
+
+// Seen is an event of the log and when the follower received it.
+type Seen struct {
+	events.Raw
+	At time.Time
+}
+
+// FollowLog follows run's log from sequence 1 until the test ends.
+func FollowLog(t testing.TB, run *Proc) *Log {
+	t.Helper()
+	creds, err := os.ReadFile(filepath.Join(run.DataDir, "credentials", "auditor.creds"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, err := natsauth.ConnectOptions(natsauth.RoleAuditor, creds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(run.NATSURL, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	store, err := events.OpenStore(context.Background(), nc, events.StoreConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := jetstream.New(nc)
+	l := &Log{js: js, by: map[string][]Seen{}}
+	sub, err := store.Subscribe(context.Background(), 1, func(r events.Raw) error {
+		l.mu.Lock()
+		l.by[r.TicketID] = append(l.by[r.TicketID], Seen{Raw: r, At: time.Now()})
+		l.mu.Unlock()
+		return nil
+	}, func(u *events.Undecodable) error { return u })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sub.Stop)
+	return l
+}
+
+// Count is how many events of each type the ticket has so far.
+func (l *Log) Count(id string) map[string]int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := map[string]int{}
+	for _, r := range l.by[id] {
+		n[r.Type]++
+	}
+	return n
+}
+
+// Ticket is the ticket's events so far, in order.
+func (l *Log) Ticket(id string) []events.Raw {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]events.Raw, len(l.by[id]))
+	for i, s := range l.by[id] {
+		out[i] = s.Raw
+	}
+	return out
+}
+
+// First is the first event of a type each ticket got, for every ticket that has one.
+func (l *Log) First(typ string) map[string]Seen {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := map[string]Seen{}
+	for id, evs := range l.by {
+		for _, s := range evs {
+			if s.Type == typ {
+				out[id] = s
+				break
+			}
+		}
+	}
+	return out
+}
+
+// Drained reports an error while any durable consumer of the log has messages pending or
+// unacknowledged.
+func (l *Log) Drained(ctx context.Context) error {
+	s, err := l.js.Stream(ctx, events.StreamName)
+	if err != nil {
+		return err
+	}
+	consumers := s.ListConsumers(ctx)
+	for info := range consumers.Info() {
+		if info.Config.Durable != "" && (info.NumPending > 0 || info.NumAckPending > 0) {
+			return fmt.Errorf("consumer %s: %d pending, %d unacknowledged", info.Name, info.NumPending, info.NumAckPending)
+		}
+	}
+	return consumers.Err()
+}
+
+// DeadLetters is how many messages DEADLETTER holds.
+func (l *Log) DeadLetters(ctx context.Context) (uint64, error) {
+	s, err := l.js.Stream(ctx, "DEADLETTER")
+	if err != nil {
+		return 0, err
+	}
+	return s.CachedInfo().State.Msgs, nil
+}
