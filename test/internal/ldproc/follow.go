@@ -111,6 +111,8 @@ func (l *Log) Drained(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	ctx, cancel := context.WithCancel(ctx) // ends the lister when we stop early
+	defer cancel()
 	consumers := s.ListConsumers(ctx)
 	for info := range consumers.Info() {
 		if info.Config.Durable != "" && (info.NumPending > 0 || info.NumAckPending > 0) {
