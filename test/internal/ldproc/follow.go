@@ -111,13 +111,15 @@ func (l *Log) Drained(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(ctx) // ends the lister when we stop early
-	defer cancel()
 	consumers := s.ListConsumers(ctx)
-	for info := range consumers.Info() {
-		if info.Config.Durable != "" && (info.NumPending > 0 || info.NumAckPending > 0) {
-			return fmt.Errorf("consumer %s: %d pending, %d unacknowledged", info.Name, info.NumPending, info.NumAckPending)
+	var busy error
+	for info := range consumers.Info() { // read to the end: the lister blocks otherwise
+		if busy == nil && info.Config.Durable != "" && (info.NumPending > 0 || info.NumAckPending > 0) {
+			busy = fmt.Errorf("consumer %s: %d pending, %d unacknowledged", info.Name, info.NumPending, info.NumAckPending)
 		}
+	}
+	if busy != nil {
+		return busy
 	}
 	return consumers.Err()
 }
