@@ -393,6 +393,34 @@ func TestCrashBetweenBatches(t *testing.T) {
 	restart(t, "a crash between batches", crashedFS, store, atCrash)
 }
 
+// readAll is the whole log, in order.
+func readAll(t testing.TB, store *events.Store) []events.Raw {
+	t.Helper()
+	ctx := context.Background()
+	last, err := store.LastSequence(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raws []events.Raw
+	done := make(chan struct{})
+	sub, err := store.Subscribe(ctx, 1, func(r events.Raw) error {
+		if raws = append(raws, r); r.Sequence == last {
+			close(done)
+		}
+		return nil
+	}, func(*events.Undecodable) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Stop()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("read %d events of %d", len(raws), last)
+	}
+	return raws
+}
+
 // TestAnotherFormatVersionRebuilds: read models written in another format version are
 // dropped at open, and the next run rebuilds them from sequence 1.
 func TestAnotherFormatVersionRebuilds(t *testing.T) {
