@@ -3,8 +3,6 @@ package projections
 import (
 	"encoding/json"
 	"errors"
-	"runtime"
-	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/hashicorp/golang-lru/v2/simplelru"
@@ -40,6 +38,14 @@ type ticketState struct {
 func newPending(db *pebble.DB, cached *simplelru.LRU[string, *ticketState]) *pending {
 	return &pending{db: db, b: db.NewBatch(), cached: cached, tickets: map[string]*ticketState{},
 		counts: map[string]int64{}, buckets: map[string]*hourBucket{}}
+}
+
+func (pd *pending) setJSON(key []byte, v any) error {
+	val, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return pd.b.Set(key, val, nil)
 }
 
 // apply checks that an event links to its ticket's chain (else it is refused and counts
@@ -98,22 +104,19 @@ func (pd *pending) bucket(tenant string, hour uint64) (*hourBucket, error) {
 // the batch's start to those of its end (an entry a ticket had only in between is never
 // written), then writes the counters and buckets.
 func (pd *pending) flush() error {
-	ids := make([]string, 0, len(pd.tickets))
-	views := make([]*View, 0, len(pd.tickets))
+	var key, view []byte // reused: the batch copies what it is given
 	for id, ts := range pd.tickets {
-		if ts.view.Seq != 0 { // else only refused events named this ticket: it does not exist
-			ids, views = append(ids, id), append(views, ts.view)
+		if ts.view.Seq == 0 { // only refused events named this ticket: it does not exist
+			continue
 		}
-	}
-	encoded, err := encodeAll(views)
-	if err != nil {
-		return err
-	}
-	for i, id := range ids {
-		if err := pd.b.Set([]byte(prefixView+id), encoded[i], nil); err != nil {
+		var err error
+		if view, err = appendViewJSON(view[:0], ts.view); err != nil {
 			return err
 		}
-		ts := pd.tickets[id]
+		key = append(append(key[:0], prefixView...), id...)
+		if err := pd.b.Set(key, view, nil); err != nil {
+			return err
+		}
 		now := entries(ts.view)
 		gone, added := diff(ts.entries, now)
 		for _, en := range gone {
@@ -131,7 +134,7 @@ func (pd *pending) flush() error {
 		ts.entries = now
 	}
 	for key, hb := range pd.buckets {
-		if err := setJSON(pd.b, []byte(key), hb); err != nil {
+		if err := pd.setJSON([]byte(key), hb); err != nil {
 			return err
 		}
 	}
@@ -153,24 +156,6 @@ func (pd *pending) flush() error {
 		}
 	}
 	return nil
-}
-
-// encodeAll encodes views to JSON, spread over the machine's cores: it is most of a
-// batch's own work, and the views no longer change once the batch's events are applied.
-func encodeAll(views []*View) ([][]byte, error) {
-	out := make([][]byte, len(views))
-	errs := make([]error, len(views))
-	workers := min(runtime.GOMAXPROCS(0), max(1, len(views)/64))
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			for i := w; i < len(views); i += workers {
-				out[i], errs[i] = json.Marshal(views[i])
-			}
-		})
-	}
-	wg.Wait()
-	return out, errors.Join(errs...)
 }
 
 // cache hands the batch's tickets to the projector's cache once the batch has committed.

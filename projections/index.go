@@ -25,31 +25,47 @@ type QueueScope struct {
 
 // key is the scope's component of its index keys. An agent's scope ignores group and tier.
 func (s QueueScope) key() string {
-	k := "t/" + part(s.Tenant)
-	switch {
-	case s.Agent != "":
-		return k + "/a/" + part(s.Agent)
-	case s.Group != "" && s.Tier != nil:
-		return k + "/g/" + part(s.Group) + "/r/" + strconv.Itoa(*s.Tier)
-	case s.Group != "":
-		return k + "/g/" + part(s.Group)
-	case s.Tier != nil:
-		return k + "/r/" + strconv.Itoa(*s.Tier)
+	tier := 0
+	if s.Tier != nil {
+		tier = *s.Tier
 	}
-	return k
+	return string(appendScope(nil, part(s.Tenant), part(s.Group), s.Tier != nil, tier, part(s.Agent)))
 }
 
-// scopes are the queues an open ticket is in.
-func scopes(t events.Ticket) []QueueScope {
-	tier := t.Tier
-	out := []QueueScope{{Tenant: t.Tenant}, {Tenant: t.Tenant, Tier: &tier}}
-	if t.Group != "" {
-		out = append(out, QueueScope{Tenant: t.Tenant, Group: t.Group}, QueueScope{Tenant: t.Tenant, Group: t.Group, Tier: &tier})
+// appendScope appends a queue scope's component of its index keys to b, from its parts
+// escaped already (part): the one rule of QueueScope.key and entries.
+func appendScope(b []byte, tenant, group string, hasTier bool, tier int, agent string) []byte {
+	b = append(append(b, "t/"...), tenant...)
+	switch {
+	case agent != "":
+		return append(append(b, "/a/"...), agent...)
+	case group != "":
+		b = append(append(b, "/g/"...), group...)
 	}
-	if t.Agent != "" {
-		out = append(out, QueueScope{Tenant: t.Tenant, Agent: t.Agent})
+	if hasTier {
+		b = strconv.AppendInt(append(b, "/r/"...), int64(tier), 10)
 	}
-	return out
+	return b
+}
+
+// ticketScope is one queue of a ticket (see scopes), its parts escaped.
+type ticketScope struct {
+	group   string
+	hasTier bool
+	agent   string
+}
+
+// scopes are the queues an open ticket is in: its tenant's, its tier's, its group's and
+// its group and tier's, its agent's (the first n of out).
+func scopes(group, agent string) (out [5]ticketScope, n int) {
+	out[0], out[1], n = ticketScope{}, ticketScope{hasTier: true}, 2
+	if group != "" {
+		out[2], out[3], n = ticketScope{group: group}, ticketScope{group: group, hasTier: true}, 4
+	}
+	if agent != "" {
+		out[n], n = ticketScope{agent: agent}, n+1
+	}
+	return out, n
 }
 
 func queuePrefix(scope string) []byte { return []byte(prefixQueue + scope + "\x00") }
@@ -57,11 +73,17 @@ func queuePrefix(scope string) []byte { return []byte(prefixQueue + scope + "\x0
 func queueCountKey(scope string) []byte { return []byte(prefixCount + "q" + scope) }
 
 func boardPrefix(tenant, status string) []byte {
-	return []byte(prefixBoard + part(tenant) + "/" + status + "\x00")
+	return append(appendBoard(nil, prefixBoard, part(tenant), status), 0)
 }
 
 func boardCountKey(tenant, status string) []byte {
-	return []byte(prefixCount + "b" + part(tenant) + "/" + status)
+	return appendBoard([]byte(prefixCount), "b", part(tenant), status)
+}
+
+// appendBoard appends prefix and a board's component of its keys, from the tenant escaped
+// already (part), to b.
+func appendBoard(b []byte, prefix, tenant, status string) []byte {
+	return append(append(append(append(b, prefix...), tenant...), '/'), status...)
 }
 
 // priorityRank orders P1 first; an unknown priority last.
@@ -72,28 +94,45 @@ func priorityRank(p events.Priority) byte {
 	return 9
 }
 
-// entries are the index keys of a view: its queues while open, its board status.
+// entries are the index keys of a view: its queues while open, its board status. Their
+// keys and counts share one allocation.
 func entries(v *View) []entry {
 	t := v.Ticket
 	if t.ID == "" || !t.State.IsOpen() {
 		return nil
 	}
 	due := dueKey(v.NextDue())
-	order := make([]byte, 0, 17+len(t.ID))
-	order = binary.BigEndian.AppendUint64(order, due)
-	order = append(order, priorityRank(t.Priority))
-	order = binary.BigEndian.AppendUint64(order, uint64(t.OpenedAt.UnixMilli()))
-	order = append(order, t.ID...)
-	out := make([]entry, 0, 6)
-	for _, s := range scopes(t) {
-		k := s.key()
-		key := make([]byte, 0, len(prefixQueue)+len(k)+1+len(order))
-		key = append(append(append(append(key, prefixQueue...), k...), 0), order...)
-		out = append(out, entry{key: key, count: queueCountKey(k)})
+	var order [17]byte
+	binary.BigEndian.PutUint64(order[:8], due)
+	order[8] = priorityRank(t.Priority)
+	binary.BigEndian.PutUint64(order[9:], uint64(t.OpenedAt.UnixMilli()))
+	board := v.Board()
+	tenant, group, agent := part(t.Tenant), part(t.Group), part(t.Agent)
+	scopes, n := scopes(group, agent)
+	// Room for every key, so that buf need not grow (it may: the keys cut before stay valid).
+	perKey := len(prefixQueue) + len(prefixCount) + 2*(16+len(tenant)+len(group)+len(agent)) + 1 + len(order) + len(t.ID)
+	buf := make([]byte, 0, (n+1)*perKey)
+	out := make([]entry, 0, n+1)
+	// Each entry is its key, then its count, appended to buf.
+	cut := func(start, mid int) entry {
+		return entry{key: buf[start:mid:mid], count: buf[mid:len(buf):len(buf)]}
 	}
-	if b := v.Board(); b != "" {
-		key := binary.BigEndian.AppendUint64(boardPrefix(t.Tenant, b), due)
-		out = append(out, entry{key: append(key, t.ID...), count: boardCountKey(t.Tenant, b)})
+	for _, s := range scopes[:n] {
+		start := len(buf)
+		buf = appendScope(append(buf, prefixQueue...), tenant, s.group, s.hasTier, t.Tier, s.agent)
+		scope := buf[start+len(prefixQueue) : len(buf) : len(buf)]
+		buf = append(append(append(buf, 0), order[:]...), t.ID...)
+		mid := len(buf)
+		buf = append(append(append(buf, prefixCount...), 'q'), scope...)
+		out = append(out, cut(start, mid))
+	}
+	if board != "" {
+		start := len(buf)
+		buf = appendBoard(buf, prefixBoard, tenant, board)
+		buf = append(append(append(buf, 0), order[:8]...), t.ID...)
+		mid := len(buf)
+		buf = appendBoard(append(buf, prefixCount...), "b", tenant, board)
+		out = append(out, cut(start, mid))
 	}
 	return out
 }

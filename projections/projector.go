@@ -278,14 +278,6 @@ func (p *Projector) apply(entries []logEntry) (err error) {
 	return nil
 }
 
-func setJSON(b *pebble.Batch, key []byte, v any) error {
-	val, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return b.Set(key, val, nil)
-}
-
 type reader interface {
 	Get(key []byte) ([]byte, io.Closer, error)
 }

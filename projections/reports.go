@@ -159,7 +159,7 @@ func (pd *pending) record(before, after *View, e events.Event) error {
 
 // indexOpened writes the ticket's entry of the trends index.
 func (pd *pending) indexOpened(t events.Ticket) error {
-	return setJSON(pd.b, openedKey(t.Tenant, t.OpenedAt, t.ID), openedEntry{Category: t.Category, Requester: t.Requester.Email})
+	return pd.setJSON(openedKey(t.Tenant, t.OpenedAt, t.ID), openedEntry{Category: t.Category, Requester: t.Requester.Email})
 }
 
 // Summary is a tenant's service report over a period. Durations are in milliseconds;
