@@ -24,8 +24,13 @@ var ErrNotFound error = events.NewError(events.KindNotFound, "projections: not f
 type Options struct {
 	// FS is the file system of the Pebble store (default: the OS's; vfs.NewMem() in tests).
 	FS vfs.FS
-	// BatchSize bounds the events applied in one Pebble batch (default 1,000).
+	// BatchSize bounds the events applied in one Pebble batch (default 100,000).
 	BatchSize int
+	// BatchTickets bounds the tickets one batch changes (default 16,384): a batch holds a
+	// view and its index entries per ticket in memory and writes each once, so this is
+	// what a batch costs in memory and in writes, whatever its number of events. A
+	// projector at the log's head applies what has arrived, far smaller batches.
+	BatchTickets int
 	// CachedViews bounds the committed ticket views (with their index entries) kept
 	// decoded in memory between batches, least recently used evicted first (default
 	// 20,000), so that a ticket's next event reads its view neither from Pebble nor from
@@ -43,7 +48,10 @@ func (o *Options) setDefaults() {
 		o.FS = vfs.Default
 	}
 	if o.BatchSize <= 0 {
-		o.BatchSize = 1000
+		o.BatchSize = 100_000
+	}
+	if o.BatchTickets <= 0 {
+		o.BatchTickets = 16_384
 	}
 	if o.CachedViews <= 0 {
 		o.CachedViews = 20_000
@@ -148,67 +156,49 @@ func (p *Projector) WaitFor(ctx context.Context, seq uint64) error {
 }
 
 // Run follows the log from the checkpoint on, applying events in batches, until ctx ends
-// (nil) or an event cannot be applied (its error).
+// (nil) or an event cannot be applied (its error). The log is decoded and hashed on every
+// core ahead of the batches (logFeed); a batch links and folds each event as it comes and
+// takes the next one while the log holds more, up to BatchSize events or BatchTickets
+// tickets: a projector at the log's head commits each event as soon as it arrives (with
+// those that arrived with it), one behind it (a rebuild, a restart) commits full batches.
 func (p *Projector) Run(ctx context.Context, store *events.Store) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	feed := make(chan logEntry, p.opts.BatchSize)
-	send := func(e logEntry) error {
-		select {
-		case feed <- e:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	// The subscription's goroutine decodes and hashes each event (events.Check), ahead
-	// of this one, which links and applies them in order.
-	sub, err := store.Subscribe(ctx, p.Seq()+1, func(r events.Raw) error { return send(logEntry{event: events.Check(r)}) },
-		func(u *events.Undecodable) error { return send(logEntry{undecodable: u}) })
+	feed, err := readLog(ctx, store, p.Seq()+1, feedAhead)
 	if err != nil {
 		return err
 	}
-	defer func() { cancel(); sub.Stop() }() // cancel first: it releases a callback waiting on feed
-	batch := make([]logEntry, 0, p.opts.BatchSize)
+	defer feed.stop()
 	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-sub.Done():
-			if err := sub.Err(); err != nil {
-				return fmt.Errorf("projector: the log subscription stopped at seq %d: %w", p.Seq(), err)
-			}
-			return nil
-		case e := <-feed:
-			batch = append(batch[:0], e)
+		first, _, err := feed.next(ctx, true)
+		if err == nil {
+			err = p.batch(func(add func(logEntry) error, full func() bool) error {
+				for e := first; ; {
+					if err := add(e); err != nil || full() {
+						return err
+					}
+					next, more, err := feed.next(ctx, e.pending > 0) // wait while more are on their way
+					if err != nil || !more {
+						return err
+					}
+					e = next
+				}
+			})
 		}
-	gather:
-		for len(batch) < p.opts.BatchSize {
-			select {
-			case e := <-feed:
-				batch = append(batch, e)
-			default:
-				break gather
-			}
-		}
-		if err := p.apply(batch); err != nil {
+		var stopped *feedError
+		switch {
+		case err == nil:
+		case ctx.Err() != nil || errors.Is(err, errStopped):
+			return nil
+		case errors.As(err, &stopped):
+			return fmt.Errorf("projector: the log subscription stopped at seq %d: %w", p.Seq(), err)
+		default:
 			return err
 		}
 	}
 }
 
-// logEntry is one message of the log: an event, or a message that is not one.
-type logEntry struct {
-	event       events.Checked
-	undecodable *events.Undecodable
-}
-
-func (e logEntry) seq() uint64 {
-	if e.undecodable != nil {
-		return e.undecodable.Sequence
-	}
-	return e.event.Raw().Sequence
-}
+// feedAhead is how many events the log's decoders may hold ready for Run: enough to go on
+// while a batch commits.
+const feedAhead = 8192
 
 // Apply applies events, in stream order, in one synced batch with the checkpoint. Events
 // at or below the checkpoint are skipped, so applying again is harmless; events that do
@@ -221,10 +211,24 @@ func (p *Projector) Apply(evs []events.Raw) error {
 	return p.apply(entries)
 }
 
-// apply applies entries in one synced batch. The batch's pending state may change tickets
-// taken from the cache before it commits, so a failure empties the cache: it holds
-// committed state only.
-func (p *Projector) apply(entries []logEntry) (err error) {
+// apply applies entries in one synced batch (see batch).
+func (p *Projector) apply(entries []logEntry) error {
+	return p.batch(func(add func(logEntry) error, _ func() bool) error {
+		for _, e := range entries {
+			if err := add(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// batch applies the entries fill adds, in stream order, and commits them with the
+// checkpoint in one synced Pebble batch; full tells fill when the batch holds BatchSize
+// events or BatchTickets tickets. Entries at or below the checkpoint are skipped. The
+// batch's pending state may change tickets taken from the cache before it commits, so a
+// failure (fill's included) empties the cache: it holds committed state only.
+func (p *Projector) batch(fill func(add func(logEntry) error, full func() bool) error) (err error) {
 	p.applying.Lock()
 	defer p.applying.Unlock()
 	pd := newPending(p.db, p.tickets)
@@ -234,19 +238,24 @@ func (p *Projector) apply(entries []logEntry) (err error) {
 			p.tickets.Purge()
 		}
 	}()
-	last := p.Seq()
-	for _, e := range entries {
+	last, n := p.Seq(), 0
+	add := func(e logEntry) error {
 		if e.seq() <= last {
-			continue
+			return nil
 		}
-		last = e.seq()
+		last, n = e.seq(), n+1
 		if e.undecodable != nil {
 			pd.refused = append(pd.refused, e.undecodable)
-			continue
+			return nil
 		}
 		if err := pd.apply(e.event); err != nil {
 			return fmt.Errorf("project event seq %d: %w", e.seq(), err)
 		}
+		return nil
+	}
+	full := func() bool { return n >= p.opts.BatchSize || len(pd.tickets) >= p.opts.BatchTickets }
+	if err := fill(add, full); err != nil {
+		return err
 	}
 	if last == p.Seq() {
 		return nil

@@ -421,6 +421,84 @@ func readAll(t testing.TB, store *events.Store) []events.Raw {
 	return raws
 }
 
+// TestCatchUpBatchesAreFull: a projector behind the log's head waits for the events on
+// their way, so each of its batches is full (BatchSize events, or BatchTickets tickets)
+// but the last; the read models are those of a rebuild. The log is longer than the
+// decoders' chunks, so batches wait for chunks still being decoded.
+func TestCatchUpBatchesAreFull(t *testing.T) {
+	store, w := fixture(t)
+	for i := range 4 {
+		comments := make([]events.Payload, 200)
+		for k := range comments {
+			comments[k] = events.Commented{Body: fmt.Sprintf("comment %d", k)}
+		}
+		w.add(string(rune('A'+i)), comments...)
+	}
+	raws := readAll(t, store)
+	want := reference(t, store)
+	for _, c := range []struct{ events, tickets int }{{4, 0}, {150, 0}, {0, 2}, {5, 3}, {0, 0}} {
+		var wantEnds []uint64
+		n, tickets := 0, map[string]bool{}
+		for i, r := range raws {
+			n, tickets[r.TicketID] = n+1, true
+			if n == c.events || len(tickets) == c.tickets || i == len(raws)-1 {
+				wantEnds, n, tickets = append(wantEnds, r.Sequence), 0, map[string]bool{}
+			}
+		}
+		fs := vfs.NewMem()
+		p, err := projections.Open("rm", projections.Options{FS: fs, BatchSize: c.events, BatchTickets: c.tickets})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ends []uint64
+		projections.SetBeforeCommit(p, func(last uint64) error { ends = append(ends, last); return nil })
+		if err := catchUp(t, p, store); err != nil {
+			t.Fatal(err)
+		}
+		p.Close()
+		if fmt.Sprint(ends) != fmt.Sprint(wantEnds) {
+			t.Errorf("batches of at most %d events and %d tickets end at %v, want %v", c.events, c.tickets, ends, wantEnds)
+		}
+		if got := dump(t, fs); got != want {
+			t.Errorf("batches of at most %d events and %d tickets: read models differ from a rebuild:\n%s\nwant\n%s", c.events, c.tickets, got, want)
+		}
+	}
+}
+
+// TestEventsAtTheHeadApplyAtOnce: a projector that has caught up applies each new event
+// as soon as it arrives, without waiting for a batch to fill.
+func TestEventsAtTheHeadApplyAtOnce(t *testing.T) {
+	store, w := fixture(t)
+	p := open(t, vfs.NewMem(), 1000)
+	defer p.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx, store) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	for _, add := range []func(){
+		func() {},
+		func() { w.add("C", events.Commented{Body: "one"}) },
+		func() { w.add("A", events.Commented{Body: "two"}, events.Commented{Body: "three"}) },
+	} {
+		add()
+		last, err := store.LastSequence(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitCtx, waitCancel := context.WithTimeout(ctx, 5*time.Second)
+		err = p.WaitFor(waitCtx, last)
+		waitCancel()
+		if err != nil {
+			t.Fatalf("read models at seq %d, the log at %d: %v", p.Seq(), last, err)
+		}
+	}
+}
+
 // TestAnotherFormatVersionRebuilds: read models written in another format version are
 // dropped at open, and the next run rebuilds them from sequence 1.
 func TestAnotherFormatVersionRebuilds(t *testing.T) {
