@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -279,7 +280,7 @@ func (s *System) readyz(w http.ResponseWriter, _ *http.Request) {
 }
 
 // Stop shuts down in dependency order: HTTP (draining requests), the committer (committing
-// what is queued), the reacting services (finishing the message in flight), reporting, the NATS
+// what is queued), the reacting services (together, each finishing its batches in hand), reporting, the NATS
 // connection, then the server. Safe on a partly started system.
 func (s *System) Stop(ctx context.Context) {
 	s.ready.Store(false)
@@ -296,11 +297,15 @@ func (s *System) Stop(ctx context.Context) {
 	if s.committer != nil {
 		s.committer.Close()
 	}
+	var stopping sync.WaitGroup // the services stop together: each lets its batches finish
 	for _, r := range s.reactors {
-		if err := r.Stop(); err != nil {
-			s.log.Warn("service stop", zap.Error(err))
-		}
+		stopping.Go(func() {
+			if err := r.Stop(); err != nil {
+				s.log.Warn("service stop", zap.Error(err))
+			}
+		})
 	}
+	stopping.Wait()
 	if s.reporting != nil {
 		if err := s.reporting.Stop(); err != nil {
 			s.log.Warn("reporting stop", zap.Error(err))

@@ -2,6 +2,8 @@ package reactor
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -51,10 +53,16 @@ func (s *Service) sharePartitions(ctx context.Context, quit <-chan struct{}, rea
 	}
 	held := map[key]*running{}
 	var wg sync.WaitGroup
-	release := func(k key, r *running) {
-		close(r.quit)
-		<-r.done
-		delete(held, k)
+	// release gives partitions up all at once: each lets its batch in hand finish, so one
+	// after the other would add up.
+	release := func(ks []key) {
+		for _, k := range ks {
+			close(held[k].quit)
+		}
+		for _, k := range ks {
+			<-held[k].done
+			delete(held, k)
+		}
 	}
 	reshare := func() {
 		owned := m.owned(s.partitions())
@@ -64,11 +72,13 @@ func (s *Service) sharePartitions(ctx context.Context, quit <-chan struct{}, rea
 				want[key{h, p}] = true
 			}
 		}
-		for k, r := range held {
+		var unwanted []key
+		for k := range held {
 			if !want[k] {
-				release(k, r)
+				unwanted = append(unwanted, k)
 			}
 		}
+		release(unwanted)
 		var started sync.WaitGroup
 		for k := range want {
 			if held[k] != nil {
@@ -92,9 +102,7 @@ func (s *Service) sharePartitions(ctx context.Context, quit <-chan struct{}, rea
 	for {
 		select {
 		case <-quit:
-			for k, r := range held {
-				release(k, r)
-			}
+			release(slices.Collect(maps.Keys(held)))
 			wg.Wait()
 			return nil
 		case <-m.changed:

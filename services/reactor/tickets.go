@@ -149,6 +149,13 @@ func (pt *partition) consume(ctx context.Context, quit <-chan struct{}, started 
 	batch := make([]jetstream.Msg, 0, batchSize)
 	for {
 		batch = batch[:0]
+		select { // giving up first: the select below picks at random among ready cases
+		case <-quit:
+			return nil
+		case <-ctx.Done():
+			return nil
+		default:
+		}
 		select {
 		case <-quit:
 			return nil
