@@ -133,16 +133,17 @@ func (s *Store) messagesAfter(ctx context.Context, filter string, after uint64) 
 	}
 }
 
-// Between returns the events of a ticket under its tenant's subject after stream
-// sequence from and up to to, one direct get each (next by subject): what a consumer's
-// trail misses when other writers moved the ticket on, usually an event or two, which
-// Heads has just shown end at to. A message that does not decode is left out.
-func (s *Store) Between(ctx context.Context, tenant, ticketID string, from, to uint64) ([]Raw, error) {
+// Between returns the events a ticket's stored subject (partition p, tenant) holds after
+// stream sequence from and up to to, one direct get each (next by subject, on the literal
+// subject: a wildcard makes the server look through every message after from): what a
+// consumer's trail misses when other writers moved the ticket on, usually an event or
+// two, which Heads has just shown end at to. A message that does not decode is left out.
+func (s *Store) Between(ctx context.Context, p int, tenant, ticketID string, from, to uint64) ([]Raw, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	var out []Raw
 	for seq := from + 1; seq <= to; {
-		m, err := s.stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(ownSubjectFilter(tenant, ticketID)))
+		m, err := s.stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(StoredSubject(p, tenant, ticketID)))
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			break
 		}

@@ -386,7 +386,7 @@ func (pt *partition) catchUp(ctx context.Context, works []*ticketWork) {
 			continue
 		}
 		g.Go(func() error {
-			missed, err := store.Between(gctx, w.trail.Head.Tenant, w.id, w.trail.Seen(), head.Sequence-1)
+			missed, err := store.Between(gctx, head.Partition, w.trail.Head.Tenant, w.id, w.trail.Seen(), head.Sequence-1)
 			if err != nil {
 				w.err = fmt.Errorf("catch up with ticket %s: %w", w.id, err)
 				return nil

@@ -51,7 +51,7 @@ func measureReplicas(t *testing.T, bin string, n int) []Result {
 	time.Sleep(2 * time.Second)
 	killedAt := time.Now()
 	routing[0].Kill(t)
-	failover := waitRoutedAfter(ctx, t, log, killedAt, held[0], time.Minute)
+	failover, failoverErr := waitRoutedAfter(ctx, t, log, killedAt, held[0], time.Minute)
 
 	// Restart: the other replica stops too; a new one starts alone on the whole log.
 	routing[1].Stop(t)
@@ -61,7 +61,7 @@ func measureReplicas(t *testing.T, bin string, n int) []Result {
 	for p := range all {
 		all[p] = p
 	}
-	restart := waitRoutedAfter(ctx, t, log, startedAt, all, 2*time.Minute)
+	restart, restartErr := waitRoutedAfter(ctx, t, log, startedAt, all, 2*time.Minute)
 	stopLoad()
 	total := n + offered()
 
@@ -70,13 +70,19 @@ func measureReplicas(t *testing.T, bin string, n int) []Result {
 		r.Target, r.Note = &Target{Op: "<=", Limit: limit, On: "value"}, note
 		return r
 	}
+	failed := func(r Result, err error) Result {
+		if err != nil {
+			r.Value, r.Note = nil, err.Error()+"; "+r.Note
+		}
+		return r
+	}
 	return []Result{
 		mk("rss_mb.routing", rssRouting, "MiB", 512, fmt.Sprintf("peak VmHWM of the larger of two `serve routing` after %d tickets, all open", n)),
 		mk("rss_mb.sla", rssSLA, "MiB", 512, fmt.Sprintf("peak VmHWM of `serve sla` after %d tickets, all open", n)),
-		mk("pipeline.failover_s", failover.Seconds(), "s", 10,
-			fmt.Sprintf("SIGKILL of one of two routing replicas (%d partitions) at 200 tickets/s until each of its partitions has a new ticket routed", len(held[0]))),
-		mk("restart.ready_s", restart.Seconds(), "s", 5,
-			fmt.Sprintf("`serve routing` started alone on a log of %d tickets until it routes a new one", total)),
+		failed(mk("pipeline.failover_s", failover.Seconds(), "s", 10,
+			fmt.Sprintf("SIGKILL of one of two routing replicas (%d partitions) at 200 tickets/s until each of its partitions has a new ticket routed", len(held[0]))), failoverErr),
+		failed(mk("restart.ready_s", restart.Seconds(), "s", 5,
+			fmt.Sprintf("`serve routing` started alone on a log of %d tickets until it routes a new ticket in every partition", total)), restartErr),
 	}
 }
 
@@ -179,8 +185,8 @@ func offerInBackground(ctx context.Context, t *testing.T, c *ldproc.Client, perS
 }
 
 // waitRoutedAfter waits until, in each of the partitions, a ticket opened after since has
-// been routed, and returns how long after since the last of them was.
-func waitRoutedAfter(ctx context.Context, t *testing.T, log *ldproc.Log, since time.Time, partitions []int, limit time.Duration) time.Duration {
+// been routed, and returns how long after since the last of them was; an error after limit.
+func waitRoutedAfter(ctx context.Context, t *testing.T, log *ldproc.Log, since time.Time, partitions []int, limit time.Duration) (time.Duration, error) {
 	want := map[int]bool{}
 	for _, p := range partitions {
 		want[p] = true
@@ -205,13 +211,13 @@ func waitRoutedAfter(ctx context.Context, t *testing.T, log *ldproc.Log, since t
 					last = at
 				}
 			}
-			return last.Sub(since)
+			return last.Sub(since), nil
 		}
 		select {
 		case <-ctx.Done():
 			t.Fatal(ctx.Err())
 		case <-deadline:
-			t.Fatalf("after %s, new tickets routed in partitions %v of %v", limit, keys(first), strings.Trim(fmt.Sprint(partitions), "[]"))
+			return 0, fmt.Errorf("not met within %s: new tickets routed in partitions %v of %v", limit, keys(first), strings.Trim(fmt.Sprint(partitions), "[]"))
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
