@@ -64,6 +64,10 @@ func measureReplicas(t *testing.T, bin string, n int) []Result {
 	restart, restartErr := waitRoutedAfter(ctx, t, log, startedAt, all, 2*time.Minute)
 	stopLoad()
 	total := n + offered()
+	// Stopped here, not at the suite's end: the next measurements must have the machine.
+	for _, p := range append(routing, sla, run) {
+		p.Stop(t)
+	}
 
 	mk := func(name string, v float64, unit string, limit float64, note string) Result {
 		r := Measured(name, v, unit)
