@@ -17,19 +17,6 @@ import (
 	"github.com/ledgerdesk/ledgerdesk/test/internal/ldproc"
 )
 
-// pipelineConfig routes every ticket of the bench tenant to one group of eight agents in
-// turn and attaches a 24x7 SLA: each ticket gets routed, assigned and sla_attached.
-const pipelineConfig = `
-tenant: acme
-sla_policies:
-  - { id: all, response: 1h, resolution: 8h }
-groups:
-  - id: desk
-    tier: 1
-    agents: [{ id: a1 }, { id: a2 }, { id: a3 }, { id: a4 }, { id: a5 }, { id: a6 }, { id: a7 }, { id: a8 }]
-default_group: desk
-`
-
 // done reports whether the ticket has been routed, assigned and had its SLA attached, as
 // the queue read model shows it.
 func done(ctx context.Context, c *ldproc.Client, id string) (bool, error) {
@@ -78,7 +65,7 @@ func measurePipeline(t *testing.T, bin string, n int, offered time.Duration) ([]
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	if status, body, err := c.Send(ctx, http.MethodPut, "/v1/tenants/acme/config", "application/yaml", []byte(pipelineConfig)); err != nil || status != http.StatusOK {
+	if status, body, err := c.Send(ctx, http.MethodPut, "/v1/tenants/acme/config", "application/yaml", []byte(ldproc.DeskConfig)); err != nil || status != http.StatusOK {
 		t.Fatalf("configure the bench tenant: %d %s %v", status, body, err)
 	}
 

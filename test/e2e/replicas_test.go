@@ -15,19 +15,6 @@ import (
 	"github.com/ledgerdesk/ledgerdesk/test/internal/ldproc"
 )
 
-// replicaConfig routes every ticket to one group of agents in turn and attaches a 24x7
-// SLA: each ticket gets exactly one routed, one assigned and one sla_attached.
-const replicaConfig = `
-tenant: acme
-sla_policies:
-  - { id: all, response: 1h, resolution: 8h }
-groups:
-  - id: desk
-    tier: 1
-    agents: [{ id: a1 }, { id: a2 }, { id: a3 }, { id: a4 }]
-default_group: desk
-`
-
 // TestReplicasShareTheLogAndSurviveSIGKILL runs three replicas each of routing and SLA
 // as their own `ledgerdesk serve` processes beside `ledgerdesk run` (intake, escalation,
 // reporting), opens 5,000 tickets from 64 clients and SIGKILLs one replica of each
@@ -45,7 +32,7 @@ func TestReplicasShareTheLogAndSurviveSIGKILL(t *testing.T) {
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	if status, body, err := c.Send(ctx, http.MethodPut, "/v1/tenants/acme/config", "application/yaml", []byte(replicaConfig)); err != nil || status != http.StatusOK {
+	if status, body, err := c.Send(ctx, http.MethodPut, "/v1/tenants/acme/config", "application/yaml", []byte(ldproc.DeskConfig)); err != nil || status != http.StatusOK {
 		t.Fatalf("configure the tenant: %d %s %v", status, body, err)
 	}
 	replicas := map[string][]*ldproc.Proc{}
