@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // CloudEvents 1.0 binary-mode header names on NATS, and ledgerdesk's extension attributes.
@@ -106,6 +107,11 @@ type Raw struct {
 	// Partition is the log partition the event is stored in, from its stored subject
 	// (0 for an event not read from the log with its subject, such as Seal's).
 	Partition int
+	// OpensSubject is true when the server checked, as it stored the message, that its
+	// stored subject held nothing before it: the message carries the expected last subject
+	// sequence 0 (Store.Append sets it on a new ticket's first event), checked on its own
+	// subject (no override subject). Set only for messages read from the log.
+	OpensSubject bool
 }
 
 // FromMsg decodes a stored message into a Raw event; the payload is decoded too. A
@@ -150,7 +156,8 @@ func FromMsg(subject string, h nats.Header, data []byte, seq uint64) (Raw, error
 		return Raw{}, fmt.Errorf("decode event seq %d: %w", seq, err)
 	}
 	e.Data = p
-	return Raw{Event: e, RawData: data, Partition: partition}, nil
+	opens := subject != "" && h.Get(jetstream.ExpectedLastSubjSeqHeader) == "0" && h.Get(jetstream.ExpectedLastSubjSeqSubjHeader) == ""
+	return Raw{Event: e, RawData: data, Partition: partition, OpensSubject: opens}, nil
 }
 
 // Header is the event's envelope as stored: its CloudEvents and chain headers.

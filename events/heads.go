@@ -32,6 +32,9 @@ func (s *Store) lastMessages(ctx context.Context, filters []string) ([]*jetstrea
 	}
 	var out []*jetstream.RawStreamMsg
 	for m, err := range msgs {
+		if errors.Is(err, jetstreamext.ErrNoMessages) {
+			break // no subject matched
+		}
 		if err != nil {
 			return nil, fmt.Errorf("last messages of %d tickets: %w", len(filters), err)
 		}
@@ -50,14 +53,14 @@ func ticketOfSubject(subject string) (tenant, ticketID string) {
 	return tokens[len(tokens)-2], tokens[len(tokens)-1]
 }
 
-// Heads returns the last message of each ticket (id → tenant) under its own tenant's
-// subject, decoded, in one request: a consumer whose trail of a ticket ends before it has
-// fallen behind what other writers appended. A ticket whose last message does not
-// decode is missing from the map.
-func (s *Store) Heads(ctx context.Context, tickets map[string]string) (map[string]Raw, error) {
+// Heads returns the last message of each ticket (id → tenant) of partition p, decoded,
+// in one request on the tickets' literal stored subjects: a consumer whose trail of a
+// ticket ends before it has fallen behind what other writers appended. A ticket whose
+// last message does not decode is missing from the map.
+func (s *Store) Heads(ctx context.Context, p int, tickets map[string]string) (map[string]Raw, error) {
 	filters := make([]string, 0, len(tickets))
 	for id, tenant := range tickets {
-		filters = append(filters, ownSubjectFilter(tenant, id))
+		filters = append(filters, StoredSubject(p, tenant, id))
 	}
 	msgs, err := s.lastMessages(ctx, filters)
 	if err != nil {
@@ -161,50 +164,38 @@ func (s *Store) Between(ctx context.Context, p int, tenant, ticketID string, fro
 	return out, nil
 }
 
-// Started tells, for tickets whose event at the given stream sequence claims to start
-// them (no prevhash), which really are the first message of their ticket, under any
-// tenant's subject, in one request for all of them: it asks for every ticket's last
-// message up to the lowest of the sequences, and a ticket with none has nothing before
-// its claim there. A ticket whose claim comes later than the lowest is checked against
-// the messages before the lowest only; a message of it between the two would have to
-// sit in the same partition batch (its own subject: the batch is delivered in order, so
-// the consumer sees it first) or under another tenant's subject with an id intake mints
-// only at open (UUIDv7). Store.FirstSequence is the exact check, one request per ticket.
-func (s *Store) Started(ctx context.Context, claims map[string]uint64) (map[string]bool, error) {
-	if len(claims) == 0 {
-		return nil, nil
-	}
-	lowest := uint64(0)
-	filters := make([]string, 0, len(claims))
-	for id, seq := range claims {
-		filters = append(filters, TicketFilter(id))
-		if lowest == 0 || seq < lowest {
-			lowest = seq
-		}
-	}
+// Started tells, for events that claim to start their ticket (no prevhash), which really
+// are the first message of their ticket under any tenant's subject, in one request for all
+// of them. A claim holds when both are true:
+//   - the server checked, as it stored the event, that its own stored subject was empty
+//     (Raw.OpensSubject);
+//   - no other tenant's subject holds a message of the ticket id: one batched direct get of
+//     the last message of every subject of the ids (TicketFilter), which the server answers
+//     from each subject's last block.
+//
+// A claim that fails the second only because another tenant's message came later is
+// answered false too: the caller then reads the ticket's history, which tells exactly.
+func (s *Store) Started(ctx context.Context, claims []Raw) (map[string]bool, error) {
 	out := make(map[string]bool, len(claims))
-	for id := range claims {
-		out[id] = true
+	filters := make([]string, 0, len(claims))
+	tenants := make(map[string]string, len(claims))
+	for _, r := range claims {
+		if r.PrevHash != "" || !r.OpensSubject {
+			out[r.TicketID] = false
+			continue
+		}
+		out[r.TicketID] = true
+		tenants[r.TicketID] = r.Tenant
+		filters = append(filters, TicketFilter(r.TicketID))
 	}
-	if lowest <= 1 {
-		return out, nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
-	defer cancel()
-	msgs, err := jetstreamext.GetLastMsgsFor(ctx, s.js, StreamName, filters,
-		jetstreamext.GetLastMsgsUpToSeq(lowest-1), jetstreamext.GetLastMsgsBatchSize(2*len(filters)))
+	msgs, err := s.lastMessages(ctx, filters)
 	if err != nil {
-		return nil, fmt.Errorf("first messages of %d tickets: %w", len(claims), err)
+		return nil, fmt.Errorf("first messages of %d tickets: %w", len(filters), err)
 	}
-	for m, err := range msgs {
-		if errors.Is(err, jetstreamext.ErrNoMessages) {
-			break
+	for _, m := range msgs {
+		if tenant, id := ticketOfSubject(m.Subject); tenant != tenants[id] {
+			out[id] = false
 		}
-		if err != nil {
-			return nil, fmt.Errorf("first messages of %d tickets: %w", len(claims), err)
-		}
-		_, id := ticketOfSubject(m.Subject)
-		out[id] = false
 	}
 	return out, nil
 }

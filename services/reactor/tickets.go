@@ -188,7 +188,6 @@ func (pt *partition) handle(ctx context.Context, msgs []jetstream.Msg) {
 			pt.fold(ctx, w)
 		}
 	}
-	pt.catchUp(ctx, works)
 	if svc.configs != nil {
 		if err := svc.configs.Sync(ctx); err != nil {
 			for _, w := range works {
@@ -196,11 +195,10 @@ func (pt *partition) handle(ctx context.Context, msgs []jetstream.Msg) {
 			}
 		}
 	}
-	for _, w := range works {
-		if w.err == nil && len(w.causes) > 0 {
-			w.decision, w.err = pt.h.safeDecide(ctx, *w.trail, w.causes)
-		}
-	}
+	pt.decide(ctx, works)
+	// The tickets that append are brought to their heads and decided again when other
+	// writers moved them on: most events decide nothing, and those need no read.
+	pt.decide(ctx, pt.catchUp(ctx, works))
 	pt.record(ctx, works)
 	pt.then(ctx, works)
 	for _, w := range works {
@@ -256,7 +254,7 @@ func rawOf(m jetstream.Msg) (events.Raw, error) {
 // one batched read of the ticket's history, for all the batch's tickets at once.
 func (pt *partition) resolve(ctx context.Context, works []*ticketWork) {
 	store := pt.h.svc.store
-	claims := map[string]uint64{}
+	var claims []events.Raw
 	var missing []*ticketWork
 	for _, w := range works {
 		if t, ok := pt.trails.Get(w.id); ok {
@@ -264,7 +262,7 @@ func (pt *partition) resolve(ctx context.Context, works []*ticketWork) {
 			continue
 		}
 		if first := w.raws[0]; first.PrevHash == "" {
-			claims[w.id] = first.Sequence
+			claims = append(claims, first)
 		}
 		missing = append(missing, w)
 	}
@@ -350,29 +348,39 @@ func (pt *partition) take(ctx context.Context, w *ticketWork, r events.Raw) erro
 	return fmt.Errorf("event seq %d of ticket %s is neither held nor refused by its stored history", r.Sequence, w.id)
 }
 
-// catchUp brings the batch's trails to their tickets' heads, which other writers may have
-// moved past the consumer's position (SLA appends to a ticket while routing has yet to
-// consume it): one request for every ticket's last message; a trail one event behind
-// takes that event in (it links to the trail's head), one further behind reads the
-// events between (one direct get each).
+// decide takes each ticket's decision on its causes and trail.
+func (pt *partition) decide(ctx context.Context, works []*ticketWork) {
+	for _, w := range works {
+		if w.err == nil && len(w.causes) > 0 {
+			w.decision, w.err = pt.h.safeDecide(ctx, *w.trail, w.causes)
+		}
+	}
+}
+
+// catchUp brings the trails of the tickets whose decision appends to their heads, which
+// other writers may have moved past the consumer's position (SLA appends to a ticket while
+// routing has yet to consume it), and returns those it moved: one request for every such
+// ticket's last message; a trail one event behind takes that event in (it links to the
+// trail's head), one further behind reads the events between (one direct get each).
 // Deciding on a trail at its head is what keeps the batch's appends from conflicting.
 // The events taken in ahead become causes when the consumer delivers them.
-func (pt *partition) catchUp(ctx context.Context, works []*ticketWork) {
+func (pt *partition) catchUp(ctx context.Context, works []*ticketWork) []*ticketWork {
 	store := pt.h.svc.store
 	tickets := map[string]string{}
 	for _, w := range works {
-		if w.err == nil && len(w.trail.Raws) > 0 {
+		if w.err == nil && len(w.decision.Events) > 0 && len(w.trail.Raws) > 0 {
 			tickets[w.id] = w.trail.Head.Tenant
 		}
 	}
 	if len(tickets) == 0 {
-		return
+		return nil
 	}
-	heads, err := store.Heads(ctx, tickets)
+	heads, err := store.Heads(ctx, pt.p, tickets)
 	if err != nil {
-		pt.h.svc.log.Warn("could not read the tickets' heads; deciding on the consumer's view", zap.Error(err))
-		return
+		pt.h.svc.log.Warn("could not read the tickets' heads; appending on the consumer's view", zap.Error(err))
+		return nil
 	}
+	var moved []*ticketWork
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(ioConcurrency)
 	for _, w := range works {
@@ -380,6 +388,7 @@ func (pt *partition) catchUp(ctx context.Context, works []*ticketWork) {
 		if !ok || w.err != nil || head.Sequence <= w.trail.Seen() {
 			continue
 		}
+		moved = append(moved, w)
 		if _, err := w.trail.Head.Link(head); err == nil {
 			_ = w.trail.Extend(head)
 			compact(w.trail)
@@ -399,6 +408,7 @@ func (pt *partition) catchUp(ctx context.Context, works []*ticketWork) {
 		})
 	}
 	_ = g.Wait()
+	return moved
 }
 
 // compact drops the stored bytes of a trail's events: decisions need the decoded events,

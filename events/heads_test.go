@@ -1,0 +1,119 @@
+package events_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ledgerdesk/ledgerdesk/events"
+	"github.com/ledgerdesk/ledgerdesk/events/eventstest"
+)
+
+// TestStarted: a new ticket's first event, appended alone or in an atomic batch, is
+// marked as opening its subject and Started holds; a later event of it, an opening event
+// published without the check, one checked against an override subject, and one whose
+// ticket id another tenant's subject holds are not.
+func TestStarted(t *testing.T) {
+	s, nc := newStoreN(t, 4)
+	ctx := context.Background()
+	open := func(tenant, id string) events.Append {
+		return events.Append{Tenant: tenant, TicketID: id, Events: []events.Event{{Data: eventstest.OpenedFixture("x")}}}
+	}
+	stored := func(seq uint64) events.Raw {
+		t.Helper()
+		r, err := s.Get(ctx, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+
+	alone, shared := eventstest.NewTicketID(t), eventstest.NewTicketID(t)
+	a, err := s.Append(ctx, open("acme", alone))
+	if err != nil {
+		t.Fatal(err)
+	}
+	batched := eventstest.NewTicketID(t)
+	results := s.AppendBatch(ctx, []events.Append{open("acme", batched), open("globex", shared)})
+	for _, r := range results {
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	next, err := s.Append(ctx, events.Append{Tenant: "acme", TicketID: alone, ExpectedVersion: a.Version,
+		PrevHash: a.Events[0].Hash, Events: []events.Event{{Data: events.Commented{Body: "later"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same ticket id under another tenant: its own subject is empty, so it opens it.
+	crossed, err := s.Append(ctx, open("acme", shared))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Forgeries with publish rights: an opening event without the check, and one checked
+	// against a subject of the forger's choosing.
+	forge := func(id string, header map[string]string) uint64 {
+		t.Helper()
+		r, err := events.Seal(events.Event{ID: id + "-forged", Source: "/forger", Tenant: "acme", TicketID: id,
+			Time: time.Now(), Data: eventstest.OpenedFixture("forged")}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := &nats.Msg{Subject: events.Subject("acme", id), Header: r.Header(), Data: r.RawData}
+		for k, v := range header {
+			m.Header.Set(k, v)
+		}
+		js, _ := jetstream.New(nc)
+		ack, err := js.PublishMsg(ctx, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ack.Sequence
+	}
+	unchecked := forge(eventstest.NewTicketID(t), nil)
+	overridden := forge(eventstest.NewTicketID(t), map[string]string{
+		jetstream.ExpectedLastSubjSeqHeader:     "0",
+		jetstream.ExpectedLastSubjSeqSubjHeader: "tickets.0.nobody.none",
+	})
+
+	cases := []struct {
+		name  string
+		seq   uint64
+		opens bool
+		want  bool
+	}{
+		{"appended alone", a.Version, true, true},
+		{"appended in an atomic batch", results[0].Version, true, true},
+		{"another tenant holds the id", crossed.Version, true, false},
+		{"the id was taken after", results[1].Version, true, false},
+		{"published without the check", unchecked, false, false},
+		{"checked against another subject", overridden, false, false},
+	}
+	var claims []events.Raw
+	for _, c := range cases {
+		r := stored(c.seq)
+		if r.OpensSubject != c.opens {
+			t.Errorf("%s: OpensSubject = %v, want %v", c.name, r.OpensSubject, c.opens)
+		}
+		claims = append(claims, r)
+	}
+	if stored(next.Version).OpensSubject {
+		t.Error("a later event of a ticket: OpensSubject = true")
+	}
+	started, err := s.Started(ctx, claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range cases {
+		if got := started[claims[i].TicketID]; got != c.want && claims[i].TicketID != shared {
+			t.Errorf("%s: Started = %v, want %v", c.name, got, c.want)
+		}
+	}
+	if started[shared] {
+		t.Errorf("a ticket id two tenants hold: Started = true")
+	}
+}
