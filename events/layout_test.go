@@ -298,7 +298,7 @@ func TestFromMsgChecksTheStoredSubject(t *testing.T) {
 // TestPartitionsArePinned: where the server stores a ticket is a persisted format (a
 // ticket's events must stay on one subject across server upgrades): these never change.
 func TestPartitionsArePinned(t *testing.T) {
-	s, _ := newStoreN(t, events.DefaultPartitions)
+	s, _ := newStoreN(t, 16)
 	ctx := context.Background()
 	stream, err := s.JetStream().Stream(ctx, events.StreamName)
 	if err != nil {

@@ -3,6 +3,7 @@ package events_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -49,9 +50,9 @@ func TestStreamGuardRefusesToWeakenTheLog(t *testing.T) {
 		{"message TTLs", func(c *jetstream.StreamConfig) { c.AllowMsgTTL = true }, events.ErrWeakening, "TTL"},
 		// The layout is fixed when a stream is created.
 		{"partition count", func(c *jetstream.StreamConfig) { *c = events.StreamConfig(events.StoreConfig{Partitions: 32}) },
-			events.ErrLayout, `metadata ledgerdesk.partitions "32" (from "16")`},
+			events.ErrLayout, fmt.Sprintf(`metadata ledgerdesk.partitions "32" (from "%d")`, events.DefaultPartitions)},
 		{"transform", func(c *jetstream.StreamConfig) { c.SubjectTransform = nil },
-			events.ErrLayout, "subject transform none (from tickets.*.* → tickets.{{partition(16,1,2)}}"},
+			events.ErrLayout, fmt.Sprintf("subject transform none (from tickets.*.* → tickets.{{partition(%d,1,2)}}", events.DefaultPartitions)},
 		{"layout", func(c *jetstream.StreamConfig) { c.Metadata = map[string]string{events.MetadataPartitions: "16"} },
 			events.ErrLayout, `metadata ledgerdesk.log_layout removed (was "2")`},
 	} {
@@ -86,7 +87,7 @@ func TestStreamGuardRefusesToWeakenTheLog(t *testing.T) {
 	err = events.CheckLogStreams(ctx, js, events.StoreConfig{})
 	if err == nil || !strings.Contains(err.Error(), "stream TICKETS is weakened: max age 1h0m0s (from unlimited); duplicate window 1m0s (from 24h0m0s)") ||
 		!strings.Contains(err.Error(), "stream CONFIG") || !errors.Is(err, events.ErrLayout) ||
-		!strings.Contains(err.Error(), "stream TICKETS records 16 partitions, but its subject transform is tickets.*.* → tickets.0.{{wildcard(1)}}.{{wildcard(2)}}") {
+		!strings.Contains(err.Error(), fmt.Sprintf("stream TICKETS records %d partitions, but its subject transform is tickets.*.* → tickets.0.{{wildcard(1)}}.{{wildcard(2)}}", events.DefaultPartitions)) {
 		t.Fatalf("check of a weakened log: %v", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log"
 	"sync"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -73,6 +74,8 @@ type Projector struct {
 	// applying); a batch's pending state takes tickets from it and changes them, so a
 	// batch that fails empties it (apply).
 	tickets *simplelru.LRU[string, *ticketState]
+	// synced is when a commit last waited for its fsync (guarded by applying).
+	synced time.Time
 
 	// beforeCommit, when set (tests), runs before each batch commits; an error aborts the
 	// batch as a crash inside it would.
@@ -170,7 +173,7 @@ func (p *Projector) Run(ctx context.Context, store *events.Store) error {
 	for {
 		first, _, err := feed.next(ctx, true)
 		if err == nil {
-			err = p.batch(func(add func(logEntry) error, full func() bool) error {
+			err = p.batch(false, func(add func(logEntry) error, full func() bool) error {
 				for e := first; ; {
 					if err := add(e); err != nil || full() {
 						return err
@@ -213,7 +216,7 @@ func (p *Projector) Apply(evs []events.Raw) error {
 
 // apply applies entries in one synced batch (see batch).
 func (p *Projector) apply(entries []logEntry) error {
-	return p.batch(func(add func(logEntry) error, _ func() bool) error {
+	return p.batch(true, func(add func(logEntry) error, _ func() bool) error {
 		for _, e := range entries {
 			if err := add(e); err != nil {
 				return err
@@ -223,12 +226,22 @@ func (p *Projector) apply(entries []logEntry) error {
 	})
 }
 
+// syncEvery is how often, at most, Run's commits wait for their fsync; the ones between
+// are written to Pebble's WAL without one. The read models and their checkpoint are
+// committed together and Pebble recovers a prefix of its commits, so a power loss can
+// only take the read models back to an earlier checkpoint, from which Run projects the
+// log again: they are derived, and the log they come from is synced on every append.
+// A projector at the log's head would otherwise fsync once per few events, competing
+// with the log's own fsyncs for the disk.
+const syncEvery = 100 * time.Millisecond
+
 // batch applies the entries fill adds, in stream order, and commits them with the
-// checkpoint in one synced Pebble batch; full tells fill when the batch holds BatchSize
-// events or BatchTickets tickets. Entries at or below the checkpoint are skipped. The
-// batch's pending state may change tickets taken from the cache before it commits, so a
-// failure (fill's included) empties the cache: it holds committed state only.
-func (p *Projector) batch(fill func(add func(logEntry) error, full func() bool) error) (err error) {
+// checkpoint in one Pebble batch, synced when always is set or syncEvery has passed
+// since the last synced one; full tells fill when the batch holds BatchSize events or
+// BatchTickets tickets. Entries at or below the checkpoint are skipped. The batch's
+// pending state may change tickets taken from the cache before it commits, so a failure
+// (fill's included) empties the cache: it holds committed state only.
+func (p *Projector) batch(always bool, fill func(add func(logEntry) error, full func() bool) error) (err error) {
 	p.applying.Lock()
 	defer p.applying.Unlock()
 	pd := newPending(p.db, p.tickets)
@@ -274,7 +287,11 @@ func (p *Projector) batch(fill func(add func(logEntry) error, full func() bool) 
 			return err
 		}
 	}
-	if err := pd.b.Commit(pebble.Sync); err != nil {
+	opts := pebble.NoSync
+	if now := time.Now(); always || now.Sub(p.synced) >= syncEvery {
+		opts, p.synced = pebble.Sync, now
+	}
+	if err := pd.b.Commit(opts); err != nil {
 		return fmt.Errorf("commit read models at seq %d: %w", last, err)
 	}
 	pd.cache()

@@ -368,18 +368,26 @@ func restart(t *testing.T, crash string, fs vfs.FS, store *events.Store, seq uin
 	}
 }
 
-// TestCrashBetweenBatches: the machine loses everything Pebble did not sync; every
-// committed batch survives with its checkpoint, and the projector resumes after it.
+// TestCrashBetweenBatches: the machine loses everything Pebble did not sync; the read
+// models come back at one of the checkpoints committed before the crash, at least the
+// first (synced) one, with the batches before it, and the projector resumes after it.
 func TestCrashBetweenBatches(t *testing.T) {
 	store, _ := fixture(t)
 	fs := vfs.NewCrashableMem()
 	p := open(t, fs, 4)
 	var crashedFS *vfs.MemFS
-	var atCrash uint64
+	committed := map[uint64]bool{}
+	var first, atCrash uint64
 	projections.SetBeforeCommit(p, func(last uint64) error {
 		if crashedFS == nil && last > 12 {
 			atCrash = p.Seq()
 			crashedFS = fs.CrashClone(vfs.CrashCloneCfg{}) // power off: only synced data remains
+		}
+		if crashedFS == nil {
+			committed[last] = true
+			if first == 0 {
+				first = last
+			}
 		}
 		return nil
 	})
@@ -390,7 +398,13 @@ func TestCrashBetweenBatches(t *testing.T) {
 	if crashedFS == nil {
 		t.Fatal("never crashed")
 	}
-	restart(t, "a crash between batches", crashedFS, store, atCrash)
+	reopened := open(t, crashedFS, 3)
+	seq := reopened.Seq()
+	reopened.Close()
+	if !committed[seq] || seq < first || seq > atCrash {
+		t.Fatalf("after a crash between batches, reopened at seq %d: want a checkpoint committed before the crash, %d to %d", seq, first, atCrash)
+	}
+	restart(t, "a crash between batches", crashedFS, store, seq)
 }
 
 // readAll is the whole log, in order.

@@ -146,8 +146,7 @@ var table = map[Role]access{
 		read:    []string{StreamTickets, StreamConfig, StreamDeadLetter},
 		ordered: []string{StreamConfig}, // configurations
 		durables: []durable{
-			{stream: StreamTickets, name: "escalation-rules", partitioned: true},
-			{stream: StreamTickets, name: "escalation-notifier", partitioned: true},
+			{stream: StreamTickets, name: "escalation-tickets", partitioned: true},
 		},
 		leases: true,
 		inbox:  "_INBOX_escalation",

@@ -214,9 +214,9 @@ var ops = []op{
 			return fetchOne(ctx, c, false, jetstream.FetchPriorityGroup("g"))
 		}},
 	{"unpin sla-tickets-00", []natsauth.Role{natsauth.RoleSLA, natsauth.RoleAdmin}, unpin("sla-tickets-00")},
-	{"partition durable escalation-notifier-15: create", []natsauth.Role{natsauth.RoleEscalation, natsauth.RoleAdmin},
+	{"partition durable escalation-tickets-03: create", []natsauth.Role{natsauth.RoleEscalation, natsauth.RoleAdmin},
 		func(ctx context.Context, _ env, _ *nats.Conn, js jetstream.JetStream) error {
-			_, err := js.CreateOrUpdateConsumer(ctx, natsauth.StreamTickets, partitionConfig("escalation-notifier-15"))
+			_, err := js.CreateOrUpdateConsumer(ctx, natsauth.StreamTickets, partitionConfig("escalation-tickets-03"))
 			return err
 		}},
 	{"put and delete routing's lease", []natsauth.Role{natsauth.RoleRouting, natsauth.RoleAdmin}, lease("routing.i1")},

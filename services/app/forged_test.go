@@ -55,7 +55,7 @@ func TestForgedEventsAreDeadLetteredEverywhere(t *testing.T) {
 	after, _ := c.open() // every reader must get past the forgeries to this one
 
 	forged := map[string]bool{ghost.ID: true, escalate.ID: true}
-	readers := []string{"routing-tickets", "sla-tickets", "escalation-rules", "escalation-notifier", "reporting-projector"}
+	readers := []string{"routing-tickets", "sla-tickets", "escalation-tickets", "reporting-projector"}
 	dlq, err := js.Stream(ctx, reactor.DeadLetterStream)
 	if err != nil {
 		t.Fatal(err)

@@ -6,10 +6,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/nats-io/nats.go"
-	"go.uber.org/zap"
-
-	"github.com/ledgerdesk/ledgerdesk/events"
 	"github.com/ledgerdesk/ledgerdesk/services/escalation"
 	"github.com/ledgerdesk/ledgerdesk/services/reactor"
 	"github.com/ledgerdesk/ledgerdesk/services/routing"
@@ -46,14 +42,14 @@ type Reactor struct {
 	done chan error
 }
 
-// StartReactor starts the named reacting service on nc and returns once its handlers
-// consume. Stop it with Stop.
-func StartReactor(ctx context.Context, name string, nc *nats.Conn, store *events.Store, log *zap.Logger) (*Reactor, error) {
+// StartReactor starts the named reacting service with cfg (its connection, store and
+// logger; the rest may stay zero) and returns once its handlers consume. Stop it with Stop.
+func StartReactor(ctx context.Context, name string, cfg reactor.Config) (*Reactor, error) {
 	newService, ok := reactors[name]
 	if !ok {
 		return nil, fmt.Errorf("unknown service %q (one of %s)", name, strings.Join(ReactorNames(), ", "))
 	}
-	svc, err := newService(ctx, reactor.Config{Conn: nc, Store: store, Logger: log})
+	svc, err := newService(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}

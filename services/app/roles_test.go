@@ -80,7 +80,7 @@ func checkPartitionRights(t *testing.T, c *client) {
 	ctx := context.Background()
 	last := events.PartitionConsumer("", c.sys.Store.Partitions()-1)
 	roles := []natsauth.Role{natsauth.RoleRouting, natsauth.RoleSLA, natsauth.RoleEscalation}
-	handler := map[natsauth.Role]string{natsauth.RoleRouting: "routing-tickets", natsauth.RoleSLA: "sla-tickets", natsauth.RoleEscalation: "escalation-rules"}
+	handler := map[natsauth.Role]string{natsauth.RoleRouting: "routing-tickets", natsauth.RoleSLA: "sla-tickets", natsauth.RoleEscalation: "escalation-tickets"}
 	group := map[natsauth.Role]string{} // each durable's priority group, as the runtime made it
 	for _, r := range roles {
 		cons, err := js.Consumer(ctx, events.StreamName, handler[r]+last)

@@ -26,6 +26,7 @@ import (
 	"github.com/ledgerdesk/ledgerdesk/services/configapi"
 	"github.com/ledgerdesk/ledgerdesk/services/httpx"
 	"github.com/ledgerdesk/ledgerdesk/services/intake"
+	"github.com/ledgerdesk/ledgerdesk/services/reactor"
 )
 
 // RunConfig configures `ledgerdesk run`.
@@ -202,6 +203,7 @@ func Start(ctx context.Context, cfg RunConfig, log *zap.Logger) (*System, error)
 		}
 		log.Info("configuration seeded", zap.String("dir", cfg.SeedConfigDir), zap.Strings("tenants", seeded))
 	}
+	sys.committer = events.NewCommitter(sys.Store, cfg.CommitWorkers)
 	for _, name := range cfg.Services {
 		// Each service connects as its own role: the role name is the service name.
 		nc, store, err := sys.connect(ctx, natsauth.Role(name))
@@ -214,7 +216,10 @@ func Start(ctx context.Context, cfg RunConfig, log *zap.Logger) (*System, error)
 			}
 			continue
 		}
-		r, err := StartReactor(ctx, name, nc, store, log)
+		// The services append through the intake's group committer: one process, one
+		// disk, so every append shares its atomic batches and their fsync (each service
+		// still reads, consumes and decides as its own role).
+		r, err := StartReactor(ctx, name, reactor.Config{Conn: nc, Store: store, Logger: log, Committer: sys.committer})
 		if err != nil {
 			return nil, err
 		}
@@ -228,7 +233,6 @@ func Start(ctx context.Context, cfg RunConfig, log *zap.Logger) (*System, error)
 	if sys.access, err = StartAccess(ctx, sys.Store, token, cfg.RateLimit, cfg.RateBurst, log); err != nil {
 		return nil, err
 	}
-	sys.committer = events.NewCommitter(sys.Store, cfg.CommitWorkers)
 	api, err := intake.NewHandler(intake.Config{Store: sys.Store, Committer: sys.committer, Logger: log})
 	if err != nil {
 		return nil, err
@@ -279,9 +283,10 @@ func (s *System) readyz(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write([]byte("ready\n"))
 }
 
-// Stop shuts down in dependency order: HTTP (draining requests), the committer (committing
-// what is queued), the reacting services (together, each finishing its batches in hand), reporting, the NATS
-// connection, then the server. Safe on a partly started system.
+// Stop shuts down in dependency order: HTTP (draining requests), the reacting services
+// (together, each finishing its batches in hand), the committer they and HTTP append
+// through (committing what is queued), reporting, the NATS connection, then the server.
+// Safe on a partly started system.
 func (s *System) Stop(ctx context.Context) {
 	s.ready.Store(false)
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.ShutdownTimeout)
@@ -294,9 +299,6 @@ func (s *System) Stop(ctx context.Context) {
 			s.log.Warn("http shutdown", zap.Error(err))
 		}
 	}
-	if s.committer != nil {
-		s.committer.Close()
-	}
 	var stopping sync.WaitGroup // the services stop together: each lets its batches finish
 	for _, r := range s.reactors {
 		stopping.Go(func() {
@@ -306,6 +308,9 @@ func (s *System) Stop(ctx context.Context) {
 		})
 	}
 	stopping.Wait()
+	if s.committer != nil {
+		s.committer.Close()
+	}
 	if s.reporting != nil {
 		if err := s.reporting.Stop(); err != nil {
 			s.log.Warn("reporting stop", zap.Error(err))

@@ -18,19 +18,19 @@ import (
 	"github.com/ledgerdesk/ledgerdesk/services/app"
 )
 
-const natsUsage = `ledgerdesk nats: usage:
+var natsUsage = fmt.Sprintf(`ledgerdesk nats: usage:
   ledgerdesk nats init --out DIR [--partitions N]    generate (or load) the NATS keys in DIR: seeds, one
                                                      <role>.creds per role for a ticket log of N
-                                                     partitions (default 16), auth.conf for nats-server
+                                                     partitions (default %[1]d), auth.conf for nats-server
   ledgerdesk nats provision --nats URL --creds FILE [--partitions N]
                                                      create or update the streams (admin creds); N
-                                                     counts for a new log only (default 16)
+                                                     counts for a new log only (default %[1]d)
   ledgerdesk nats issue --dir DIR --role ROLE --name NAME [--partitions N] [--out FILE]
                                                      issue a new user of ROLE, signed by DIR's account
                                                      key; the running server accepts it at once
 The role creds hold rights on every partition's durable consumers: issue them for the
 log's partition count (nats provision prints it; it never changes for a log).
-`
+`, events.DefaultPartitions)
 
 // partitionsUsage is the --partitions flag's usage wherever it creates a log.
 var partitionsUsage = fmt.Sprintf("partitions of a new ticket log, fixed for good (at least the most replicas of one service, "+

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,7 +39,7 @@ func TestNATSDeployment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rc := natsCmd([]string{"init", "--out", creds}, &stdout, &stderr); rc != 0 { // for the default 16 partitions
+	if rc := natsCmd([]string{"init", "--out", creds}, &stdout, &stderr); rc != 0 { // for the default partition count
 		t.Fatalf("second nats init: rc %d: %s", rc, stderr.String())
 	}
 	if again, _ := os.ReadFile(filepath.Join(creds, natsauth.AccountSeedFile)); string(again) != string(seed) {
@@ -71,9 +72,9 @@ func TestNATSDeployment(t *testing.T) {
 		t.Fatalf("nats provision with another partition count: rc %d: %s", rc, stderr.String())
 	}
 	routingCreds := filepath.Join(creds, "routing.creds")
-	if err := checkCreds(routingCreds, natsauth.RoleRouting, 8); err == nil || !strings.Contains(err.Error(), "issued for 16 partitions") ||
+	if err := checkCreds(routingCreds, natsauth.RoleRouting, 8); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("issued for %d partitions", events.DefaultPartitions)) ||
 		!strings.Contains(err.Error(), "ledgerdesk nats init --out DIR --partitions 8") {
-		t.Fatalf("creds of 16 partitions on a log of 8: %v", err)
+		t.Fatalf("creds of the default partition count on a log of 8: %v", err)
 	}
 	if rc := natsCmd([]string{"init", "--out", creds, "--partitions", "8"}, &stdout, &stderr); rc != 0 {
 		t.Fatalf("nats init --partitions 8: rc %d: %s", rc, stderr.String())

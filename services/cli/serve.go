@@ -22,6 +22,7 @@ import (
 	"github.com/ledgerdesk/ledgerdesk/events/natsauth"
 	"github.com/ledgerdesk/ledgerdesk/services/app"
 	"github.com/ledgerdesk/ledgerdesk/services/httpx"
+	"github.com/ledgerdesk/ledgerdesk/services/reactor"
 )
 
 // serve runs one service (a reacting one, or reporting) against a NATS server until
@@ -83,7 +84,7 @@ func serve(args []string, stderr io.Writer) int {
 		stopService, err = serveReporting(ctx, *dataDir, *httpAddr, *token, store, log)
 	} else {
 		var r *app.Reactor
-		if r, err = app.StartReactor(ctx, name, nc, store, log); err == nil {
+		if r, err = app.StartReactor(ctx, name, reactor.Config{Conn: nc, Store: store, Logger: log}); err == nil {
 			stopService = r.Stop
 		}
 	}

@@ -33,9 +33,9 @@ type escalator struct {
 	sender  *webhook.Sender
 }
 
-// New creates the escalation service with two handlers: "rules" applies the escalation
-// rules to SLA warnings, breaches and manual escalations; "notifier" delivers each
-// requested notification to its webhooks. Call Run on the result.
+// New creates the escalation service. Its one handler, "tickets", applies the escalation
+// rules to SLA warnings, breaches and manual escalations, and delivers each requested
+// notification to its webhooks. Call Run on the result.
 func New(ctx context.Context, cfg reactor.Config) (*reactor.Service, error) {
 	cfg.Name = Name
 	svc, err := reactor.New(ctx, cfg)
@@ -44,10 +44,18 @@ func New(ctx context.Context, cfg reactor.Config) (*reactor.Service, error) {
 	}
 	e := &escalator{svc: svc, configs: svc.Configs(),
 		sender: webhook.NewSender(deliveryInitial, deliveryMaxElapsed, deliveryConcurrency)}
-	if err := svc.React("rules", reactor.PerCause(e.applyRules)); err != nil {
-		return nil, err
-	}
-	if err := svc.React("notifier", e.deliver); err != nil {
+	rules := reactor.PerCause(e.applyRules)
+	// One handler for both: every durable consumer costs the server a synced state write
+	// up to ten times a second per partition, whatever it consumes.
+	if err := svc.React("tickets", func(ctx context.Context, h events.Trail, causes []events.Raw) (reactor.Decision, error) {
+		d, err := rules(ctx, h, causes)
+		if err != nil {
+			return d, err
+		}
+		deliveries, err := e.deliver(ctx, h, causes)
+		d.Later = deliveries.Later
+		return d, err
+	}); err != nil {
 		return nil, err
 	}
 	return svc, nil
