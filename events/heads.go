@@ -75,6 +75,35 @@ func (s *Store) Heads(ctx context.Context, p int, tickets map[string]string) (ma
 	return out, nil
 }
 
+// OwnSubjectOnly tells, for tickets of partition p (id → tenant), which have messages
+// under their own tenant's stored subject only (and at least one there), in one request
+// for the last message of every subject of the ids (TicketFilter), which the server
+// answers from each subject's last block: those may be read with FollowOwnTrail.
+func (s *Store) OwnSubjectOnly(ctx context.Context, p int, tickets map[string]string) (map[string]bool, error) {
+	filters := make([]string, 0, len(tickets))
+	for id := range tickets {
+		filters = append(filters, TicketFilter(id))
+	}
+	msgs, err := s.lastMessages(ctx, filters)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]bool, len(tickets))
+	foreign := map[string]bool{}
+	for _, m := range msgs {
+		_, id := ticketOfSubject(m.Subject)
+		if tenant, ok := tickets[id]; ok && m.Subject == StoredSubject(p, tenant, id) {
+			out[id] = true
+		} else {
+			foreign[id] = true
+		}
+	}
+	for id := range foreign {
+		delete(out, id)
+	}
+	return out, nil
+}
+
 // staleAppends returns the appends (indexes into appends) whose ExpectedVersion is no
 // longer the last message of their ticket's subject, in one request: the entries that
 // made an atomic batch fail with a wrong last sequence.

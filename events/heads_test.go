@@ -117,3 +117,46 @@ func TestStarted(t *testing.T) {
 		t.Errorf("a ticket id two tenants hold: Started = true")
 	}
 }
+
+// TestOwnSubjectOnly: a ticket whose messages are all under its own tenant's subject is
+// told so, and its trail read on that subject is the one read whole; a ticket id another
+// tenant's subject holds too, and one without messages, are not.
+func TestOwnSubjectOnly(t *testing.T) {
+	const n = 4
+	s, _ := newStoreN(t, n)
+	ctx := context.Background()
+	alone, shared, none := eventstest.NewTicketID(t), eventstest.NewTicketID(t), eventstest.NewTicketID(t)
+	a, err := s.Append(ctx, events.Append{Tenant: "acme", TicketID: alone, Events: []events.Event{{Data: eventstest.OpenedFixture("x")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, events.Append{Tenant: "acme", TicketID: alone, ExpectedVersion: a.Version, PrevHash: a.Events[0].Hash,
+		Events: []events.Event{{Data: events.Commented{Body: "more"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tenant := range []string{"acme", "globex"} {
+		if _, err := s.Append(ctx, events.Append{Tenant: tenant, TicketID: shared, Events: []events.Event{{Data: eventstest.OpenedFixture("x")}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := partitionOf("acme", alone, n)
+	got, err := s.OwnSubjectOnly(ctx, p, map[string]string{alone: "acme", shared: "acme", none: "acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got[alone] || got[shared] || got[none] {
+		t.Fatalf("OwnSubjectOnly = %v, want only %s", got, alone)
+	}
+	own, err := s.FollowOwnTrail(ctx, p, "acme", alone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, err := s.FollowTrail(ctx, alone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(own.Raws) != 2 || len(own.Raws) != len(whole.Raws) || own.Version != whole.Version || own.Head != whole.Head || own.Seen() != whole.Seen() {
+		t.Fatalf("own-subject trail %d events at version %d, seen %d; whole %d at %d, seen %d",
+			len(own.Raws), own.Version, own.Seen(), len(whole.Raws), whole.Version, whole.Seen())
+	}
+}

@@ -413,10 +413,15 @@ func (s *Store) Load(ctx context.Context, ticketID string) ([]Raw, uint64, error
 // (Subject(tenant, id), which is stored on one subject: a refused message counts, since
 // appends are checked against the last message of their own stored subject).
 func (s *Store) load(ctx context.Context, ticketID string) ([]Raw, map[string]uint64, error) {
+	return s.loadFiltered(ctx, ticketID, TicketFilter(ticketID))
+}
+
+// loadFiltered is load of the ticket's messages filter matches.
+func (s *Store) loadFiltered(ctx context.Context, ticketID, filter string) ([]Raw, map[string]uint64, error) {
 	if !ValidToken(ticketID) {
 		return nil, nil, ErrNotFound
 	}
-	msgs, err := s.messagesAfter(ctx, TicketFilter(ticketID), 0)
+	msgs, err := s.messagesAfter(ctx, filter, 0)
 	if err != nil {
 		return nil, nil, fmt.Errorf("load ticket %s: %w", ticketID, err)
 	}

@@ -23,6 +23,23 @@ func (s *Store) FollowTrail(ctx context.Context, ticketID string) (Trail, error)
 	if err != nil {
 		return Trail{}, err
 	}
+	return followed(ticketID, history, last), nil
+}
+
+// FollowOwnTrail is FollowTrail of a ticket whose messages are all under its own tenant's
+// stored subject in partition p (Store.OwnSubjectOnly tells): read on that literal
+// subject, which the server finds by its index; a wildcard filter makes it look through
+// the stream's blocks for matches, a cost that grows with the log.
+func (s *Store) FollowOwnTrail(ctx context.Context, p int, tenant, ticketID string) (Trail, error) {
+	history, last, err := s.loadFiltered(ctx, ticketID, StoredSubject(p, tenant, ticketID))
+	if err != nil {
+		return Trail{}, err
+	}
+	return followed(ticketID, history, last), nil
+}
+
+// followed is the trail of a ticket's loaded history (see FollowTrail).
+func followed(ticketID string, history []Raw, last map[string]uint64) Trail {
 	trusted, head, rejected := Trusted(history)
 	// The next append is checked against the last message of the ticket's own subject:
 	// a message under another tenant's subject of the same ticket id (refused by every
@@ -43,7 +60,7 @@ func (s *Store) FollowTrail(ctx context.Context, ticketID string) (Trail, error)
 			t.refuse(re)
 		}
 	}
-	return t, nil
+	return t
 }
 
 func (t *Trail) refuse(err *RejectedError) {

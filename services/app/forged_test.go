@@ -23,7 +23,7 @@ import (
 // TestForgedEventsAreDeadLetteredEverywhere gets forged events into the log the only way
 // left, with the break-glass admin credentials: a whole P1 ticket whose hash does not
 // match, and a manual escalation of an honest ticket linked to an event it does not
-// have. Each reader — routing, SLA, both escalation handlers and the projector —
+// have. Each reader — routing, SLA, escalation and the projector —
 // dead-letters each of them with the reason and acts on neither; the forged ticket is
 // in no queue, view or report, and the honest ticket was not escalated.
 func TestForgedEventsAreDeadLetteredEverywhere(t *testing.T) {

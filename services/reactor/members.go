@@ -164,17 +164,23 @@ func (m *members) update() {
 	}
 }
 
-// owned is the share of n partitions this replica takes: partition p belongs to the
-// (p mod k)-th of the k live replicas in instance order, so every replica computes the
-// same split from the same leases, and the shares differ by at most one partition.
-func (m *members) owned(n int) []int {
+// snapshot is the live replicas, in instance order.
+func (m *members) snapshot() []string {
 	m.mu.Lock()
-	live := m.live
-	m.mu.Unlock()
-	me := slices.Index(live, m.self)
+	defer m.mu.Unlock()
+	return m.live
+}
+
+// owner is the replica partition p belongs to among live (in instance order): the
+// (p mod k)-th of the k, so every replica computes the same split from the same leases,
+// and the shares differ by at most one partition.
+func owner(live []string, p int) string { return live[p%len(live)] }
+
+// owned is the share of n partitions self takes among live.
+func owned(live []string, self string, n int) []int {
 	var out []int
 	for p := range n {
-		if p%len(live) == me {
+		if owner(live, p) == self {
 			out = append(out, p)
 		}
 	}

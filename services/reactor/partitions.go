@@ -15,7 +15,8 @@ import (
 // consumer has a priority group with the pinned-client policy, so that even while two
 // replicas disagree about the leases (one joining, one leaving, one killed) the server
 // delivers a partition to one of them only; a replica that gives a partition up unpins
-// itself, and a killed one's pin expires after PinnedTTL.
+// itself, and one that takes over a partition whose owner's lease is gone (killed)
+// unpins that owner rather than wait for its pin to expire after PinnedTTL.
 
 // priorityGroup is the one priority group of every partition consumer. NB: wire name.
 const priorityGroup = "owner"
@@ -53,6 +54,7 @@ func (s *Service) sharePartitions(ctx context.Context, quit <-chan struct{}, rea
 	}
 	held := map[key]*running{}
 	var wg sync.WaitGroup
+	var lastLive []string // the replicas the last share was computed from
 	// release gives partitions up all at once: each lets its batch in hand finish, so one
 	// after the other would add up.
 	release := func(ks []key) {
@@ -65,7 +67,16 @@ func (s *Service) sharePartitions(ctx context.Context, quit <-chan struct{}, rea
 		}
 	}
 	reshare := func() {
-		owned := m.owned(s.partitions())
+		live := m.snapshot()
+		owned := owned(live, m.self, s.partitions())
+		// A partition whose last owner's lease is gone: nobody is left to unpin it.
+		orphaned := map[int]bool{}
+		for _, p := range owned {
+			if lastLive != nil && !slices.Contains(live, owner(lastLive, p)) {
+				orphaned[p] = true
+			}
+		}
+		lastLive = live
 		want := map[key]bool{}
 		for _, h := range s.handlers {
 			for _, p := range owned {
@@ -91,7 +102,7 @@ func (s *Service) sharePartitions(ctx context.Context, quit <-chan struct{}, rea
 			go func() {
 				defer wg.Done()
 				defer close(r.done)
-				s.runPartition(ctx, k.handler, k.p, r.quit, started.Done)
+				s.runPartition(ctx, k.handler, k.p, orphaned[k.p], r.quit, started.Done)
 			}()
 		}
 		started.Wait()
@@ -112,8 +123,9 @@ func (s *Service) sharePartitions(ctx context.Context, quit <-chan struct{}, rea
 }
 
 // runPartition consumes one partition until quit, starting over after an error; started
-// is called once, when it consumes or first fails.
-func (s *Service) runPartition(ctx context.Context, h *ticketHandler, p int, quit <-chan struct{}, started func()) {
+// is called once, when it consumes or first fails. orphaned: the partition's last owner
+// is gone, and its pin is dropped before consuming.
+func (s *Service) runPartition(ctx context.Context, h *ticketHandler, p int, orphaned bool, quit <-chan struct{}, started func()) {
 	var once sync.Once
 	defer once.Do(started)
 	// Giving a partition up lets the batch in hand finish (so its events are handled
@@ -139,6 +151,10 @@ func (s *Service) runPartition(ctx context.Context, h *ticketHandler, p int, qui
 	}()
 	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
 		pt, err := h.newPartition(p, later)
+		if err == nil && orphaned {
+			pt.unpin()
+			orphaned = false
+		}
 		if err == nil {
 			err = pt.consume(ctx, quit, func() { once.Do(started) })
 			if err == nil {

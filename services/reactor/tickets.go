@@ -80,6 +80,16 @@ func (h *ticketHandler) newPartition(p int, later context.Context) (*partition, 
 	return &partition{h: h, p: p, durable: partitionConsumer(h.base, p), trails: trails, laterCtx: later}, nil
 }
 
+// unpin drops the partition consumer's pin, whoever holds it, so that the next pull
+// (this replica's or another's) is pinned at once.
+func (pt *partition) unpin() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if s, err := pt.h.svc.store.JetStream().Stream(ctx, events.StreamName); err == nil {
+		_ = s.UnpinConsumer(ctx, pt.durable, priorityGroup)
+	}
+}
+
 // consume runs the partition's consumer until quit is closed (nil) or ctx ends: it
 // fetches batches and handles each; started is called once it consumes. On the way out it
 // finishes the batch in hand, naks what it fetched beyond it, waits for its Later jobs
@@ -140,11 +150,7 @@ func (pt *partition) consume(ctx context.Context, quit <-chan struct{}, started 
 			}
 		}
 		pt.later.Wait()
-		uctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		if s, err := js.Stream(uctx, events.StreamName); err == nil {
-			_ = s.UnpinConsumer(uctx, pt.durable, priorityGroup)
-		}
+		pt.unpin()
 	}()
 	batch := make([]jetstream.Msg, 0, batchSize)
 	for {
@@ -251,7 +257,8 @@ func rawOf(m jetstream.Msg) (events.Raw, error) {
 
 // resolve finds each ticket's trail: the partition's own, else, for an event that starts
 // its ticket, a new one (one request checks that nothing came before any of them), else
-// one batched read of the ticket's history, for all the batch's tickets at once.
+// one batched read of the ticket's history, on its literal stored subject when one request
+// for all of them shows no other tenant's subject of the id.
 func (pt *partition) resolve(ctx context.Context, works []*ticketWork) {
 	store := pt.h.svc.store
 	var claims []events.Raw
@@ -270,6 +277,18 @@ func (pt *partition) resolve(ctx context.Context, works []*ticketWork) {
 	if err != nil {
 		pt.h.svc.log.Warn("could not check the batch's new tickets at once; reading their histories", zap.Error(err))
 	}
+	loads := map[string]string{} // id → tenant
+	for _, w := range missing {
+		if !started[w.id] {
+			loads[w.id] = w.raws[0].Tenant
+		}
+	}
+	var own map[string]bool
+	if len(loads) > 0 {
+		if own, err = store.OwnSubjectOnly(ctx, pt.p, loads); err != nil {
+			pt.h.svc.log.Warn("could not tell which tickets have their own subject only; reading them whole", zap.Error(err))
+		}
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(ioConcurrency)
 	for _, w := range missing {
@@ -278,7 +297,13 @@ func (pt *partition) resolve(ctx context.Context, works []*ticketWork) {
 			continue
 		}
 		g.Go(func() error {
-			t, err := store.FollowTrail(gctx, w.id)
+			var t events.Trail
+			var err error
+			if own[w.id] {
+				t, err = store.FollowOwnTrail(gctx, pt.p, loads[w.id], w.id)
+			} else {
+				t, err = store.FollowTrail(gctx, w.id)
+			}
 			if err != nil {
 				w.err = fmt.Errorf("load ticket %s: %w", w.id, err)
 				return nil
