@@ -17,7 +17,8 @@ func ownSubjectFilter(tenant, ticketID string) string {
 }
 
 // lastMessages returns the last message of every subject the filters match, in one
-// batched direct get (jetstreamext.GetLastMsgsFor; the stream allows direct gets).
+// batched direct get (jetstreamext.GetLastMsgsFor; the stream allows direct gets), or an
+// error when they match more than the server sends in one answer.
 func (s *Store) lastMessages(ctx context.Context, filters []string) ([]*jetstream.RawStreamMsg, error) {
 	if len(filters) == 0 {
 		return nil, nil
@@ -26,7 +27,11 @@ func (s *Store) lastMessages(ctx context.Context, filters []string) ([]*jetstrea
 	// caller forever: the committer's workers wait on this one.
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
-	msgs, err := jetstreamext.GetLastMsgsFor(ctx, s.js, StreamName, filters, jetstreamext.GetLastMsgsBatchSize(2*len(filters)))
+	// No batch size: the server would stop at it without saying so, and a subject left
+	// out could be another tenant's of a ticket id (see Started). Without one it sends
+	// every match, or refuses more than 1,024 with an error, which callers answer by
+	// reading the tickets whole.
+	msgs, err := jetstreamext.GetLastMsgsFor(ctx, s.js, StreamName, filters)
 	if err != nil {
 		return nil, fmt.Errorf("last messages of %d tickets: %w", len(filters), err)
 	}

@@ -160,3 +160,54 @@ func TestOwnSubjectOnly(t *testing.T) {
 			len(own.Raws), own.Version, own.Seen(), len(whole.Raws), whole.Version, whole.Seen())
 	}
 }
+
+// TestLastMessagesNeverTruncate: a request whose filters match more subjects than the
+// server answers at once fails instead of leaving some out (a subject left out could be
+// another tenant's of a ticket id), so callers read the tickets whole.
+func TestLastMessagesNeverTruncate(t *testing.T) {
+	const n = 4
+	s, _ := newStoreN(t, n)
+	ctx := context.Background()
+	tickets := map[string]string{}
+	var appends []events.Append
+	for range 1025 {
+		id := eventstest.NewTicketID(t)
+		tickets[id] = "acme"
+		appends = append(appends, events.Append{Tenant: "acme", TicketID: id, Events: []events.Event{{Data: eventstest.OpenedFixture("x")}}})
+	}
+	for i := 0; i < len(appends); i += 500 {
+		for _, r := range s.AppendBatch(ctx, appends[i:min(i+500, len(appends))]) {
+			if r.Err != nil {
+				t.Fatal(r.Err)
+			}
+		}
+	}
+	if got, err := s.OwnSubjectOnly(ctx, 0, tickets); err == nil {
+		t.Fatalf("1,025 subjects in one request: %d answers and no error", len(got))
+	}
+	delete(tickets, appends[0].TicketID)
+	if _, err := s.OwnSubjectOnly(ctx, 0, tickets); err != nil {
+		t.Fatalf("1,024 subjects in one request: %v", err)
+	}
+}
+
+// TestOwnSubjectOnlySeesEveryTenant: another tenant's subject of a ticket id counts
+// however many subjects the other ids of the request have.
+func TestOwnSubjectOnlySeesEveryTenant(t *testing.T) {
+	const n = 4
+	s, _ := newStoreN(t, n)
+	ctx := context.Background()
+	x, y := eventstest.NewTicketID(t), eventstest.NewTicketID(t)
+	for _, k := range []struct{ tenant, id string }{{"acme", x}, {"acme", y}, {"globex", y}, {"initech", y}, {"umbrella", y}, {"globex", x}} {
+		if _, err := s.Append(ctx, events.Append{Tenant: k.tenant, TicketID: k.id, Events: []events.Event{{Data: eventstest.OpenedFixture("x")}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.OwnSubjectOnly(ctx, partitionOf("acme", x, n), map[string]string{x: "acme", y: "acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[x] || got[y] {
+		t.Fatalf("OwnSubjectOnly = %v: both ids are held by other tenants too", got)
+	}
+}

@@ -3,6 +3,7 @@ package events_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -175,5 +176,47 @@ func TestVerifierRefusesASecondStart(t *testing.T) {
 	}
 	if reason := rejectedReason(t, v.Check(context.Background(), restart)); !strings.Contains(reason, "last accepted event (seq 8)") {
 		t.Errorf("a second opened event after the head: %q", reason)
+	}
+}
+
+// TestVerifierFromStartLoadsOnlyEvictedTickets: a reader from the log's start holding
+// two heads loads no history for the first event of each new ticket, however many heads
+// it evicted before, and loads the history of an evicted ticket, whose second start it
+// refuses.
+func TestVerifierFromStartLoadsOnlyEvictedTickets(t *testing.T) {
+	var log []events.Raw
+	loaded := map[string]int{}
+	load := func(_ context.Context, ticket string) ([]events.Raw, error) {
+		loaded[ticket]++
+		var out []events.Raw
+		for _, r := range log {
+			if r.TicketID == ticket {
+				out = append(out, r)
+			}
+		}
+		return out, nil
+	}
+	v, err := events.NewVerifier(events.VerifierConfig{Load: load, FromStart: true, Heads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(r events.Raw) error {
+		log = append(log, r)
+		return v.Check(context.Background(), r)
+	}
+	for i := range 10 {
+		id := fmt.Sprintf("T%d", i)
+		if err := check(sealed(t, "acme", id, uint64(i+1), "", events.Opened{Title: id})); err != nil {
+			t.Fatalf("opening of %s: %v", id, err)
+		}
+	}
+	if len(loaded) != 0 {
+		t.Fatalf("loads for new tickets: %v", loaded)
+	}
+	if reason := rejectedReason(t, check(sealed(t, "acme", "T0", 11, "", events.Opened{Title: "again"}))); !strings.Contains(reason, "last accepted event (seq 1)") {
+		t.Errorf("a second start of an evicted ticket: %q", reason)
+	}
+	if loaded["T0"] != 1 || len(loaded) != 1 {
+		t.Errorf("loads %v, want one of T0's history", loaded)
 	}
 }

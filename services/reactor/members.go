@@ -21,7 +21,7 @@ import (
 const MembersBucket = "MEMBERS"
 
 // Lease timing: a SIGKILLed replica's partitions move after at most LeaseTTL plus one
-// refresh (and the pinned consumer's PinnedTTL, which runs at the same time).
+// refresh; the replica that takes one over unpins the gone one at once.
 const (
 	LeaseRefresh = time.Second
 	LeaseTTL     = 3 * time.Second
