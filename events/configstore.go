@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/synadia-io/orbit.go/jetstreamext"
 )
 
 // Tenant configuration (calendars, SLA policies, groups, routing and escalation rules) is
@@ -165,12 +166,26 @@ func (s *Store) FollowConfigs(ctx context.Context, handle func(ConfigVersion)) (
 	})
 }
 
-// ConfigHead is the CONFIG stream's last sequence (one request): a follower that has
-// seen it has seen every version applied so far.
-func (s *Store) ConfigHead(ctx context.Context) (uint64, error) {
-	stream, err := s.js.Stream(ctx, ConfigStreamName) // a fresh STREAM.INFO
+// ConfigAfter is the sequence of the CONFIG stream's first message after seq, 0 when it
+// holds none (one request): a follower that has seen seq has seen every version applied
+// so far when it is 0. One batched direct get, which the server answers beside the
+// JetStream API (a STREAM.INFO waits in that queue with every other API request).
+func (s *Store) ConfigAfter(ctx context.Context, seq uint64) (uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	msgs, err := jetstreamext.GetBatch(ctx, s.js, ConfigStreamName, 1, jetstreamext.GetBatchSeq(seq+1),
+		jetstreamext.GetBatchSubject(ConfigSubjectPrefix+".>"))
 	if err != nil {
-		return 0, fmt.Errorf("config stream: %w", err)
+		return 0, fmt.Errorf("config stream after seq %d: %w", seq, err)
 	}
-	return stream.CachedInfo().State.LastSeq, nil
+	for m, err := range msgs {
+		if errors.Is(err, jetstreamext.ErrNoMessages) {
+			return 0, nil
+		}
+		if err != nil {
+			return 0, fmt.Errorf("config stream after seq %d: %w", seq, err)
+		}
+		return m.Sequence, nil
+	}
+	return 0, nil
 }

@@ -77,3 +77,37 @@ func TestConcurrentConfigAppliesGetDistinctVersions(t *testing.T) {
 		t.Fatalf("current %+v after %d applied and %d conflicts", cur, len(versions), conflict)
 	}
 }
+
+// TestConfigAfter: the first CONFIG message after a sequence, 0 when there is none.
+func TestConfigAfter(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	after := func(seq uint64) uint64 {
+		t.Helper()
+		next, err := s.ConfigAfter(ctx, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return next
+	}
+	if got := after(0); got != 0 {
+		t.Fatalf("empty stream: ConfigAfter(0) = %d, want 0", got)
+	}
+	v1, err := s.ApplyConfig(ctx, "acme", json.RawMessage(`{"tenant":"acme"}`), "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2, err := s.ApplyConfig(ctx, "globex", json.RawMessage(`{"tenant":"globex"}`), "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := after(0); got != v1.Sequence {
+		t.Errorf("ConfigAfter(0) = %d, want %d", got, v1.Sequence)
+	}
+	if got := after(v1.Sequence); got != v2.Sequence {
+		t.Errorf("ConfigAfter(%d) = %d, want %d", v1.Sequence, got, v2.Sequence)
+	}
+	if got := after(v2.Sequence); got != 0 {
+		t.Errorf("ConfigAfter(last) = %d, want 0", got)
+	}
+}

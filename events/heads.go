@@ -80,35 +80,6 @@ func (s *Store) Heads(ctx context.Context, p int, tickets map[string]string) (ma
 	return out, nil
 }
 
-// OwnSubjectOnly tells, for tickets of partition p (id → tenant), which have messages
-// under their own tenant's stored subject only (and at least one there), in one request
-// for the last message of every subject of the ids (TicketFilter), which the server
-// answers from each subject's last block: those may be read with FollowOwnTrail.
-func (s *Store) OwnSubjectOnly(ctx context.Context, p int, tickets map[string]string) (map[string]bool, error) {
-	filters := make([]string, 0, len(tickets))
-	for id := range tickets {
-		filters = append(filters, TicketFilter(id))
-	}
-	msgs, err := s.lastMessages(ctx, filters)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]bool, len(tickets))
-	foreign := map[string]bool{}
-	for _, m := range msgs {
-		_, id := ticketOfSubject(m.Subject)
-		if tenant, ok := tickets[id]; ok && m.Subject == StoredSubject(p, tenant, id) {
-			out[id] = true
-		} else {
-			foreign[id] = true
-		}
-	}
-	for id := range foreign {
-		delete(out, id)
-	}
-	return out, nil
-}
-
 // staleAppends returns the appends (indexes into appends) whose ExpectedVersion is no
 // longer the last message of their ticket's subject, in one request: the entries that
 // made an atomic batch fail with a wrong last sequence.
@@ -198,38 +169,47 @@ func (s *Store) Between(ctx context.Context, p int, tenant, ticketID string, fro
 	return out, nil
 }
 
-// Started tells, for events that claim to start their ticket (no prevhash), which really
-// are the first message of their ticket under any tenant's subject, in one request for all
-// of them. A claim holds when both are true:
-//   - the server checked, as it stored the event, that its own stored subject was empty
-//     (Raw.OpensSubject);
-//   - no other tenant's subject holds a message of the ticket id: one batched direct get of
-//     the last message of every subject of the ids (TicketFilter), which the server answers
-//     from each subject's last block.
-//
-// A claim that fails the second only because another tenant's message came later is
-// answered false too: the caller then reads the ticket's history, which tells exactly.
-func (s *Store) Started(ctx context.Context, claims []Raw) (map[string]bool, error) {
-	out := make(map[string]bool, len(claims))
-	filters := make([]string, 0, len(claims))
-	tenants := make(map[string]string, len(claims))
-	for _, r := range claims {
-		if r.PrevHash != "" || !r.OpensSubject {
-			out[r.TicketID] = false
-			continue
-		}
-		out[r.TicketID] = true
-		tenants[r.TicketID] = r.Tenant
-		filters = append(filters, TicketFilter(r.TicketID))
+// TicketSubjects is, for each of some ticket ids, the stored subjects that hold messages
+// of it: the subject of every tenant the id was ever published under (Store.SubjectsOf).
+type TicketSubjects map[string][]string
+
+// SubjectsOf returns the stored subjects of each ticket id, in one request for the last
+// message of every subject of the ids (TicketFilter), which the server answers from each
+// subject's last block; an error when they match more subjects than the server sends in
+// one answer (more than 1,024).
+func (s *Store) SubjectsOf(ctx context.Context, ids []string) (TicketSubjects, error) {
+	filters := make([]string, len(ids))
+	for i, id := range ids {
+		filters[i] = TicketFilter(id)
 	}
 	msgs, err := s.lastMessages(ctx, filters)
 	if err != nil {
-		return nil, fmt.Errorf("first messages of %d tickets: %w", len(filters), err)
+		return nil, err
 	}
+	out := make(TicketSubjects, len(ids))
 	for _, m := range msgs {
-		if tenant, id := ticketOfSubject(m.Subject); tenant != tenants[id] {
-			out[id] = false
-		}
+		_, id := ticketOfSubject(m.Subject)
+		out[id] = append(out[id], m.Subject)
 	}
 	return out, nil
+}
+
+// Started tells whether an event that claims to start its ticket (no prevhash) really is
+// the first message of its ticket under any tenant's subject; ts must hold the ticket's
+// subjects as read after the event was stored. Both must be true:
+//   - the server checked, as it stored the event, that its own stored subject was empty
+//     (Raw.OpensSubject);
+//   - no other tenant's subject holds a message of the ticket id.
+//
+// A claim that fails the second only because another tenant's message came later is
+// answered false too: the caller then reads the ticket's history, which tells exactly.
+func (ts TicketSubjects) Started(r Raw) bool {
+	return r.PrevHash == "" && r.OpensSubject && ts.OwnOnly(r.Partition, r.Tenant, r.TicketID)
+}
+
+// OwnOnly tells whether the ticket's messages are all under its own tenant's stored
+// subject in partition p, and there are some: then FollowOwnTrail reads its whole history.
+func (ts TicketSubjects) OwnOnly(p int, tenant, ticketID string) bool {
+	subjects := ts[ticketID]
+	return len(subjects) == 1 && subjects[0] == StoredSubject(p, tenant, ticketID)
 }

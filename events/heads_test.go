@@ -104,24 +104,25 @@ func TestStarted(t *testing.T) {
 	if stored(next.Version).OpensSubject {
 		t.Error("a later event of a ticket: OpensSubject = true")
 	}
-	started, err := s.Started(ctx, claims)
+	var ids []string
+	for _, r := range claims {
+		ids = append(ids, r.TicketID)
+	}
+	subjects, err := s.SubjectsOf(ctx, ids)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i, c := range cases {
-		if got := started[claims[i].TicketID]; got != c.want && claims[i].TicketID != shared {
+		if got := subjects.Started(claims[i]); got != c.want {
 			t.Errorf("%s: Started = %v, want %v", c.name, got, c.want)
 		}
 	}
-	if started[shared] {
-		t.Errorf("a ticket id two tenants hold: Started = true")
-	}
 }
 
-// TestOwnSubjectOnly: a ticket whose messages are all under its own tenant's subject is
+// TestOwnOnly: a ticket whose messages are all under its own tenant's subject is
 // told so, and its trail read on that subject is the one read whole; a ticket id another
 // tenant's subject holds too, and one without messages, are not.
-func TestOwnSubjectOnly(t *testing.T) {
+func TestOwnOnly(t *testing.T) {
 	const n = 4
 	s, _ := newStoreN(t, n)
 	ctx := context.Background()
@@ -140,12 +141,14 @@ func TestOwnSubjectOnly(t *testing.T) {
 		}
 	}
 	p := partitionOf("acme", alone, n)
-	got, err := s.OwnSubjectOnly(ctx, p, map[string]string{alone: "acme", shared: "acme", none: "acme"})
+	subjects, err := s.SubjectsOf(ctx, []string{alone, shared, none})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !got[alone] || got[shared] || got[none] {
-		t.Fatalf("OwnSubjectOnly = %v, want only %s", got, alone)
+	for _, id := range []string{alone, shared, none} {
+		if got := subjects.OwnOnly(partitionOf("acme", id, n), "acme", id); got != (id == alone) {
+			t.Errorf("OwnOnly(%s) = %v, want %v (subjects %v)", id, got, id == alone, subjects[id])
+		}
 	}
 	own, err := s.FollowOwnTrail(ctx, p, "acme", alone)
 	if err != nil {
@@ -168,11 +171,11 @@ func TestLastMessagesNeverTruncate(t *testing.T) {
 	const n = 4
 	s, _ := newStoreN(t, n)
 	ctx := context.Background()
-	tickets := map[string]string{}
+	var ids []string
 	var appends []events.Append
 	for range 1025 {
 		id := eventstest.NewTicketID(t)
-		tickets[id] = "acme"
+		ids = append(ids, id)
 		appends = append(appends, events.Append{Tenant: "acme", TicketID: id, Events: []events.Event{{Data: eventstest.OpenedFixture("x")}}})
 	}
 	for i := 0; i < len(appends); i += 500 {
@@ -182,18 +185,17 @@ func TestLastMessagesNeverTruncate(t *testing.T) {
 			}
 		}
 	}
-	if got, err := s.OwnSubjectOnly(ctx, 0, tickets); err == nil {
+	if got, err := s.SubjectsOf(ctx, ids); err == nil {
 		t.Fatalf("1,025 subjects in one request: %d answers and no error", len(got))
 	}
-	delete(tickets, appends[0].TicketID)
-	if _, err := s.OwnSubjectOnly(ctx, 0, tickets); err != nil {
+	if _, err := s.SubjectsOf(ctx, ids[1:]); err != nil {
 		t.Fatalf("1,024 subjects in one request: %v", err)
 	}
 }
 
-// TestOwnSubjectOnlySeesEveryTenant: another tenant's subject of a ticket id counts
+// TestSubjectsOfSeesEveryTenant: another tenant's subject of a ticket id counts
 // however many subjects the other ids of the request have.
-func TestOwnSubjectOnlySeesEveryTenant(t *testing.T) {
+func TestSubjectsOfSeesEveryTenant(t *testing.T) {
 	const n = 4
 	s, _ := newStoreN(t, n)
 	ctx := context.Background()
@@ -203,11 +205,11 @@ func TestOwnSubjectOnlySeesEveryTenant(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	got, err := s.OwnSubjectOnly(ctx, partitionOf("acme", x, n), map[string]string{x: "acme", y: "acme"})
+	subjects, err := s.SubjectsOf(ctx, []string{x, y})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got[x] || got[y] {
-		t.Fatalf("OwnSubjectOnly = %v: both ids are held by other tenants too", got)
+	if subjects.OwnOnly(partitionOf("acme", x, n), "acme", x) || subjects.OwnOnly(partitionOf("acme", y, n), "acme", y) {
+		t.Fatalf("OwnOnly true for ids other tenants hold too: %v", subjects)
 	}
 }

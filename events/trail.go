@@ -27,7 +27,7 @@ func (s *Store) FollowTrail(ctx context.Context, ticketID string) (Trail, error)
 }
 
 // FollowOwnTrail is FollowTrail of a ticket whose messages are all under its own tenant's
-// stored subject in partition p (Store.OwnSubjectOnly tells): read on that literal
+// stored subject in partition p (TicketSubjects.OwnOnly tells): read on that literal
 // subject, which the server finds by its index; a wildcard filter makes it look through
 // the stream's blocks for matches, a cost that grows with the log.
 func (s *Store) FollowOwnTrail(ctx context.Context, p int, tenant, ticketID string) (Trail, error) {

@@ -65,31 +65,37 @@ func (c *Configs) take(v events.ConfigVersion) {
 // syncWait bounds how long Sync waits for the follower.
 const syncWait = 5 * time.Second
 
-// Sync returns once every version applied before the call has been taken in (one request
-// for the stream's head), so that a ticket opened right after its tenant's configuration
-// is decided with it.
+// Sync returns once every version applied before the call has been taken in (usually one
+// request, asking for anything after what the follower has seen), so that a ticket
+// opened right after its tenant's configuration is decided with it.
 func (c *Configs) Sync(ctx context.Context) error {
-	head, err := c.store.ConfigHead(ctx)
-	if err != nil {
-		return err
-	}
 	timeout := time.NewTimer(syncWait)
 	defer timeout.Stop()
 	for {
 		c.mu.Lock()
-		seen, moved := c.seen, c.moved
+		seen := c.seen
 		c.mu.Unlock()
-		if seen >= head {
-			return nil
+		next, err := c.store.ConfigAfter(ctx, seen)
+		if err != nil || next == 0 {
+			return err
 		}
-		select {
-		case <-moved:
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-c.sub.Done():
-			return fmt.Errorf("tenant configurations: follower stopped: %v", c.sub.Err())
-		case <-timeout.C:
-			return fmt.Errorf("tenant configurations: follower at CONFIG seq %d, head %d after %s", seen, head, syncWait)
+		for seen < next {
+			c.mu.Lock()
+			moved := c.moved
+			seen = c.seen
+			c.mu.Unlock()
+			if seen >= next {
+				break
+			}
+			select {
+			case <-moved:
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-c.sub.Done():
+				return fmt.Errorf("tenant configurations: follower stopped: %v", c.sub.Err())
+			case <-timeout.C:
+				return fmt.Errorf("tenant configurations: follower at CONFIG seq %d, seq %d stored after %s", seen, next, syncWait)
+			}
 		}
 	}
 }

@@ -255,52 +255,43 @@ func rawOf(m jetstream.Msg) (events.Raw, error) {
 	return r, nil
 }
 
-// resolve finds each ticket's trail: the partition's own, else, for an event that starts
-// its ticket, a new one (one request checks that nothing came before any of them), else
-// one batched read of the ticket's history, on its literal stored subject when one request
-// for all of them shows no other tenant's subject of the id.
+// resolve finds each ticket's trail: the partition's own; else, for an event that starts
+// its ticket, a new one; else one batched read of the ticket's history, on its literal
+// stored subject when no other tenant's subject holds the id. One request for the batch
+// (Store.SubjectsOf) tells both.
 func (pt *partition) resolve(ctx context.Context, works []*ticketWork) {
 	store := pt.h.svc.store
-	var claims []events.Raw
 	var missing []*ticketWork
+	var ids []string
 	for _, w := range works {
 		if t, ok := pt.trails.Get(w.id); ok {
 			w.trail = t
 			continue
 		}
-		if first := w.raws[0]; first.PrevHash == "" {
-			claims = append(claims, first)
-		}
 		missing = append(missing, w)
+		ids = append(ids, w.id)
 	}
-	started, err := store.Started(ctx, claims)
+	if len(missing) == 0 {
+		return
+	}
+	// Without the subjects every missing ticket is read whole: exact, only slower.
+	subjects, err := store.SubjectsOf(ctx, ids)
 	if err != nil {
-		pt.h.svc.log.Warn("could not check the batch's new tickets at once; reading their histories", zap.Error(err))
-	}
-	loads := map[string]string{} // id → tenant
-	for _, w := range missing {
-		if !started[w.id] {
-			loads[w.id] = w.raws[0].Tenant
-		}
-	}
-	var own map[string]bool
-	if len(loads) > 0 {
-		if own, err = store.OwnSubjectOnly(ctx, pt.p, loads); err != nil {
-			pt.h.svc.log.Warn("could not tell which tickets have their own subject only; reading them whole", zap.Error(err))
-		}
+		pt.h.svc.log.Warn("could not read the batch's new tickets' subjects at once; reading their histories", zap.Error(err))
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(ioConcurrency)
 	for _, w := range missing {
-		if started[w.id] {
+		first := w.raws[0]
+		if subjects.Started(first) {
 			w.trail = &events.Trail{}
 			continue
 		}
 		g.Go(func() error {
 			var t events.Trail
 			var err error
-			if own[w.id] {
-				t, err = store.FollowOwnTrail(gctx, pt.p, loads[w.id], w.id)
+			if subjects.OwnOnly(pt.p, first.Tenant, w.id) {
+				t, err = store.FollowOwnTrail(gctx, pt.p, first.Tenant, w.id)
 			} else {
 				t, err = store.FollowTrail(gctx, w.id)
 			}
