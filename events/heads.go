@@ -16,6 +16,10 @@ func ownSubjectFilter(tenant, ticketID string) string {
 	return SubjectPrefix + ".*." + tenant + "." + ticketID
 }
 
+// headerNumPending is the header of a batched direct get's answer that counts the
+// messages still to come in it.
+const headerNumPending = "Nats-Num-Pending"
+
 // lastMessages returns the last message of every subject the filters match, in one
 // batched direct get (jetstreamext.GetLastMsgsFor; the stream allows direct gets), or an
 // error when they match more than the server sends in one answer.
@@ -28,9 +32,10 @@ func (s *Store) lastMessages(ctx context.Context, filters []string) ([]*jetstrea
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	// No batch size: the server would stop at it without saying so, and a subject left
-	// out could be another tenant's of a ticket id (see Started). Without one it sends
-	// every match, or refuses more than 1,024 with an error, which callers answer by
-	// reading the tickets whole.
+	// out could be another tenant's of a ticket id (see TicketSubjects.Started). Without
+	// one it sends every match, or refuses more than 1,024 with an error, which callers
+	// answer by reading the tickets whole; an answer it cut short at its byte limit says
+	// so in its last message's pending count.
 	msgs, err := jetstreamext.GetLastMsgsFor(ctx, s.js, StreamName, filters)
 	if err != nil {
 		return nil, fmt.Errorf("last messages of %d tickets: %w", len(filters), err)
@@ -44,6 +49,11 @@ func (s *Store) lastMessages(ctx context.Context, filters []string) ([]*jetstrea
 			return nil, fmt.Errorf("last messages of %d tickets: %w", len(filters), err)
 		}
 		out = append(out, m)
+	}
+	if n := len(out); n > 0 {
+		if pending := out[n-1].Header.Get(headerNumPending); pending != "" && pending != "0" {
+			return nil, fmt.Errorf("last messages of %d tickets: the answer stopped with %s more", len(filters), pending)
+		}
 	}
 	return out, nil
 }
