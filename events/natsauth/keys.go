@@ -213,7 +213,7 @@ func (k *Keys) Connect(role Role) ([]nats.Option, error) {
 }
 
 // ConnectOptions returns the connect options for a creds file of role: the user JWT and
-// seed, and the role's inbox prefix.
+// seed, the role's inbox prefix, and the queue of synchronous subscriptions.
 func ConnectOptions(role Role, creds []byte) ([]nats.Option, error) {
 	if !role.Valid() {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownRole, role)
@@ -230,12 +230,18 @@ func ConnectOptions(role Role, creds []byte) ([]nats.Option, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := []nats.Option{nats.UserJWTAndSeed(token, string(seed))}
+	opts := []nats.Option{nats.UserJWTAndSeed(token, string(seed)), nats.SyncQueueLen(syncQueueLen)}
 	if p := InboxPrefix(role); p != "" {
 		opts = append(opts, nats.CustomInboxPrefix(p))
 	}
 	return opts, nil
 }
+
+// syncQueueLen is the channel length of each synchronous subscription (nats.SyncQueueLen):
+// every batched direct get (jetstreamext) subscribes for its answers, at most 1,024
+// messages and the end marker, and the default of 65,536 allocated 512 KiB per request,
+// which made up a sixth of a busy process's heap.
+const syncQueueLen = 2048
 
 // InboxPrefix is the inbox prefix of role for nats.CustomInboxPrefix; "" means the
 // default (auditor, admin) or an unknown role.
