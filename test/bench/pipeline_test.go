@@ -65,9 +65,7 @@ func measurePipeline(t *testing.T, bin string, n int, offered time.Duration) ([]
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	if status, body, err := c.Send(ctx, http.MethodPut, "/v1/tenants/acme/config", "application/yaml", []byte(ldproc.DeskConfig)); err != nil || status != http.StatusOK {
-		t.Fatalf("configure the bench tenant: %d %s %v", status, body, err)
-	}
+	ldproc.ConfigureDesk(ctx, t, c)
 
 	start := time.Now()
 	last := openTicketsReturningLast(t, c, n)

@@ -32,9 +32,7 @@ func measureReplicas(t *testing.T, bin string, n int) []Result {
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	if status, body, err := c.Send(ctx, http.MethodPut, "/v1/tenants/acme/config", "application/yaml", []byte(ldproc.DeskConfig)); err != nil || status != http.StatusOK {
-		t.Fatalf("configure the bench tenant: %d %s %v", status, body, err)
-	}
+	ldproc.ConfigureDesk(ctx, t, c)
 	routing := []*ldproc.Proc{ldproc.Serve(t, bin, run, "routing"), ldproc.Serve(t, bin, run, "routing")}
 	sla := ldproc.Serve(t, bin, run, "sla")
 	log := ldproc.FollowLog(t, run)

@@ -32,9 +32,7 @@ func TestReplicasShareTheLogAndSurviveSIGKILL(t *testing.T) {
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	if status, body, err := c.Send(ctx, http.MethodPut, "/v1/tenants/acme/config", "application/yaml", []byte(ldproc.DeskConfig)); err != nil || status != http.StatusOK {
-		t.Fatalf("configure the tenant: %d %s %v", status, body, err)
-	}
+	ldproc.ConfigureDesk(ctx, t, c)
 	replicas := map[string][]*ldproc.Proc{}
 	for _, svc := range []string{"routing", "sla"} {
 		for range 3 {
