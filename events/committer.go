@@ -3,7 +3,10 @@ package events
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
+
+	lru "github.com/hashicorp/golang-lru/v2"
 )
 
 // ErrCommitterClosed is returned by Committer.Append (and a Group's Do) after Close.
@@ -105,10 +108,26 @@ func (g *Group[T, R]) work() {
 // Committer gathers concurrent appends into atomic batch appends (a Group over
 // Store.AppendBatch). Each append is answered on its own, exactly as Store.AppendBatch
 // answers it. The intake's HTTP commands and the reacting services' batches append
-// through one. It is safe for concurrent use.
+// through one. It remembers the last appends of recently appended tickets (After). It
+// is safe for concurrent use.
 type Committer struct {
 	group *Group[Append, Result]
+
+	mu     sync.Mutex // orders the updates of recent
+	recent *lru.Cache[string, []recentAppend]
 }
+
+// recentAppend is one append a Committer stored: its events, right after version.
+type recentAppend struct {
+	version uint64
+	events  []Event
+}
+
+// Bounds of what a Committer remembers for After: the tickets, and the appends of each.
+const (
+	recentTickets = 16_384
+	recentAppends = 4
+)
 
 // NewCommitter starts workers goroutines (default 2) that each take whatever appends are
 // waiting, up to one atomic batch, and commit them together.
@@ -116,10 +135,55 @@ func NewCommitter(store *Store, workers int) *Committer {
 	if store == nil {
 		panic("events: NewCommitter: nil store")
 	}
+	recent, _ := lru.New[string, []recentAppend](recentTickets) // errors only on a size ≤ 0
+	c := &Committer{recent: recent}
 	// The batch is not tied to any one request's context: a caller going away must not
 	// abort the commit of the others.
-	return &Committer{group: NewGroup(workers, MaxBatch, func(a Append) int { return len(a.Events) },
-		func(appends []Append) []Result { return store.AppendBatch(context.Background(), appends) })}
+	c.group = NewGroup(workers, MaxBatch, func(a Append) int { return len(a.Events) },
+		func(appends []Append) []Result {
+			results := store.AppendBatch(context.Background(), appends)
+			c.remember(appends, results)
+			return results
+		})
+	return c
+}
+
+// remember keeps the stored appends for After.
+func (c *Committer) remember(appends []Append, results []Result) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, r := range results {
+		if r.Err != nil || r.Duplicate || len(r.Events) == 0 {
+			continue
+		}
+		a := appends[i]
+		kept, _ := c.recent.Peek(a.TicketID)
+		if len(kept) == recentAppends {
+			kept = kept[1:]
+		}
+		c.recent.Add(a.TicketID, append(slices.Clone(kept), recentAppend{version: a.ExpectedVersion, events: r.Events}))
+	}
+}
+
+// After returns the events this committer stored on the ticket right after version (the
+// stream sequence of its last message, whose event has hash head), through consecutive
+// appends it remembers, in order; none when it remembers no append made on that head.
+// They need no check, as Trail.Recorded explains: each append was built on the head
+// before it, and its optimistic concurrency proved nothing came between. Another
+// handler of the process catches a trail up with them instead of reading the log.
+func (c *Committer) After(ticketID string, version uint64, head string) []Event {
+	c.mu.Lock()
+	kept, _ := c.recent.Peek(ticketID)
+	c.mu.Unlock()
+	var out []Event
+	for _, a := range kept {
+		if a.version == version && a.events[0].PrevHash == head {
+			out = append(out, a.events...)
+			last := a.events[len(a.events)-1]
+			version, head = last.Sequence, last.Hash
+		}
+	}
+	return out
 }
 
 // Append queues a and waits for its result or, until it is queued, ctx.

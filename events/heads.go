@@ -36,7 +36,7 @@ func (s *Store) lastMessages(ctx context.Context, filters []string) ([]*jetstrea
 	// one it sends every match, or refuses more than 1,024 with an error, which callers
 	// answer by reading the tickets whole; an answer it cut short at its byte limit says
 	// so in its last message's pending count.
-	msgs, err := jetstreamext.GetLastMsgsFor(ctx, s.js, StreamName, filters)
+	msgs, err := jetstreamext.GetLastMsgsFor(ctx, s.reads, StreamName, filters)
 	if err != nil {
 		return nil, fmt.Errorf("last messages of %d tickets: %w", len(filters), err)
 	}
@@ -128,7 +128,7 @@ func (s *Store) messagesAfter(ctx context.Context, filter string, after uint64) 
 	defer cancel()
 	var out []*jetstream.RawStreamMsg
 	for {
-		msgs, err := jetstreamext.GetBatch(ctx, s.js, StreamName, readBatch,
+		msgs, err := jetstreamext.GetBatch(ctx, s.reads, StreamName, readBatch,
 			jetstreamext.GetBatchSeq(after+1), jetstreamext.GetBatchSubject(filter))
 		if err != nil {
 			return nil, err

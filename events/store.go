@@ -48,6 +48,12 @@ type StoreConfig struct {
 	// for the stream Provision creates; any other value must be the stream's (else
 	// ErrLayout).
 	Partitions int
+	// Reads, when set, is the connection the store reads the ticket log on (default the
+	// store's own). nats-server answers a direct get inline on the connection that asks,
+	// so a read waiting for a commit (which holds the stream until its fsync) holds up
+	// everything else the connection carries: acks, publishes, other requests. Give a
+	// process that reads and consumes under load a second connection of the same role.
+	Reads *nats.Conn
 }
 
 func (c *StoreConfig) setDefaults() {
@@ -67,8 +73,9 @@ func (c *StoreConfig) setDefaults() {
 type Store struct {
 	nc     *nats.Conn
 	js     jetstream.JetStream
-	stream jetstream.Stream
-	cfg    StoreConfig // Partitions is the stream's
+	reads  jetstream.JetStream // on StoreConfig.Reads: the ticket log's direct gets
+	stream jetstream.Stream    // TICKETS, read on reads
+	cfg    StoreConfig         // Partitions is the stream's
 }
 
 // StreamConfig is the TICKETS stream configuration the store creates or updates to:
@@ -137,7 +144,13 @@ func OpenStore(ctx context.Context, nc *nats.Conn, cfg StoreConfig) (*Store, err
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	stream, err := js.Stream(ctx, StreamName)
+	reads := js
+	if cfg.Reads != nil {
+		if reads, err = jetstream.New(cfg.Reads); err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+	}
+	stream, err := reads.Stream(ctx, StreamName)
 	if err != nil {
 		return nil, fmt.Errorf("open stream %s: %w", StreamName, err)
 	}
@@ -147,7 +160,7 @@ func OpenStore(ctx context.Context, nc *nats.Conn, cfg StoreConfig) (*Store, err
 	if _, err := js.Stream(ctx, ConfigStreamName); err != nil {
 		return nil, fmt.Errorf("open stream %s: %w", ConfigStreamName, err)
 	}
-	return &Store{nc: nc, js: js, stream: stream, cfg: cfg}, nil
+	return &Store{nc: nc, js: js, reads: reads, stream: stream, cfg: cfg}, nil
 }
 
 // JetStream returns the store's JetStream context, for consumers of the stream.
@@ -249,57 +262,51 @@ func (s *Store) Append(ctx context.Context, a Append) (Appended, error) {
 
 // AppendBatch appends the events of many tickets in as few atomic batches as possible
 // (group commit: one fsync for many tickets). Each Append succeeds or fails on its own.
-// One conflict or duplicate refuses a whole batch, and the server does not say which
-// entry: the store then asks for the last message of every ticket of the batch (one
-// request), answers the appends behind their ticket's head ErrConflict and commits the
-// rest again; a batch refused once more (a duplicate, or another writer in between) is
-// split in halves committed on their own, down to the refused appends alone. Results are
-// in the order of the appends.
+//   - Of several appends to one ticket, only the first goes into a batch: the others
+//     were built on the same head and cannot all hold. They follow in the next batch,
+//     or, once an earlier one of their ticket is stored, get ErrConflict unsent.
+//   - One conflict or duplicate refuses a whole batch, and the server does not say which
+//     entry: the store then asks for the last message of every ticket of the batch (one
+//     request), answers the appends behind their ticket's head ErrConflict and commits
+//     the rest again. A batch refused with no stale append (a duplicate) is split in
+//     halves committed on their own, down to the refused appends alone.
+//
+// Results are in the order of the appends.
 func (s *Store) AppendBatch(ctx context.Context, appends []Append) []Result {
 	results := make([]Result, len(appends))
 	preps := make([]prepared, len(appends))
-	var commitAll func(members []int, sifted bool)
-	commitAll = func(members []int, sifted bool) {
-		if len(members) == 1 {
-			i := members[0]
-			results[i].Appended, results[i].Err = s.commit(ctx, preps[i].msgs, preps[i].events)
+	var commitAll func(members []int)
+	commitAll = func(members []int) {
+		var first, later []int
+		sent := map[string]bool{}
+		for _, i := range members {
+			if sent[appends[i].TicketID] {
+				later = append(later, i)
+				continue
+			}
+			sent[appends[i].TicketID] = true
+			first = append(first, i)
+		}
+		s.commitDistinct(ctx, appends, preps, results, first)
+		if len(later) == 0 {
 			return
 		}
-		var msgs []*nats.Msg
-		var all []Event
-		for _, i := range members {
-			msgs = append(msgs, preps[i].msgs...)
-			all = append(all, preps[i].events...)
-		}
-		if _, err := s.commit(ctx, msgs, all); err != nil {
-			if stale, serr := s.staleAppends(ctx, appends, members); !sifted && serr == nil && len(stale) > 0 {
-				var rest []int
-				for _, i := range members {
-					if stale[i] {
-						results[i].Err = fmt.Errorf("%w: ticket %s is no longer at version %d", ErrConflict, appends[i].TicketID, appends[i].ExpectedVersion)
-					} else {
-						rest = append(rest, i)
-					}
-				}
-				if len(rest) > 0 {
-					commitAll(rest, true)
-				}
-				return
+		stored := map[string]bool{}
+		for _, i := range first {
+			if results[i].Err == nil && !results[i].Duplicate {
+				stored[appends[i].TicketID] = true
 			}
-			half := len(members) / 2
-			commitAll(members[:half], true)
-			commitAll(members[half:], true)
-			return
 		}
-		// commit numbered the events of all; hand the sequences back to each append.
-		k := 0
-		for _, i := range members {
-			evs := preps[i].events
-			for j := range evs {
-				evs[j].Sequence = all[k].Sequence
-				k++
+		var retry []int
+		for _, i := range later {
+			if stored[appends[i].TicketID] {
+				results[i].Err = fmt.Errorf("%w: ticket %s moved on from version %d in the same group commit", ErrConflict, appends[i].TicketID, appends[i].ExpectedVersion)
+			} else {
+				retry = append(retry, i)
 			}
-			results[i].Appended = Appended{Events: evs, Version: evs[len(evs)-1].Sequence}
+		}
+		if len(retry) > 0 {
+			commitAll(retry)
 		}
 	}
 	var members []int // indexes into appends of the batch being gathered
@@ -315,7 +322,7 @@ func (s *Store) AppendBatch(ctx context.Context, appends []Append) []Result {
 			continue
 		}
 		if size+len(p.msgs) > MaxBatch {
-			commitAll(members, false)
+			commitAll(members)
 			members, size = nil, 0
 		}
 		preps[i] = p
@@ -323,9 +330,56 @@ func (s *Store) AppendBatch(ctx context.Context, appends []Append) []Result {
 		size += len(p.msgs)
 	}
 	if len(members) > 0 {
-		commitAll(members, false)
+		commitAll(members)
 	}
 	return results
+}
+
+// commitDistinct commits the prepared appends members, of distinct tickets, as one
+// atomic batch, and after a refusal as AppendBatch says.
+func (s *Store) commitDistinct(ctx context.Context, appends []Append, preps []prepared, results []Result, members []int) {
+	if len(members) == 1 {
+		i := members[0]
+		results[i].Appended, results[i].Err = s.commit(ctx, preps[i].msgs, preps[i].events)
+		return
+	}
+	var msgs []*nats.Msg
+	var all []Event
+	for _, i := range members {
+		msgs = append(msgs, preps[i].msgs...)
+		all = append(all, preps[i].events...)
+	}
+	if _, err := s.commit(ctx, msgs, all); err != nil {
+		stale, serr := s.staleAppends(ctx, appends, members)
+		if serr == nil && len(stale) > 0 {
+			var rest []int
+			for _, i := range members {
+				if stale[i] {
+					results[i].Err = fmt.Errorf("%w: ticket %s is no longer at version %d", ErrConflict, appends[i].TicketID, appends[i].ExpectedVersion)
+				} else {
+					rest = append(rest, i)
+				}
+			}
+			if len(rest) > 0 {
+				s.commitDistinct(ctx, appends, preps, results, rest)
+			}
+			return
+		}
+		half := len(members) / 2
+		s.commitDistinct(ctx, appends, preps, results, members[:half])
+		s.commitDistinct(ctx, appends, preps, results, members[half:])
+		return
+	}
+	// commit numbered the events of all; hand the sequences back to each append.
+	k := 0
+	for _, i := range members {
+		evs := preps[i].events
+		for j := range evs {
+			evs[j].Sequence = all[k].Sequence
+			k++
+		}
+		results[i].Appended = Appended{Events: evs, Version: evs[len(evs)-1].Sequence}
+	}
 }
 
 // pubAck is nats-server's publish acknowledgement, including the atomic batch fields.

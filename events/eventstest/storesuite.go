@@ -24,6 +24,7 @@ func RunStoreSuite(t *testing.T, newStore func(t *testing.T) *events.Store) {
 		{"MultiEventAppendIsAtomic", testMultiEventAtomic},
 		{"BatchAppendManyTickets", testBatchMany},
 		{"BatchIsolatesBadEntries", testBatchIsolates},
+		{"BatchOneHeadTwice", testBatchOneHeadTwice},
 		{"LoadUnknown", testLoadUnknown},
 		{"FirstSequence", testFirstSequence},
 		{"SubscribeFromSequence", testSubscribe},
@@ -240,6 +241,41 @@ func testBatchIsolates(t *testing.T, s *events.Store) {
 	}
 	if h, _ := mustLoad(t, s, existing); len(h) != 1 {
 		t.Fatalf("conflicting entry appended: %d events", len(h))
+	}
+}
+
+// Two appends built on one head in one batch: the first is stored, the second is a
+// conflict, and the rest of the batch is stored; when the first is a duplicate (stored
+// nothing), the second is appended after all.
+func testBatchOneHeadTwice(t *testing.T, s *events.Store) {
+	id, ap := openTicket(t, s, "acme")
+	head := ap.Events[0]
+	on := func(body, eventID string) events.Append {
+		return events.Append{Tenant: "acme", TicketID: id, ExpectedVersion: head.Sequence, PrevHash: head.Hash,
+			Events: []events.Event{{ID: eventID, Data: events.Commented{Body: body}}}}
+	}
+	other := NewTicketID(t)
+	results := s.AppendBatch(ctx(t), []events.Append{on("first", ""), on("second", ""),
+		{Tenant: "acme", TicketID: other, Events: []events.Event{{Data: OpenedFixture("other")}}}})
+	if results[0].Err != nil || results[2].Err != nil {
+		t.Fatalf("first append %v, other ticket %v; want both stored", results[0].Err, results[2].Err)
+	}
+	if !errors.Is(results[1].Err, events.ErrConflict) {
+		t.Fatalf("second append on the same head: %v, want ErrConflict", results[1].Err)
+	}
+	mustLoad(t, s, other)
+	if h, _ := mustLoad(t, s, id); len(h) != 2 || h[1].ID != results[0].Events[0].ID {
+		t.Fatalf("ticket holds %d events, want opened and the first comment", len(h))
+	}
+
+	id, ap = openTicket(t, s, "acme")
+	head = ap.Events[0]
+	results = s.AppendBatch(ctx(t), []events.Append{on("opened again", head.ID), on("after the duplicate", "")})
+	if results[0].Err != nil || !results[0].Duplicate || results[1].Err != nil {
+		t.Fatalf("duplicate then append on one head: %+v, %+v", results[0], results[1])
+	}
+	if h, _ := mustLoad(t, s, id); len(h) != 2 || h[1].ID != results[1].Events[0].ID {
+		t.Fatalf("ticket holds %d events, want opened and the comment after the duplicate", len(h))
 	}
 }
 

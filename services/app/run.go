@@ -363,13 +363,24 @@ func (s *System) connect(ctx context.Context, role natsauth.Role) (*nats.Conn, *
 	if err != nil {
 		return nil, nil, err
 	}
-	nc, err := nats.Connect("", append(opts, nats.InProcessServer(s.NATS), nats.Name("ledgerdesk-"+string(role)), nats.MaxReconnects(-1),
-		nats.ErrorHandler(LogNATSErrors(s.log, role)))...)
-	if err != nil {
-		return nil, nil, fmt.Errorf("connect to embedded nats-server as %s: %w", role, err)
+	dial := func(name string) (*nats.Conn, error) {
+		nc, err := nats.Connect("", append(opts, nats.InProcessServer(s.NATS), nats.Name(name), nats.MaxReconnects(-1),
+			nats.ErrorHandler(LogNATSErrors(s.log, role)))...)
+		if err != nil {
+			return nil, fmt.Errorf("connect to embedded nats-server as %s: %w", role, err)
+		}
+		s.conns = append(s.conns, nc)
+		return nc, nil
 	}
-	s.conns = append(s.conns, nc)
-	store, err := events.OpenStore(ctx, nc, events.StoreConfig{})
+	nc, err := dial("ledgerdesk-" + string(role))
+	if err != nil {
+		return nil, nil, err
+	}
+	reads, err := dial("ledgerdesk-" + string(role) + "-reads")
+	if err != nil {
+		return nil, nil, err
+	}
+	store, err := events.OpenStore(ctx, nc, events.StoreConfig{Reads: reads})
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", role, err)
 	}

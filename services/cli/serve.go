@@ -63,14 +63,23 @@ func serve(args []string, stderr io.Writer) int {
 	defer stop()
 	// The service name is its role's name (services/app checks that each has one).
 	role := natsauth.Role(name)
-	nc, err := connectNATS(*url, *creds, role, nats.Name("ledgerdesk-"+name), nats.MaxReconnects(-1),
-		nats.ErrorHandler(app.LogNATSErrors(log, role)))
+	dial := func(connName string) (*nats.Conn, error) {
+		return connectNATS(*url, *creds, role, nats.Name(connName), nats.MaxReconnects(-1),
+			nats.ErrorHandler(app.LogNATSErrors(log, role)))
+	}
+	nc, err := dial("ledgerdesk-" + name)
 	if err != nil {
 		log.Error("connect to NATS", zap.String("url", *url), zap.Error(err))
 		return 1
 	}
 	defer nc.Close()
-	store, err := events.OpenStore(ctx, nc, events.StoreConfig{})
+	reads, err := dial("ledgerdesk-" + name + "-reads")
+	if err != nil {
+		log.Error("connect to NATS", zap.String("url", *url), zap.Error(err))
+		return 1
+	}
+	defer reads.Close()
+	store, err := events.OpenStore(ctx, nc, events.StoreConfig{Reads: reads})
 	if err != nil {
 		log.Error("open event store (are the streams provisioned? ledgerdesk nats provision --creds admin.creds)", zap.Error(err))
 		return 1

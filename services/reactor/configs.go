@@ -29,6 +29,9 @@ type Configs struct {
 	applied map[configKey][]byte // every version's document, as stored
 	docs    map[configKey]*tenantconfig.Document
 	moved   chan struct{} // closed and replaced whenever seen moves
+
+	checkMu         sync.Mutex
+	running, queued *configCheck // the check in flight, and the one to run after it
 }
 
 type configKey struct {
@@ -62,15 +65,60 @@ func (c *Configs) take(v events.ConfigVersion) {
 	c.moved = make(chan struct{})
 }
 
-// syncWait bounds how long Sync waits for the follower.
+// syncWait bounds how long a check waits for the follower.
 const syncWait = 5 * time.Second
 
-// Sync returns once every version applied before the call has been taken in (usually one
-// request, asking for anything after what the follower has seen), so that a ticket
-// opened right after its tenant's configuration is decided with it.
+// configCheck is one check that the follower has taken in every version stored when the
+// check began; the handlers' concurrent Syncs share checks.
+type configCheck struct {
+	done chan struct{}
+	err  error
+}
+
+// Sync returns once every version applied before the call has been taken in, so that a
+// ticket opened right after its tenant's configuration is decided with it. It waits for
+// a check that begins after the call: the one running now, if it is the first, else the
+// next, which every Sync arriving meanwhile shares. A check is usually one request,
+// asking for anything after what the follower has seen; the handlers of a process then
+// send at most one at a time, however many batches ask.
 func (c *Configs) Sync(ctx context.Context) error {
-	timeout := time.NewTimer(syncWait)
-	defer timeout.Stop()
+	c.checkMu.Lock()
+	var check *configCheck
+	switch {
+	case c.running == nil:
+		check = &configCheck{done: make(chan struct{})}
+		c.running = check
+		go c.runChecks(check)
+	case c.queued == nil:
+		c.queued = &configCheck{done: make(chan struct{})}
+		check = c.queued
+	default:
+		check = c.queued
+	}
+	c.checkMu.Unlock()
+	select {
+	case <-check.done:
+		return check.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// runChecks runs check, then the one queued meanwhile, until none is.
+func (c *Configs) runChecks(check *configCheck) {
+	for check != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), syncWait)
+		check.err = c.check(ctx)
+		cancel()
+		close(check.done)
+		c.checkMu.Lock()
+		check, c.running, c.queued = c.queued, c.queued, nil
+		c.checkMu.Unlock()
+	}
+}
+
+// check returns once every version stored when it was called has been taken in.
+func (c *Configs) check(ctx context.Context) error {
 	for {
 		c.mu.Lock()
 		seen := c.seen
@@ -90,11 +138,9 @@ func (c *Configs) Sync(ctx context.Context) error {
 			select {
 			case <-moved:
 			case <-ctx.Done():
-				return ctx.Err()
+				return fmt.Errorf("tenant configurations: follower at CONFIG seq %d, seq %d stored: %w", seen, next, ctx.Err())
 			case <-c.sub.Done():
 				return fmt.Errorf("tenant configurations: follower stopped: %v", c.sub.Err())
-			case <-timeout.C:
-				return fmt.Errorf("tenant configurations: follower at CONFIG seq %d, seq %d stored after %s", seen, next, syncWait)
 			}
 		}
 	}

@@ -23,7 +23,7 @@ type Decision struct {
 	// CausationID defaults to the last cause, CorrelationID to the cause's.
 	Events []events.Event
 	// Then, when set, runs once Events are recorded and before the causes are acked
-	// (several tickets' Then run concurrently); an error redelivers the causes.
+	// (a batch's tickets' Then run all at once); an error redelivers the causes.
 	Then func(ctx context.Context) error
 	// Later, when set, runs off the batch, concurrently with the next batches: the causes
 	// stay unacked until it returns (so Config.MaxAckPending bounds the Later work of a

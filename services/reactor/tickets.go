@@ -376,8 +376,9 @@ func (pt *partition) decide(ctx context.Context, works []*ticketWork) {
 // catchUp brings the trails of the tickets whose decision appends to their heads, which
 // other writers may have moved past the consumer's position (SLA appends to a ticket while
 // routing has yet to consume it), and returns those it moved: one request for every such
-// ticket's last message; a trail one event behind takes that event in (it links to the
-// trail's head), one further behind reads the events between (one direct get each).
+// ticket's last message; a trail takes in what the process's committer appended after it
+// (Committer.After), then, one event behind, that event (it links to the trail's head),
+// or, further behind, reads the events between (one direct get each).
 // Deciding on a trail at its head is what keeps the batch's appends from conflicting.
 // The events taken in ahead become causes when the consumer delivers them.
 func (pt *partition) catchUp(ctx context.Context, works []*ticketWork) []*ticketWork {
@@ -405,6 +406,16 @@ func (pt *partition) catchUp(ctx context.Context, works []*ticketWork) []*ticket
 			continue
 		}
 		moved = append(moved, w)
+		// What this process's other handlers appended needs no read (in `ledgerdesk run`,
+		// SLA finds routing's events of a new ticket so).
+		for _, e := range pt.h.svc.committer.After(w.id, w.trail.Version, w.trail.Head.Hash) {
+			if e.Sequence <= head.Sequence {
+				w.trail.Recorded([]events.Event{e})
+			}
+		}
+		if w.trail.Seen() >= head.Sequence {
+			continue
+		}
 		if _, err := w.trail.Head.Link(head); err == nil {
 			_ = w.trail.Extend(head)
 			compact(w.trail)
@@ -523,10 +534,10 @@ func (s *Service) appendOf(t *events.Trail, causes []events.Raw, decided []event
 		PrevHash: t.Head.Hash, Events: fresh}, true
 }
 
-// then runs the recorded tickets' Then, concurrently.
+// then runs the recorded tickets' Then, all at once: what they hand to a group commit
+// (SLA's timers) shares its batches.
 func (pt *partition) then(ctx context.Context, works []*ticketWork) {
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(ioConcurrency)
 	for _, w := range works {
 		if w.err == nil && w.decision.Then != nil {
 			g.Go(func() error { w.err = protect(func() error { return w.decision.Then(gctx) }); return nil })

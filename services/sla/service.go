@@ -159,7 +159,9 @@ func newTimers(js jetstream.JetStream) *events.Group[*nats.Msg, error] {
 		if len(msgs) == 1 {
 			_, err = js.PublishMsg(ctx, msgs[0])
 		} else {
-			_, err = jetstreamext.PublishMsgBatch(ctx, js, msgs)
+			// No ack of the first message: the stream allows atomic batches (provisioned),
+			// so the commit's ack is the one round trip a batch costs.
+			_, err = jetstreamext.PublishMsgBatch(ctx, js, msgs, jetstreamext.BatchFlowControl{AckTimeout: 10 * time.Second})
 		}
 		out := make([]error, len(msgs))
 		for i := range out {
