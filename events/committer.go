@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 
@@ -108,13 +109,22 @@ func (g *Group[T, R]) work() {
 // Committer gathers concurrent appends into atomic batch appends (a Group over
 // Store.AppendBatch). Each append is answered on its own, exactly as Store.AppendBatch
 // answers it. The intake's HTTP commands and the reacting services' batches append
-// through one. It remembers the last appends of recently appended tickets (After). It
-// is safe for concurrent use.
+// through one. It remembers the last appends of recently appended tickets: it answers an
+// append those overtook with ErrConflict without sending it (which would refuse its whole
+// atomic batch), and After hands them out. It is safe for concurrent use.
 type Committer struct {
 	group *Group[Append, Result]
 
-	mu     sync.Mutex // orders the updates of recent
-	recent *lru.Cache[string, []recentAppend]
+	mu      sync.Mutex // orders the updates of recent
+	recent  *lru.Cache[string, []recentAppend]
+	pending map[string]*pendingAppends // by ticket: the appends queued or being committed
+}
+
+// pendingAppends counts a ticket's appends in a Committer; done is closed when the last
+// one is answered.
+type pendingAppends struct {
+	n    int
+	done chan struct{}
 }
 
 // recentAppend is one append a Committer stored: its events, right after version.
@@ -136,27 +146,54 @@ func NewCommitter(store *Store, workers int) *Committer {
 		panic("events: NewCommitter: nil store")
 	}
 	recent, _ := lru.New[string, []recentAppend](recentTickets) // errors only on a size ≤ 0
-	c := &Committer{recent: recent}
+	c := &Committer{recent: recent, pending: map[string]*pendingAppends{}}
 	// The batch is not tied to any one request's context: a caller going away must not
 	// abort the commit of the others.
 	c.group = NewGroup(workers, MaxBatch, func(a Append) int { return len(a.Events) },
 		func(appends []Append) []Result {
-			results := store.AppendBatch(context.Background(), appends)
-			c.remember(appends, results)
+			results := make([]Result, len(appends))
+			var send []Append
+			var sent []int
+			for i, a := range appends {
+				if c.overtaken(a) {
+					results[i].Err = fmt.Errorf("%w: ticket %s moved on from version %d (an append of this process)", ErrConflict, a.TicketID, a.ExpectedVersion)
+					continue
+				}
+				send, sent = append(send, a), append(sent, i)
+			}
+			for k, r := range store.AppendBatch(context.Background(), send) {
+				results[sent[k]] = r
+			}
+			c.remember(send, results, sent)
 			return results
 		})
 	return c
 }
 
-// remember keeps the stored appends for After.
-func (c *Committer) remember(appends []Append, results []Result) {
+// overtaken reports whether the committer stored an event of a's ticket and tenant after
+// a.ExpectedVersion: the server would refuse a, and with it the whole atomic batch.
+func (c *Committer) overtaken(a Append) bool {
+	c.mu.Lock()
+	kept, _ := c.recent.Peek(a.TicketID)
+	c.mu.Unlock()
+	for _, k := range kept {
+		if last := k.events[len(k.events)-1]; last.Tenant == a.Tenant && last.Sequence > a.ExpectedVersion {
+			return true
+		}
+	}
+	return false
+}
+
+// remember keeps the stored appends for After and overtaken: appends[k] is answered by
+// results[at[k]].
+func (c *Committer) remember(appends []Append, results []Result, at []int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for i, r := range results {
+	for k, a := range appends {
+		r := results[at[k]]
 		if r.Err != nil || r.Duplicate || len(r.Events) == 0 {
 			continue
 		}
-		a := appends[i]
 		kept, _ := c.recent.Peek(a.TicketID)
 		if len(kept) == recentAppends {
 			kept = kept[1:]
@@ -188,6 +225,22 @@ func (c *Committer) After(ticketID string, version uint64, head string) []Event 
 
 // Append queues a and waits for its result or, until it is queued, ctx.
 func (c *Committer) Append(ctx context.Context, a Append) (Appended, error) {
+	c.mu.Lock()
+	p := c.pending[a.TicketID]
+	if p == nil {
+		p = &pendingAppends{done: make(chan struct{})}
+		c.pending[a.TicketID] = p
+	}
+	p.n++
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		if p.n--; p.n == 0 {
+			delete(c.pending, a.TicketID)
+			close(p.done)
+		}
+		c.mu.Unlock()
+	}()
 	r, err := c.group.Do(ctx, a)
 	if err != nil {
 		return Appended{}, err
@@ -208,6 +261,25 @@ func (c *Committer) AppendAll(ctx context.Context, appends []Append) []Result {
 	}
 	wg.Wait()
 	return out
+}
+
+// Settle returns once none of the tickets has an append queued or being committed (or
+// when ctx ends): a handler about to decide on a ticket's head waits for another's
+// append instead of losing the race to it, and takes its events in with After.
+func (c *Committer) Settle(ctx context.Context, ticketIDs []string) {
+	for _, id := range ticketIDs {
+		c.mu.Lock()
+		p := c.pending[id]
+		c.mu.Unlock()
+		if p == nil {
+			continue
+		}
+		select {
+		case <-p.done:
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // Close stops accepting appends, commits those already queued and waits for the workers.

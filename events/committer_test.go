@@ -2,6 +2,7 @@ package events_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/ledgerdesk/ledgerdesk/events"
@@ -9,7 +10,8 @@ import (
 )
 
 // After hands out exactly the events the committer stored on a head, through consecutive
-// appends, and nothing for a head it did not append on.
+// appends, and nothing for a head it did not append on; an append on a head it overtook
+// is a conflict.
 func TestCommitterAfter(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
@@ -57,5 +59,13 @@ func TestCommitterAfter(t *testing.T) {
 	}
 	if got := c.After(eventstest.NewTicketID(t), head.Sequence, head.Hash); len(got) != 0 {
 		t.Errorf("After of another ticket = %v", seqs(got))
+	}
+	// An append on a head the committer's own appends overtook is a conflict.
+	if _, err := c.Append(ctx, events.Append{Tenant: "acme", TicketID: id, ExpectedVersion: head.Sequence, PrevHash: head.Hash,
+		Events: []events.Event{{Data: events.Commented{Body: "late"}}}}); !errors.Is(err, events.ErrConflict) {
+		t.Fatalf("append on an overtaken head: %v, want ErrConflict", err)
+	}
+	if raws, _, err := s.Load(ctx, id); err != nil || len(raws) != 4 {
+		t.Fatalf("log holds %d events (%v), want 4", len(raws), err)
 	}
 }

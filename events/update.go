@@ -77,6 +77,9 @@ type UpdateOptions struct {
 	// lost race returns the conflict (what a conditional request, If-Match, wants);
 	// 0 means DefaultAttempts.
 	Attempts int
+	// From, when set, is the trusted history to decide on first instead of loading it
+	// (a consumer's trail, brought up to date); a lost race loads the stored history.
+	From *Trail
 }
 
 // Updated is the outcome of an Update.
@@ -90,7 +93,7 @@ type Updated struct {
 }
 
 // Update is the one way to add events to an existing ticket: it loads the ticket's
-// trusted history (LoadTrail), lets decide choose the events, and appends them through
+// trusted history (LoadTrail, or takes opts.From the first time), lets decide choose the events, and appends them through
 // opts.Via behind the history's head with optimistic concurrency; when another writer
 // got there first it starts over, loading and deciding again on the new history.
 //
@@ -119,10 +122,15 @@ func (s *Store) Update(ctx context.Context, ticketID string, decide func(Trail) 
 		attempts = DefaultAttempts
 	}
 	var lost error
-	for range attempts {
-		trail, err := s.LoadTrail(ctx, ticketID)
-		if err != nil {
-			return Updated{}, fmt.Errorf("update ticket %s: %w", ticketID, err)
+	for attempt := range attempts {
+		var trail Trail
+		if attempt == 0 && opts.From != nil {
+			trail = *opts.From
+		} else {
+			var err error
+			if trail, err = s.LoadTrail(ctx, ticketID); err != nil {
+				return Updated{}, fmt.Errorf("update ticket %s: %w", ticketID, err)
+			}
 		}
 		decided, err := decide(trail)
 		if err != nil {

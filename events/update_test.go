@@ -141,6 +141,42 @@ func TestUpdateRetriesALostRace(t *testing.T) {
 	}
 }
 
+// TestUpdateFrom: the first decision is on the given history, whatever the log holds; a
+// stale one loses the race and the path decides again on the loaded history.
+func TestUpdateFrom(t *testing.T) {
+	f := newUpdateFixture(t)
+	stale, err := f.s.LoadTrail(context.Background(), f.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.rival("rival")
+	var seen []int
+	if _, err := f.s.Update(context.Background(), f.id, func(tr events.Trail) ([]events.Event, error) {
+		seen = append(seen, len(tr.Raws))
+		return comment("after the rival"), nil
+	}, events.UpdateOptions{From: &stale}); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(seen) != "[1 2]" {
+		t.Fatalf("decide saw histories of %v events, want [1 2]: the given one first, then the log's", seen)
+	}
+	head, err := f.s.LoadTrail(context.Background(), f.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen = nil
+	if _, err := f.s.Update(context.Background(), f.id, func(tr events.Trail) ([]events.Event, error) {
+		seen = append(seen, len(tr.Raws))
+		return comment("on the head"), nil
+	}, events.UpdateOptions{From: &head}); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(seen) != "[3]" {
+		t.Fatalf("decide saw histories of %v events, want [3]", seen)
+	}
+	f.wantLog(4, "opened, the rival, and one comment per update")
+}
+
 // TestUpdateBoundsRetries: a race lost every time is given up after Attempts decisions
 // (DefaultAttempts when unset), with the conflict; nothing the path decided is appended.
 func TestUpdateBoundsRetries(t *testing.T) {

@@ -376,7 +376,8 @@ func (pt *partition) decide(ctx context.Context, works []*ticketWork) {
 // catchUp brings the trails of the tickets whose decision appends to their heads, which
 // other writers may have moved past the consumer's position (SLA appends to a ticket while
 // routing has yet to consume it), and returns those it moved: one request for every such
-// ticket's last message; a trail takes in what the process's committer appended after it
+// ticket's last message, once the process's committer holds no append of them
+// (Committer.Settle); a trail takes in what that committer appended after it
 // (Committer.After), then, one event behind, that event (it links to the trail's head),
 // or, further behind, reads the events between (one direct get each).
 // Deciding on a trail at its head is what keeps the batch's appends from conflicting.
@@ -392,6 +393,11 @@ func (pt *partition) catchUp(ctx context.Context, works []*ticketWork) []*ticket
 	if len(tickets) == 0 {
 		return nil
 	}
+	ids := make([]string, 0, len(tickets))
+	for id := range tickets {
+		ids = append(ids, id)
+	}
+	pt.h.svc.committer.Settle(ctx, ids)
 	heads, err := store.Heads(ctx, pt.p, tickets)
 	if err != nil {
 		pt.h.svc.log.Warn("could not read the tickets' heads; appending on the consumer's view", zap.Error(err))
@@ -481,12 +487,14 @@ func (pt *partition) record(ctx context.Context, works []*ticketWork) {
 	_ = g.Wait()
 }
 
-// redecide is the lost-race path: the one update path (events.Store.Update) loads the
-// ticket's history, decides again on the causes it holds, appends, and repeats after
-// another lost race.
+// redecide is the lost-race path: the one update path (events.Store.Update) decides
+// again on the causes the history holds, appends, and repeats after another lost race.
+// It first tries the trail with what the process's committer appended after it (the
+// race lost to another handler of the process), then loads the ticket's history.
 func (pt *partition) redecide(ctx context.Context, w *ticketWork) {
 	svc := pt.h.svc
 	var decision Decision
+	w.trail.Recorded(svc.committer.After(w.id, w.trail.Version, w.trail.Head.Hash))
 	up, err := svc.store.Update(ctx, w.id, func(t events.Trail) ([]events.Event, error) {
 		var causes []events.Raw
 		for _, c := range w.causes {
@@ -500,7 +508,7 @@ func (pt *partition) redecide(ctx context.Context, w *ticketWork) {
 		}
 		a, _ := svc.appendOf(&t, causes, decision.Events)
 		return a.Events, nil
-	}, events.UpdateOptions{Via: svc.committer})
+	}, events.UpdateOptions{Via: svc.committer, From: w.trail})
 	if err != nil {
 		w.err = err
 		return
