@@ -401,16 +401,24 @@ func LogNATSErrors(log *zap.Logger, role natsauth.Role) nats.ErrHandler {
 
 // serveDebug serves pprof on addr.
 func (s *System) serveDebug(addr string) error {
+	var err error
+	s.debug, err = ServeDebug(addr, s.log)
+	return err
+}
+
+// ServeDebug serves Go's /debug/pprof profiles on addr until the returned server is
+// closed.
+func ServeDebug(addr string, log *zap.Logger) (*http.Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("listen debug: %w", err)
+		return nil, fmt.Errorf("listen debug: %w", err)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	s.debug = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = s.debug.Serve(ln) }()
-	s.log.Info("debug listener", zap.String("addr", ln.Addr().String()))
-	return nil
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	log.Info("debug listener", zap.String("addr", ln.Addr().String()))
+	return srv, nil
 }

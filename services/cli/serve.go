@@ -44,6 +44,7 @@ func serve(args []string, stderr io.Writer) int {
 	dataDir := fs.String("data", "./data", "local state directory: reporting's read models and admin token (routing, sla and escalation keep theirs in JetStream)")
 	httpAddr := fs.String("http", "127.0.0.1:8081", "reporting only: HTTP listen address")
 	token := fs.String("admin-token", "", "reporting only: bearer token (default: read or generate <data>/admin.token)")
+	debugAddr := fs.String("debug-listen", "", "serve /debug/pprof on this address (off when empty)")
 	if err := parse(fs, args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -61,6 +62,14 @@ func serve(args []string, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if *debugAddr != "" {
+		debug, err := app.ServeDebug(*debugAddr, log)
+		if err != nil {
+			log.Error("debug listener", zap.Error(err))
+			return 1
+		}
+		defer debug.Close()
+	}
 	// The service name is its role's name (services/app checks that each has one).
 	role := natsauth.Role(name)
 	dial := func(connName string) (*nats.Conn, error) {
