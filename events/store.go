@@ -48,11 +48,14 @@ type StoreConfig struct {
 	// for the stream Provision creates; any other value must be the stream's (else
 	// ErrLayout).
 	Partitions int
-	// Reads, when set, is the connection the store reads the ticket log on (default the
-	// store's own). nats-server answers a direct get inline on the connection that asks,
-	// so a read waiting for a commit (which holds the stream until its fsync) holds up
-	// everything else the connection carries: acks, publishes, other requests. Give a
-	// process that reads and consumes under load a second connection of the same role.
+	// Reads, when set, is the connection the store reads the ticket log on, its direct
+	// gets and its subscriptions (default the store's own; appends, and the consumers made
+	// with JetStream(), stay there). nats-server answers a direct get inline on the
+	// connection that asks, so a read waiting for a commit (which holds the stream until
+	// its fsync) would hold up everything else the connection carries: acks, publishes,
+	// other requests; and a subscription's messages are parsed on their connection's one
+	// reading goroutine, beside the consumers' deliveries. Give a process that reads and
+	// consumes under load a second connection of the same role.
 	Reads *nats.Conn
 }
 
@@ -73,8 +76,8 @@ func (c *StoreConfig) setDefaults() {
 type Store struct {
 	nc     *nats.Conn
 	js     jetstream.JetStream
-	reads  jetstream.JetStream // on StoreConfig.Reads: the ticket log's direct gets
-	stream jetstream.Stream    // TICKETS, read on reads
+	reads  jetstream.JetStream // on StoreConfig.Reads
+	stream jetstream.Stream    // TICKETS, on reads: the store's direct gets and subscriptions
 	cfg    StoreConfig         // Partitions is the stream's
 }
 
