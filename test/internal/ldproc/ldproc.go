@@ -124,6 +124,11 @@ func spawn(t testing.TB, bin string, args []string, env ...string) *Proc {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, args...)
+	// A test binary that dies without its cleanups (a panic, -timeout) must not leave
+	// the process running and loading the machine. (Linux signals when the thread that
+	// started it exits; the Go runtime keeps its threads, so in practice when the test
+	// process dies.)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
