@@ -115,7 +115,7 @@ func (g *Group[T, R]) work() {
 type Committer struct {
 	group *Group[Append, Result]
 
-	mu      sync.Mutex // orders the updates of recent
+	mu      sync.Mutex // guards pending and orders the updates of recent
 	recent  *lru.Cache[string, []recentAppend]
 	pending map[string]*pendingAppends // by ticket: the appends queued or being committed
 }
@@ -133,9 +133,11 @@ type recentAppend struct {
 	events  []Event
 }
 
-// Bounds of what a Committer remembers for After: the tickets, and the appends of each.
+// Bounds of what a Committer remembers for After and overtaken: the tickets (seconds'
+// worth at intake speed: other handlers catch up within a batch or two), and the
+// appends of each.
 const (
-	recentTickets = 16_384
+	recentTickets = 4_096
 	recentAppends = 4
 )
 
