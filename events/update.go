@@ -93,9 +93,10 @@ type Updated struct {
 }
 
 // Update is the one way to add events to an existing ticket: it loads the ticket's
-// trusted history (LoadTrail, or takes opts.From the first time), lets decide choose the events, and appends them through
-// opts.Via behind the history's head with optimistic concurrency; when another writer
-// got there first it starts over, loading and deciding again on the new history.
+// trusted history (LoadTrail, or takes opts.From the first time), lets decide choose the
+// events, and appends them through opts.Via behind the history's head with optimistic
+// concurrency; when another writer got there first it starts over, loading and deciding
+// again on the new history.
 //
 // The contract:
 //   - decide sees the trusted history only: a forged or refused event is never in it, the
