@@ -166,7 +166,7 @@ func NewCommitter(store *Store, workers int) *Committer {
 			for k, r := range store.AppendBatch(context.Background(), send) {
 				results[sent[k]] = r
 			}
-			c.remember(send, results, sent)
+			c.remember(appends, results)
 			return results
 		})
 	return c
@@ -186,13 +186,12 @@ func (c *Committer) overtaken(a Append) bool {
 	return false
 }
 
-// remember keeps the stored appends for After and overtaken: appends[k] is answered by
-// results[at[k]].
-func (c *Committer) remember(appends []Append, results []Result, at []int) {
+// remember keeps the stored appends for After and overtaken.
+func (c *Committer) remember(appends []Append, results []Result) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for k, a := range appends {
-		r := results[at[k]]
+	for i, a := range appends {
+		r := results[i]
 		if r.Err != nil || r.Duplicate || len(r.Events) == 0 {
 			continue
 		}

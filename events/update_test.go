@@ -145,33 +145,31 @@ func TestUpdateRetriesALostRace(t *testing.T) {
 // stale one loses the race and the path decides again on the loaded history.
 func TestUpdateFrom(t *testing.T) {
 	f := newUpdateFixture(t)
+	// updateFrom updates with From and returns the sizes of the histories decided on.
+	updateFrom := func(from *events.Trail, body string) []int {
+		t.Helper()
+		var seen []int
+		if _, err := f.s.Update(context.Background(), f.id, func(tr events.Trail) ([]events.Event, error) {
+			seen = append(seen, len(tr.Raws))
+			return comment(body), nil
+		}, events.UpdateOptions{From: from}); err != nil {
+			t.Fatal(err)
+		}
+		return seen
+	}
 	stale, err := f.s.LoadTrail(context.Background(), f.id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.rival("rival")
-	var seen []int
-	if _, err := f.s.Update(context.Background(), f.id, func(tr events.Trail) ([]events.Event, error) {
-		seen = append(seen, len(tr.Raws))
-		return comment("after the rival"), nil
-	}, events.UpdateOptions{From: &stale}); err != nil {
-		t.Fatal(err)
-	}
-	if fmt.Sprint(seen) != "[1 2]" {
+	if seen := updateFrom(&stale, "after the rival"); fmt.Sprint(seen) != "[1 2]" {
 		t.Fatalf("decide saw histories of %v events, want [1 2]: the given one first, then the log's", seen)
 	}
 	head, err := f.s.LoadTrail(context.Background(), f.id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	seen = nil
-	if _, err := f.s.Update(context.Background(), f.id, func(tr events.Trail) ([]events.Event, error) {
-		seen = append(seen, len(tr.Raws))
-		return comment("on the head"), nil
-	}, events.UpdateOptions{From: &head}); err != nil {
-		t.Fatal(err)
-	}
-	if fmt.Sprint(seen) != "[3]" {
+	if seen := updateFrom(&head, "on the head"); fmt.Sprint(seen) != "[3]" {
 		t.Fatalf("decide saw histories of %v events, want [3]", seen)
 	}
 	f.wantLog(4, "opened, the rival, and one comment per update")

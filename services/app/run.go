@@ -258,7 +258,7 @@ func Start(ctx context.Context, cfg RunConfig, log *zap.Logger) (*System, error)
 	sys.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { sys.httpDone <- sys.http.Serve(ln) }()
 	if cfg.DebugAddr != "" {
-		if err := sys.serveDebug(cfg.DebugAddr); err != nil {
+		if sys.debug, err = ServeDebug(cfg.DebugAddr, log); err != nil {
 			return nil, err
 		}
 	}
@@ -397,13 +397,6 @@ func LogNATSErrors(log *zap.Logger, role natsauth.Role) nats.ErrHandler {
 		}
 		log.Error("nats error", fields...)
 	}
-}
-
-// serveDebug serves pprof on addr.
-func (s *System) serveDebug(addr string) error {
-	var err error
-	s.debug, err = ServeDebug(addr, s.log)
-	return err
 }
 
 // ServeDebug serves Go's /debug/pprof profiles on addr until the returned server is
