@@ -500,24 +500,6 @@ func (s *Store) loadFiltered(ctx context.Context, ticketID, filter string) ([]Ra
 	return out, last, nil
 }
 
-// FirstSequence returns the stream sequence of a ticket's first message (ErrNotFound when
-// it has none): one direct get.
-func (s *Store) FirstSequence(ctx context.Context, ticketID string) (uint64, error) {
-	if !ValidToken(ticketID) {
-		return 0, ErrNotFound
-	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
-	defer cancel()
-	m, err := s.stream.GetMsg(ctx, 1, jetstream.WithGetMsgSubject(TicketFilter(ticketID)))
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return 0, ErrNotFound
-	}
-	if err != nil {
-		return 0, fmt.Errorf("first event of ticket %s: %w", ticketID, err)
-	}
-	return m.Sequence, nil
-}
-
 // Get returns the event at a stream sequence.
 func (s *Store) Get(ctx context.Context, seq uint64) (Raw, error) {
 	m, err := s.stream.GetMsg(ctx, seq)

@@ -8,7 +8,9 @@ import (
 )
 
 // A Trail is also what a consumer of the log keeps per ticket in memory: it starts from
-// LoadTrail or from the ticket's first event (StartTrail), follows the log with Extend,
+// LoadTrail or, at the ticket's first event, empty (Store.SubjectsOf tells that the event
+// is the ticket's first message: the chain alone cannot tell a forged first event from
+// the real one), follows the log with Extend,
 // takes in what the consumer itself appended with Recorded, and lets several decisions
 // in one batch see each other's events with WithPending. Every method applies the one
 // chain rule (ChainHead.Link), so a trail followed event by event accepts and refuses
@@ -77,17 +79,6 @@ func (t Trail) Refusal(seq uint64) error {
 		return err
 	}
 	return nil
-}
-
-// StartTrail begins a trail at an event that claims to start its ticket (no prevhash).
-// The caller must know it is the first message of its ticket (Store.FirstSequence):
-// the chain alone cannot tell a forged first event from the real one.
-func StartTrail(r Raw) (Trail, error) {
-	var t Trail
-	if err := t.Extend(r); err != nil {
-		return Trail{}, err
-	}
-	return t, nil
 }
 
 // Extend folds the next event of the ticket, as the log delivers it, into the trail:

@@ -67,7 +67,7 @@ require (
 )
 
 require (
-	github.com/synadia-io/orbit.go/jetstreamext v0.3.2 // indirect
+	github.com/synadia-io/orbit.go/jetstreamext v0.3.2
 	github.com/synadia-io/orbit.go/natsext v0.1.3 // indirect
 	golang.org/x/sync v0.24.0
 )

@@ -26,7 +26,6 @@ func RunStoreSuite(t *testing.T, newStore func(t *testing.T) *events.Store) {
 		{"BatchIsolatesBadEntries", testBatchIsolates},
 		{"BatchOneHeadTwice", testBatchOneHeadTwice},
 		{"LoadUnknown", testLoadUnknown},
-		{"FirstSequence", testFirstSequence},
 		{"SubscribeFromSequence", testSubscribe},
 		{"SubscriptionTellsWhyItStopped", testSubscriptionStops},
 	}
@@ -283,24 +282,6 @@ func testLoadUnknown(t *testing.T, s *events.Store) {
 	for _, id := range []string{NewTicketID(t), "no.such>id", ""} {
 		if _, _, err := s.Load(ctx(t), id); !errors.Is(err, events.ErrNotFound) {
 			t.Fatalf("load %q: %v, want ErrNotFound", id, err)
-		}
-	}
-}
-
-func testFirstSequence(t *testing.T, s *events.Store) {
-	openTicket(t, s, "acme") // another ticket before it
-	id, ap := openTicket(t, s, "acme")
-	raws, version := mustLoad(t, s, id)
-	if _, err := s.Append(ctx(t), events.Append{Tenant: "acme", TicketID: id, ExpectedVersion: version, PrevHash: raws[0].Hash,
-		Events: []events.Event{{Data: events.Commented{Body: "later"}}}}); err != nil {
-		t.Fatal(err)
-	}
-	if first, err := s.FirstSequence(ctx(t), id); err != nil || first != ap.Version {
-		t.Fatalf("first sequence %d, %v; want %d", first, err, ap.Version)
-	}
-	for _, unknown := range []string{NewTicketID(t), "no.such>id"} {
-		if _, err := s.FirstSequence(ctx(t), unknown); !errors.Is(err, events.ErrNotFound) {
-			t.Fatalf("first sequence of %q: %v, want ErrNotFound", unknown, err)
 		}
 	}
 }

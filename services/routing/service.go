@@ -3,7 +3,6 @@ package routing
 import (
 	"context"
 	"errors"
-	"time"
 
 	"go.uber.org/zap"
 
@@ -36,16 +35,10 @@ func New(ctx context.Context, cfg reactor.Config) (*reactor.Service, error) {
 		return nil, err
 	}
 	r := &router{svc: svc, view: NewView()}
-	// The view counts only the events the log's chain accepts; the handler dead-letters
-	// the others (reactor.Service.HandleTickets), so here they are skipped.
-	vc := cfg.Store.VerifierConfig()
-	vc.FromStart = true
-	verifier, err := events.NewVerifier(vc)
-	if err != nil {
-		return nil, err
-	}
+	// The view counts only the events the log's chain accepts (View.Apply); the ticket
+	// handler dead-letters the others and undecodable messages, which the view skips.
 	viewCtx, stopView := context.WithCancel(context.WithoutCancel(ctx))
-	sub, err := cfg.Store.Subscribe(viewCtx, 1, func(e events.Raw) error { return r.verify(viewCtx, verifier, e) },
+	sub, err := cfg.Store.Subscribe(viewCtx, 1, func(e events.Raw) error { r.view.Apply(e); return nil },
 		func(u *events.Undecodable) error { r.view.Skip(u.Sequence); return nil })
 	if err != nil {
 		stopView()
@@ -58,34 +51,6 @@ func New(ctx context.Context, cfg reactor.Config) (*reactor.Service, error) {
 		return nil, err
 	}
 	return svc, nil
-}
-
-// verifyRetry is how long the view waits before it checks an event again after the
-// check could not be made (its ticket's history could not be read).
-const verifyRetry = time.Second
-
-// verify folds an event the chain accepts into the view and skips one it refuses; while
-// the check cannot be made it retries, so that the view neither stops nor skips an event
-// it could not judge. It returns only ctx's error.
-func (r *router) verify(ctx context.Context, verifier *events.Verifier, e events.Raw) error {
-	for {
-		err := verifier.Check(ctx, e)
-		var refused events.Refused
-		switch {
-		case err == nil:
-			r.view.Apply(e)
-			return nil
-		case errors.As(err, &refused):
-			r.view.Skip(e.Sequence)
-			return nil
-		}
-		r.svc.Logger().Warn("routing view: cannot verify an event yet; retrying", zap.Uint64("seq", e.Sequence), zap.Error(err))
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(verifyRetry):
-		}
-	}
 }
 
 // decide routes a ticket on its opened, reopened, recategorized and escalated events.

@@ -2,6 +2,7 @@ package routing
 
 import (
 	"context"
+	"encoding/hex"
 	"sync"
 	"time"
 	"unique"
@@ -19,11 +20,12 @@ const reopenHorizon = events.ReopenWindow + 24*time.Hour
 // View is the routing service's Loads: open tickets per agent and assignments per group,
 // kept from every event of the log, applied in stream order. It is safe for concurrent use.
 //
-// Per ticket it keeps only its group, agent and whether it is open, with tenant, group and
-// agent names interned. It forgets a ticket once it is closed or cancelled, and a resolved
-// ticket once it can no longer be reopened (reopenHorizon after its resolution, measured
-// against the latest event time seen), so memory follows the tickets being worked, not
-// the length of the log.
+// Per ticket it keeps only its group, agent, whether it is open and its chain head, with
+// tenant, group and agent names interned; an event counts only when it links to its
+// ticket's head (events.ChainHead.Link), so the view reads nothing but the log it is fed.
+// It forgets a ticket once it is closed or cancelled, and a resolved ticket once it can
+// no longer be reopened (reopenHorizon after its resolution, measured against the latest
+// event time seen), so memory follows the tickets being worked, not the length of the log.
 type View struct {
 	mu          sync.RWMutex
 	progress    events.Progress
@@ -95,7 +97,14 @@ type nameKey struct{ tenant, name name }
 type ticketLoad struct {
 	group, agent name
 	open         bool
-	resolvedAt   int64 // unix seconds of the last resolution, while resolved
+	resolvedAt   int64    // unix seconds of the last resolution, while resolved
+	hash         [32]byte // the ticket's chain head: the hash of its last accepted event
+	seq          uint64   // and that event's stream sequence
+}
+
+// chainHead is t's head as events.ChainHead.Link takes it.
+func (t ticketLoad) chainHead(tenant name) events.ChainHead {
+	return events.ChainHead{Tenant: tenant.Value(), Hash: hex.EncodeToString(t.hash[:]), Sequence: t.seq}
 }
 
 type resolvedAt struct {
@@ -155,38 +164,58 @@ func (v *View) Skip(seq uint64) {
 	}
 }
 
-// Apply folds one event of the log into the view. Events must come in stream order; an
-// event at or below the last applied sequence is ignored, so a replay is harmless.
+// Apply folds one event of the log into the view when its ticket's chain accepts it: it
+// links to the head the view keeps of its ticket, or, for a ticket's first event, to
+// none. An event the chain refuses (the ticket handlers dead-letter it), or of a ticket the
+// view does not keep (forgotten, or its first event refused), moves nothing. Events must
+// come in stream order; an event at or below the last applied sequence is ignored, so a
+// replay is harmless.
 func (v *View) Apply(e events.Raw) {
+	if e.Sequence <= v.Seq() {
+		return
+	}
+	checked := events.Check(e) // hashed before taking the lock: the readers wait for nothing
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if e.Sequence <= v.progress.Seq() {
 		return
 	}
 	defer v.progress.Set(e.Sequence) // runs before the unlock: a waiter then reads the loads after it
+	k := keyOf(e.Tenant, e.TicketID)
+	t, kept := v.tickets[k]
+	if !kept && e.PrevHash != "" {
+		return // forgotten: closed, cancelled or past reopening; or never accepted
+	}
+	var head events.ChainHead
+	if kept {
+		head = t.chainHead(k.tenant)
+	}
+	_, opened := e.Data.(events.Opened)
+	if !kept && !opened {
+		return // a ticket begins with opened; the view keeps no other
+	}
+	next, err := head.LinkChecked(checked)
+	if err != nil {
+		return
+	}
+	if _, err := hex.Decode(t.hash[:], []byte(next.Hash)); err != nil {
+		return // cannot be: Link accepted it, so it is the hex SHA-256 of the event
+	}
+	t.seq = next.Sequence
 	if at := e.Time.Unix(); at > v.latest {
 		v.latest = at
 		v.forgetUnreopenable()
+		if _, still := v.tickets[k]; kept && !still {
+			return // this event came past the ticket's reopening
+		}
 	}
-	switch e.Data.(type) {
-	case events.Opened, events.Routed, events.Assigned, events.Resolved, events.Reopened, events.Closed, events.Cancelled:
-	default:
-		return // nothing else moves a load
-	}
-	k := keyOf(e.Tenant, e.TicketID)
 	switch e.Data.(type) {
 	case events.Assigned, events.Resolved, events.Closed, events.Cancelled:
 		v.release(k) // the log now says where the ticket's load is
 	}
-	if _, ok := e.Data.(events.Opened); ok {
-		v.tickets[k] = ticketLoad{open: true}
-		return
-	}
-	t, ok := v.tickets[k]
-	if !ok {
-		return // forgotten: closed, cancelled or past reopening
-	}
 	switch d := e.Data.(type) {
+	case events.Opened:
+		t.open = true
 	case events.Routed:
 		t.group = intern(d.Group)
 	case events.Assigned:

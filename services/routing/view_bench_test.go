@@ -14,7 +14,7 @@ import (
 
 // BenchmarkViewOpenTickets applies opened, routed and assigned for b.N tickets and
 // reports the heap the view keeps per open ticket. Every event carries its own copies of
-// the strings, as decoding a message gives them.
+// the strings, as decoding a message gives them, and is sealed into its ticket's chain.
 func BenchmarkViewOpenTickets(b *testing.B) {
 	ids := make([]string, b.N)
 	for i := range ids {
@@ -28,9 +28,15 @@ func BenchmarkViewOpenTickets(b *testing.B) {
 	v := routing.NewView()
 	seq := uint64(0)
 	for i, id := range ids {
+		prev := ""
 		for _, p := range []events.Payload{events.Opened{}, events.Routed{Group: fresh("group", i%7), Tier: 1}, events.Assigned{Agent: fresh("agent", i%50)}} {
 			seq++
-			v.Apply(events.Raw{Event: events.Event{Tenant: fresh("tenant", i%3), TicketID: strings.Clone(id), Sequence: seq, Data: p}})
+			r, err := events.Seal(events.Event{Tenant: fresh("tenant", i%3), TicketID: strings.Clone(id), Data: p}, prev)
+			if err != nil {
+				b.Fatal(err)
+			}
+			r.Sequence, prev = seq, r.Hash
+			v.Apply(r)
 		}
 	}
 	b.StopTimer()

@@ -3,6 +3,7 @@ package routing_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,20 +14,47 @@ import (
 	"github.com/ledgerdesk/ledgerdesk/services/routing"
 )
 
-// feed applies events to a view with consecutive sequences, as the log delivers them.
+// feed applies events to a view with consecutive sequences, as the log delivers them,
+// each sealed into its ticket's hash chain as Append stores it.
 type feed struct {
-	v   *routing.View
-	seq uint64
-	now time.Time
+	t     testing.TB
+	v     *routing.View
+	seq   uint64
+	now   time.Time
+	heads map[string]string // tenant/ticket: the hash of its last event
+	log   []events.Raw      // what apply applied
 }
 
-func newFeed() *feed {
-	return &feed{v: routing.NewView(), now: time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)}
+func newFeed(t testing.TB) *feed {
+	return &feed{t: t, v: routing.NewView(), now: time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC), heads: map[string]string{}}
+}
+
+// sealed is the next event of a ticket, sealed behind its last one, not yet applied.
+func (f *feed) sealed(tenant, ticket string, p events.Payload) events.Raw {
+	f.t.Helper()
+	f.seq++
+	r, err := events.Seal(events.Event{ID: fmt.Sprintf("e%d", f.seq), Tenant: tenant, TicketID: ticket, Time: f.now, Data: p},
+		f.heads[tenant+"/"+ticket])
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	r.Sequence = f.seq
+	return r
+}
+
+// next is the ticket's next event, sealed behind its last one, which it becomes.
+func (f *feed) next(tenant, ticket string, p events.Payload) events.Raw {
+	f.t.Helper()
+	r := f.sealed(tenant, ticket, p)
+	f.heads[tenant+"/"+ticket] = r.Hash
+	return r
 }
 
 func (f *feed) apply(tenant, ticket string, p events.Payload) {
-	f.seq++
-	f.v.Apply(events.Raw{Event: events.Event{Tenant: tenant, TicketID: ticket, Sequence: f.seq, Time: f.now, Data: p}})
+	f.t.Helper()
+	r := f.next(tenant, ticket, p)
+	f.log = append(f.log, r)
+	f.v.Apply(r)
 }
 
 type count struct {
@@ -51,7 +79,7 @@ func (f *feed) check(t *testing.T, when string, want ...count) {
 }
 
 func TestViewCountsLoads(t *testing.T) {
-	f := newFeed()
+	f := newFeed(t)
 	f.apply("acme", "t1", events.Opened{})
 	f.apply("acme", "t1", events.Routed{Group: "desk", Tier: 1})
 	f.apply("acme", "t1", events.Assigned{Agent: "ann"}) // the routed group counts
@@ -88,7 +116,7 @@ func TestViewCountsLoads(t *testing.T) {
 	f.check(t, "after an event of a ticket never opened", count{tenant: "acme", agent: "ann", open: 1, group: "desk", assignments: 3})
 
 	// A replayed event changes nothing.
-	f.v.Apply(events.Raw{Event: events.Event{Tenant: "acme", TicketID: "t3", Sequence: 5, Data: events.Assigned{Agent: "ann", Group: "desk"}}})
+	f.v.Apply(f.log[8]) // t3 assigned to ann
 	f.check(t, "after a replayed event", count{tenant: "acme", agent: "ann", open: 1, group: "desk", assignments: 3})
 	if f.v.Seq() != f.seq {
 		t.Errorf("seq %d, want %d", f.v.Seq(), f.seq)
@@ -97,7 +125,7 @@ func TestViewCountsLoads(t *testing.T) {
 
 // TestViewTicketIDs: canonical UUIDs are stored compactly; other spellings stay distinct tickets.
 func TestViewTicketIDs(t *testing.T) {
-	f := newFeed()
+	f := newFeed(t)
 	const id = "019a3c1e-7b2f-7d40-9c1a-5e6f7a8b9c0d"
 	for _, tk := range []string{id, strings.ToUpper(id), "019a3c1e7b2f7d409c1a5e6f7a8b9c0d", "t-1"} {
 		f.apply("acme", tk, events.Opened{})
@@ -115,7 +143,7 @@ func TestViewTicketIDs(t *testing.T) {
 // TestViewForgetsTicketsPastReopening: the view keeps a resolved ticket while it may be
 // reopened, and no longer.
 func TestViewForgetsTicketsPastReopening(t *testing.T) {
-	f := newFeed()
+	f := newFeed(t)
 	for _, tk := range []string{"old", "again", "recent"} {
 		f.apply("acme", tk, events.Opened{})
 		f.apply("acme", tk, events.Assigned{Agent: "ann", Group: "desk"})
@@ -194,16 +222,21 @@ func TestViewWaitFor(t *testing.T) {
 
 // TestViewConcurrentUse is for the race detector: one writer, readers and waiters.
 func TestViewConcurrentUse(t *testing.T) {
-	v := routing.NewView()
+	f := newFeed(t)
 	const n = 2000
+	var log []events.Raw
+	for i := uint64(1); i <= n; i++ {
+		var p events.Payload = events.Assigned{Agent: "ann", Group: "desk"}
+		if i%2 == 1 {
+			p = events.Opened{}
+		}
+		log = append(log, f.next("acme", "t"+strconv.FormatUint((i+1)/2, 10), p))
+	}
+	v := f.v
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		for i := uint64(1); i <= n; i++ {
-			var p events.Payload = events.Assigned{Agent: "ann", Group: "desk"}
-			if i%2 == 1 {
-				p = events.Opened{}
-			}
-			v.Apply(events.Raw{Event: events.Event{Tenant: "acme", TicketID: "t" + strconv.FormatUint((i+1)/2, 10), Sequence: i, Data: p}})
+		for _, r := range log {
+			v.Apply(r)
 		}
 	})
 	for range 4 {
@@ -222,4 +255,46 @@ func TestViewConcurrentUse(t *testing.T) {
 	if got := v.Assignments("acme", "desk"); got != n/2 {
 		t.Errorf("%d assignments, want %d", got, n/2)
 	}
+}
+
+// TestViewCountsOnlyWhatTheChainAccepts: an event that does not link to its ticket's
+// head, or whose content does not hash to its hash, moves no load and leaves the head
+// where it was.
+func TestViewCountsOnlyWhatTheChainAccepts(t *testing.T) {
+	f := newFeed(t)
+	f.apply("acme", "t1", events.Opened{})
+	f.apply("acme", "t1", events.Assigned{Agent: "ann", Group: "desk"})
+
+	altered := f.sealed("acme", "t1", events.Assigned{Agent: "bob", Group: "desk"})
+	altered.Data = events.Assigned{Agent: "eve", Group: "desk"}
+	altered.RawData = []byte(`{"agent":"eve","group":"desk"}`)
+	f.v.Apply(altered)
+	forged := f.sealed("acme", "t1", events.Assigned{Agent: "eve", Group: "desk"})
+	forged.PrevHash = "00" // hashed again, but not behind the head
+	f.v.Apply(f.resealed(forged))
+	reopened := f.sealed("acme", "t1", events.Opened{}) // starts a chain again
+	reopened.PrevHash = ""
+	f.v.Apply(f.resealed(reopened))
+	otherTenant := f.sealed("globex", "t1", events.Assigned{Agent: "eve", Group: "desk"})
+	otherTenant.PrevHash = f.heads["acme/t1"]
+	f.v.Apply(f.resealed(otherTenant))
+	midChain := f.sealed("acme", "never-opened", events.Assigned{Agent: "eve", Group: "desk"})
+	midChain.PrevHash = f.heads["acme/t1"]
+	f.v.Apply(f.resealed(midChain))
+	f.check(t, "after refused events", count{tenant: "acme", agent: "ann", open: 1, group: "desk", assignments: 1},
+		count{tenant: "acme", agent: "eve", open: 0}, count{tenant: "acme", agent: "bob", open: 0},
+		count{tenant: "globex", agent: "eve", open: 0, group: "desk", assignments: 0})
+
+	f.apply("acme", "t1", events.Assigned{Agent: "bob", Group: "desk"}) // links to the head the refusals left
+	f.check(t, "after the next accepted event", count{tenant: "acme", agent: "ann", open: 0},
+		count{tenant: "acme", agent: "bob", open: 1, group: "desk", assignments: 2})
+	if f.v.Seq() != f.seq {
+		t.Errorf("seq %d, want %d: refused events count as read", f.v.Seq(), f.seq)
+	}
+}
+
+// resealed is r with its hash computed again over what it now claims.
+func (f *feed) resealed(r events.Raw) events.Raw {
+	r.Hash = events.ComputeHash(r.Event, r.RawData)
+	return r
 }
