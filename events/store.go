@@ -169,6 +169,15 @@ func OpenStore(ctx context.Context, nc *nats.Conn, cfg StoreConfig) (*Store, err
 // JetStream returns the store's JetStream context, for consumers of the stream.
 func (s *Store) JetStream() jetstream.JetStream { return s.js }
 
+// ReadJetStream returns the JetStream context on the store's read connection
+// (StoreConfig.Reads, else the main one), for bulk transfers that should not hold up
+// appends and acks.
+func (s *Store) ReadJetStream() jetstream.JetStream { return s.reads }
+
+// Created is when the ticket log's stream was created: a log made anew (another data
+// directory, or provisioned again after it was deleted) has another.
+func (s *Store) Created() time.Time { return s.stream.CachedInfo().Created }
+
 // Partitions is the number of partitions of the ticket log, as its stream records it:
 // every event is stored in one of partitions 0 to Partitions()-1 (Raw.Partition).
 func (s *Store) Partitions() int { return s.cfg.Partitions }

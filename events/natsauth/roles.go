@@ -26,7 +26,8 @@ const (
 
 // The streams and subjects the table grants rights on. They restate wire names owned by
 // events (TICKETS, CONFIG), services/reactor (DEADLETTER, the MEMBERS bucket), services/sla
-// (SLA_TIMERS) and the token registry (ACCESS); services/app's tests run every service on
+// (SLA_TIMERS), services/routing (the ROUTING_SNAPSHOTS bucket) and the token registry
+// (ACCESS); services/app's tests run every service on
 // its role connection, which fails if they drift apart. NB: wire names; never rename.
 const (
 	StreamTickets    = "TICKETS"
@@ -38,6 +39,9 @@ const (
 	StreamMembers = "KV_MEMBERS"
 	// BucketMembers is the KV bucket of replica leases, under keys <role>.<instance>.
 	BucketMembers = "MEMBERS"
+	// BucketRoutingSnapshots is the object store bucket of routing's view snapshots
+	// (services/routing).
+	BucketRoutingSnapshots = "ROUTING_SNAPSHOTS"
 
 	// SubjectTickets is the subject every ticket event is published to:
 	// tickets.<tenant>.<ticket> (the stream stores it on tickets.<p>.<tenant>.<ticket>,
@@ -100,6 +104,10 @@ type access struct {
 	// leases: the role keeps its replicas' leases in the KV bucket BucketMembers: it may
 	// put and delete its own keys (<role>.>), read every key and watch the bucket.
 	leases bool
+	// objects are the object store buckets the role keeps: it may put objects (chunks,
+	// metadata, purging the chunks it replaces) and get them (read, ordered consumers
+	// with flow control). No other role but admin writes them.
+	objects []string
 	// inbox is the role's reply-subject prefix; it may subscribe to <inbox>.> only, so no
 	// role reads another's replies. "" is the default _INBOX, which the nats CLI uses.
 	inbox string
@@ -127,8 +135,9 @@ var table = map[Role]access{
 		durables: []durable{
 			{stream: StreamTickets, name: "routing-tickets", partitioned: true},
 		},
-		leases: true,
-		inbox:  "_INBOX_routing",
+		leases:  true,
+		objects: []string{BucketRoutingSnapshots}, // the load view's snapshots
+		inbox:   "_INBOX_routing",
 	},
 	RoleSLA: {
 		publish: []string{SubjectTickets, SubjectDeadLetter(RoleSLA), SubjectSLASchedule},
@@ -203,6 +212,11 @@ func RolePermissions(role Role, partitions int) (Permissions, error) {
 	if a.leases {
 		allow(SubjectMembers(role), "$JS.FC."+StreamMembers+".>") // puts and deletes; a watch's flow control
 		read, ordered = append(slices.Clone(read), StreamMembers), append(slices.Clone(ordered), StreamMembers)
+	}
+	for _, b := range a.objects {
+		stream := "OBJ_" + b
+		allow("$O."+b+".C.>", "$O."+b+".M.>", js+"STREAM.PURGE."+stream, "$JS.FC."+stream+".>")
+		read, ordered = append(slices.Clone(read), stream), append(slices.Clone(ordered), stream)
 	}
 	for _, s := range read {
 		allow(js+"STREAM.INFO."+s, js+"STREAM.MSG.GET."+s, js+"DIRECT.GET."+s, js+"DIRECT.GET."+s+".>")

@@ -60,6 +60,13 @@ func newEnv(t *testing.T) env {
 	if _, err := kv.Put(ctx, "sla.i0", []byte("lease")); err != nil {
 		t.Fatal(err)
 	}
+	obs, err := js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: natsauth.BucketRoutingSnapshots, Storage: jetstream.MemoryStorage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := obs.PutBytes(ctx, "view", []byte("snapshot")); err != nil {
+		t.Fatal(err)
+	}
 	for _, subj := range []string{"tickets.acme.t1", "tickets.acme.t1", "config.acme", "access.acme.grant", "deadletter.routing"} {
 		if _, err := js.Publish(ctx, subj, []byte("{}")); err != nil {
 			t.Fatal(err)
@@ -253,6 +260,16 @@ var ops = []op{
 				}
 			}
 		}},
+	{"put routing's snapshot, replacing the last", []natsauth.Role{natsauth.RoleRouting, natsauth.RoleAdmin},
+		onSnapshots(func(ctx context.Context, obs jetstream.ObjectStore) error {
+			_, err := obs.PutBytes(ctx, "view", make([]byte, 8<<20)) // many chunks, as a snapshot has: the get sees flow control
+			return err
+		})},
+	{"get routing's snapshot", []natsauth.Role{natsauth.RoleRouting, natsauth.RoleAuditor, natsauth.RoleAdmin},
+		onSnapshots(func(ctx context.Context, obs jetstream.ObjectStore) error {
+			_, err := obs.GetBytes(ctx, "view")
+			return err
+		})},
 	{"publish to a stored subject (no stream takes it)", adminOnly, func(ctx context.Context, _ env, _ *nats.Conn, js jetstream.JetStream) error {
 		if _, err := js.Publish(ctx, "tickets.0.acme.t2", []byte("{}")); !errors.Is(err, jetstream.ErrNoStreamResponse) {
 			return fmt.Errorf("publish to tickets.0.acme.t2: %v, want no stream to take it", err)
@@ -300,6 +317,17 @@ var ops = []op{
 func unpin(consumer string) func(context.Context, env, *nats.Conn, jetstream.JetStream) error {
 	return func(ctx context.Context, _ env, _ *nats.Conn, js jetstream.JetStream) error {
 		return streamOp(ctx, js, func(s jetstream.Stream) error { return s.UnpinConsumer(ctx, consumer, "g") })
+	}
+}
+
+// onSnapshots runs f on routing's snapshot bucket, opened by the role's own connection.
+func onSnapshots(f func(context.Context, jetstream.ObjectStore) error) func(context.Context, env, *nats.Conn, jetstream.JetStream) error {
+	return func(ctx context.Context, _ env, _ *nats.Conn, js jetstream.JetStream) error {
+		obs, err := js.ObjectStore(ctx, natsauth.BucketRoutingSnapshots)
+		if err != nil {
+			return err
+		}
+		return f(ctx, obs)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ledgerdesk/ledgerdesk/events"
 	"github.com/ledgerdesk/ledgerdesk/services/reactor"
+	"github.com/ledgerdesk/ledgerdesk/services/routing"
 	"github.com/ledgerdesk/ledgerdesk/services/sla"
 )
 
@@ -22,8 +23,9 @@ func ProvisionStreams(ctx context.Context, admin *nats.Conn) error {
 
 // Provision creates every stream ledgerdesk uses, or upgrades it where that weakens
 // nothing (events.Provision: the log streams TICKETS, CONFIG and ACCESS, then DEADLETTER
-// and SLA_TIMERS), and the replicas' lease bucket MEMBERS, and returns the ticket log's
-// partition count, which the roles' creds are issued for. partitions is a new log's (0: events.DefaultPartitions); an existing
+// and SLA_TIMERS), the replicas' lease bucket MEMBERS and routing's snapshot bucket
+// ROUTING_SNAPSHOTS, and returns the ticket log's partition count, which the roles' creds
+// are issued for. partitions is a new log's (0: events.DefaultPartitions); an existing
 // log keeps its own, and another non-zero value is refused (events.ErrLayout). It needs a
 // connection with admin rights: no service role may create or update a stream
 // (events/natsauth), so services only open what this made. NB: the one place streams are
@@ -40,6 +42,10 @@ func Provision(ctx context.Context, admin *nats.Conn, partitions int) (int, erro
 	// nothing in it needs guarding.
 	if _, err := js.CreateOrUpdateKeyValue(ctx, reactor.MembersBucketConfig()); err != nil {
 		return 0, fmt.Errorf("provision KV bucket %s: %w", reactor.MembersBucket, err)
+	}
+	// A snapshot only saves reading the log again: the bucket too is made as configured.
+	if _, err := js.CreateOrUpdateObjectStore(ctx, routing.SnapshotBucketConfig()); err != nil {
+		return 0, fmt.Errorf("provision object store %s: %w", routing.SnapshotBucket, err)
 	}
 	return events.LogPartitions(ctx, js)
 }

@@ -77,6 +77,7 @@ func (s *Service) sharePartitions(ctx context.Context, quit <-chan struct{}, rea
 			}
 		}
 		lastLive = live
+		s.leads.Store(owner(live, 0) == m.self)
 		want := map[key]bool{}
 		for _, h := range s.handlers {
 			for _, p := range owned {

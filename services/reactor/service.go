@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -133,6 +134,7 @@ type Service struct {
 	subs     []*bus.Subscriber
 	onStop   []func()
 	handlers []*ticketHandler
+	leads    atomic.Bool   // this replica owns partition 0 (Leads)
 	quit     chan struct{} // closed by Close
 	closing  sync.Once
 	running  chan struct{} // closed once every handler consumes
@@ -317,6 +319,12 @@ func (s *Service) Run(ctx context.Context) error {
 	s.closeOwn()
 	return errors.Join(err, s.dlq.Close())
 }
+
+// Leads reports whether this replica owns partition 0 by the leases it sees: one replica
+// of the service at a time, but for moments while the replicas' leases disagree (one
+// joining, leaving or killed). For work that one replica does for all (routing's
+// snapshots); a service without ticket handlers never leads.
+func (s *Service) Leads() bool { return s.leads.Load() }
 
 // Running is closed when every handler is consuming.
 func (s *Service) Running() chan struct{} { return s.running }

@@ -26,25 +26,29 @@ type router struct {
 
 // New creates the routing service: on opened, reopened, recategorized and escalated it
 // appends routed and, when an agent is available, assigned, each naming the rule and
-// configuration version that decided it. Its load view follows the log through an
-// ordered consumer. Call Run on the result.
+// configuration version that decided it. Its load view starts from the newest snapshot
+// (see SnapshotBucket) and follows the log through an ordered consumer. Call Run on the
+// result.
 func New(ctx context.Context, cfg reactor.Config) (*reactor.Service, error) {
 	cfg.Name = Name
 	svc, err := reactor.New(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	r := &router{svc: svc, view: NewView()}
+	view := loadView(ctx, cfg.Store, svc.Logger())
+	r := &router{svc: svc, view: view}
+	snapshots := newSnapshotter(cfg.Store, view, svc.Leads, svc.Logger())
 	// The view counts only the events the log's chain accepts (View.Apply); the ticket
 	// handler dead-letters the others and undecodable messages, which the view skips.
 	viewCtx, stopView := context.WithCancel(context.WithoutCancel(ctx))
-	sub, err := cfg.Store.Subscribe(viewCtx, 1, func(e events.Raw) error { r.view.Apply(e); return nil },
-		func(u *events.Undecodable) error { r.view.Skip(u.Sequence); return nil })
+	sub, err := cfg.Store.Subscribe(viewCtx, view.Seq()+1, func(e events.Raw) error { view.Apply(e); snapshots.maybe(); return nil },
+		func(u *events.Undecodable) error { view.Skip(u.Sequence); snapshots.maybe(); return nil })
 	if err != nil {
 		stopView()
+		snapshots.close()
 		return nil, err
 	}
-	stop := func() { stopView(); sub.Stop() }
+	stop := func() { stopView(); sub.Stop(); snapshots.close() }
 	svc.OnStop(stop)
 	if err := svc.React("tickets", reactor.PerCause(r.decide)); err != nil {
 		stop()

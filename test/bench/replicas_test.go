@@ -25,7 +25,7 @@ import (
 //     killed one held;
 //   - restart.ready_s: from starting a routing replica, alone, on that log, until it has
 //     routed a ticket opened after its start in every partition (its load view reads the
-//     whole log first).
+//     snapshot the stopped replicas left, then the log after it).
 func measureReplicas(t *testing.T, bin string, n int) []Result {
 	run := ldproc.Start(t, bin, t.TempDir(), "bench-token", "--services", "escalation,reporting")
 	c := ldproc.NewClient(run, intakeClients, 30*time.Second)
@@ -51,7 +51,7 @@ func measureReplicas(t *testing.T, bin string, n int) []Result {
 	routing[0].Kill(t)
 	failover, failoverErr := waitRoutedAfter(ctx, t, log, killedAt, held[0], time.Minute)
 
-	// Restart: the other replica stops too; a new one starts alone on the whole log.
+	// Restart: the other replica stops too (snapshotting its view); a new one starts alone.
 	routing[1].Stop(t)
 	startedAt := time.Now()
 	routing = append(routing, ldproc.Serve(t, bin, run, "routing"))

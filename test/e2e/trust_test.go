@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -111,6 +112,19 @@ func TestTheLogIsClosedToTheNatsCLI(t *testing.T) {
 		refused(role, "--creds", creds(role), "stream", "rm", "TICKETS", "-f")
 	}
 	refused("auditor", "--creds", creds("auditor"), "pub", "tickets.acme."+created.Ticket.ID, "{}")
+	// Routing's view snapshots (README, "Routing's loads"): the auditor lists them; no role
+	// but routing writes or removes them.
+	if out, err := nats("--creds", creds("auditor"), "object", "ls", "ROUTING_SNAPSHOTS"); err != nil {
+		t.Errorf("auditor: object ls ROUTING_SNAPSHOTS: %v\n%s", err, out)
+	}
+	forged := filepath.Join(t.TempDir(), "view")
+	if err := os.WriteFile(forged, []byte("a forged view"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, role := range []string{"auditor", "intake", "sla"} {
+		refused(role, "--creds", creds(role), "object", "put", "ROUTING_SNAPSHOTS", forged, "--name", "view", "-f")
+		refused(role, "--creds", creds(role), "object", "rm", "ROUTING_SNAPSHOTS", "view", "-f")
+	}
 	if after := streamMsgs(); after != before {
 		t.Errorf("TICKETS went from %d to %d messages", before, after)
 	}
