@@ -16,16 +16,8 @@ import (
 // every golden payload belongs to a registered type, and that decoding and re-encoding a
 // golden payload gives back the same JSON: no field renamed, dropped or added.
 func TestGoldenPayloads(t *testing.T) {
-	files, err := filepath.Glob("golden/*.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var golden []string
-	for _, f := range files {
-		golden = append(golden, strings.TrimSuffix(filepath.Base(f), ".json"))
-	}
+	golden := typesIn(t, "golden", ".json")
 	types := events.Types()
-	slices.Sort(types)
 	if !slices.Equal(golden, types) {
 		t.Fatalf("golden payloads %v\nregistered types %v", golden, types)
 	}
@@ -51,6 +43,20 @@ func TestGoldenPayloads(t *testing.T) {
 			}
 		})
 	}
+}
+
+// typesIn lists the event types of dir's files named <type><suffix>, sorted.
+func typesIn(t *testing.T, dir, suffix string) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*"+suffix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, f := range files {
+		out = append(out, strings.TrimSuffix(filepath.Base(f), suffix))
+	}
+	return out
 }
 
 // canonical re-encodes JSON with sorted keys.

@@ -81,46 +81,19 @@ var transitions = map[string][]State{
 	"link":         append(slices.Clone(openStates), StateResolved),
 }
 
-// commandNames binds the command names (HTTP paths) to payload types.
-// NB: command names are API contract; never rename.
-var commandNames = map[string]func() Payload{
-	"open":         func() Payload { return &Opened{} },
-	"route":        func() Payload { return &Routed{} },
-	"assign":       func() Payload { return &Assigned{} },
-	"respond":      func() Payload { return &Responded{} },
-	"comment":      func() Payload { return &Commented{} },
-	"hold":         func() Payload { return &Held{} },
-	"resume":       func() Payload { return &Resumed{} },
-	"reprioritize": func() Payload { return &Reprioritized{} },
-	"recategorize": func() Payload { return &Recategorized{} },
-	"escalate":     func() Payload { return &Escalated{} },
-	"resolve":      func() Payload { return &Resolved{} },
-	"reopen":       func() Payload { return &Reopened{} },
-	"close":        func() Payload { return &Closed{} },
-	"cancel":       func() Payload { return &Cancelled{} },
-	"link":         func() Payload { return &Linked{} },
-}
-
 // NewCommand returns a pointer to a zero payload for the command name, to decode a
 // request into; false for an unknown name.
 func NewCommand(name string) (Payload, bool) {
-	f, ok := commandNames[name]
+	t, ok := byCommand[name]
 	if !ok {
 		return nil, false
 	}
-	return f(), true
+	return t.newCommand(), true
 }
 
-// CommandName returns the command name that requests a payload's event.
-func CommandName(p Payload) string {
-	t := deref(p).EventType()
-	for name, f := range commandNames {
-		if f().EventType() == t {
-			return name
-		}
-	}
-	return ""
-}
+// CommandName returns the command name that requests a payload's event ("" for a
+// derived event).
+func CommandName(p Payload) string { return byEventType[deref(p).EventType()].Command }
 
 // AllowedCommands lists, sorted, the commands the ticket's state allows.
 func (t Ticket) AllowedCommands() []string {
@@ -166,8 +139,8 @@ func Decide(t Ticket, cmd Payload, now time.Time) ([]Payload, error) {
 			return nil, required("body")
 		}
 	case Held:
-		if !slices.Contains([]HoldReason{AwaitingCustomer, AwaitingVendor, AwaitingChange, AwaitingProblem}, c.Reason) {
-			return nil, &ValidationError{Field: "reason", Reason: "must be one of awaiting_customer, awaiting_vendor, awaiting_change, awaiting_problem"}
+		if err := oneOf("reason", c.Reason, HoldReasons()); err != nil {
+			return nil, err
 		}
 	case Reprioritized:
 		p, err := PriorityOf(c.Impact, c.Urgency)
@@ -196,8 +169,8 @@ func Decide(t Ticket, cmd Payload, now time.Time) ([]Payload, error) {
 			return nil, &ValidationError{Field: "reopen", Reason: "the reopen window of 7 days has passed"}
 		}
 	case Linked:
-		if !slices.Contains([]LinkKind{LinkProblem, LinkDuplicateOf, LinkParent, LinkChild, LinkCausedByChange}, c.Kind) {
-			return nil, &ValidationError{Field: "kind", Reason: "must be one of problem, duplicate_of, parent, child, caused_by_change"}
+		if err := oneOf("kind", c.Kind, LinkKinds()); err != nil {
+			return nil, err
 		}
 		if strings.TrimSpace(c.Target) == "" || c.Target == t.ID {
 			return nil, &ValidationError{Field: "target", Reason: "must be the id of another ticket"}
@@ -211,9 +184,10 @@ func required(field string) *ValidationError {
 }
 
 func decideOpen(c Opened) ([]Payload, error) {
+	if err := oneOf("type", c.Type, TicketTypes()); err != nil {
+		return nil, err
+	}
 	switch {
-	case !slices.Contains([]TicketType{Incident, ServiceRequest, Problem, Change}, c.Type):
-		return nil, &ValidationError{Field: "type", Reason: "must be one of incident, service_request, problem, change"}
 	case strings.TrimSpace(c.Title) == "":
 		return nil, required("title")
 	case len(c.Title) > 200:

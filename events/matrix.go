@@ -10,13 +10,11 @@ var priorityMatrix = map[Level]map[Level]Priority{
 // PriorityOf returns the priority of an impact and an urgency, or a *ValidationError
 // naming the invalid one.
 func PriorityOf(impact, urgency Level) (Priority, error) {
-	row, ok := priorityMatrix[impact]
-	if !ok {
-		return "", &ValidationError{Field: "impact", Reason: "must be one of high, medium, low"}
+	if err := oneOf("impact", impact, Levels()); err != nil {
+		return "", err
 	}
-	p, ok := row[urgency]
-	if !ok {
-		return "", &ValidationError{Field: "urgency", Reason: "must be one of high, medium, low"}
+	if err := oneOf("urgency", urgency, Levels()); err != nil {
+		return "", err
 	}
-	return p, nil
+	return priorityMatrix[impact][urgency], nil
 }

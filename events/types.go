@@ -3,6 +3,9 @@ package events
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -341,121 +344,144 @@ func (NotificationRequested) EventType() string { return TypeNotificationRequest
 func (NotificationDelivered) EventType() string { return TypeNotificationDelivered }
 func (NotificationFailed) EventType() string    { return TypeNotificationFailed }
 
-// registry maps each wire type to a constructor of its payload: the one place that
-// binds names to Go types.
-var registry = map[string]func() Payload{
-	TypeOpened:        func() Payload { return &Opened{} },
-	TypeRouted:        func() Payload { return &Routed{} },
-	TypeAssigned:      func() Payload { return &Assigned{} },
-	TypeResponded:     func() Payload { return &Responded{} },
-	TypeCommented:     func() Payload { return &Commented{} },
-	TypeHeld:          func() Payload { return &Held{} },
-	TypeResumed:       func() Payload { return &Resumed{} },
-	TypeReprioritized: func() Payload { return &Reprioritized{} },
-	TypeRecategorized: func() Payload { return &Recategorized{} },
-	TypeEscalated:     func() Payload { return &Escalated{} },
-	TypeResolved:      func() Payload { return &Resolved{} },
-	TypeReopened:      func() Payload { return &Reopened{} },
-	TypeClosed:        func() Payload { return &Closed{} },
-	TypeCancelled:     func() Payload { return &Cancelled{} },
-	TypeLinked:        func() Payload { return &Linked{} },
-
-	TypeSLAAttached:           func() Payload { return &SLAAttached{} },
-	TypeSLAPaused:             func() Payload { return &SLAPaused{} },
-	TypeSLAResumed:            func() Payload { return &SLAResumed{} },
-	TypeSLAWarning:            func() Payload { return &SLAWarning{} },
-	TypeSLABreached:           func() Payload { return &SLABreached{} },
-	TypeSLACompleted:          func() Payload { return &SLACompleted{} },
-	TypeNotificationRequested: func() Payload { return &NotificationRequested{} },
-	TypeNotificationDelivered: func() Payload { return &NotificationDelivered{} },
-	TypeNotificationFailed:    func() Payload { return &NotificationFailed{} },
+// The values of the enumerated fields, in their documented order: Decide refuses any
+// other, and the published schemas (contracts/) list them.
+func TicketTypes() []TicketType { return []TicketType{Incident, ServiceRequest, Problem, Change} }
+func Levels() []Level           { return []Level{High, Medium, Low} }
+func Priorities() []Priority    { return []Priority{"P1", "P2", "P3", "P4", "P5"} }
+func HoldReasons() []HoldReason {
+	return []HoldReason{AwaitingCustomer, AwaitingVendor, AwaitingChange, AwaitingProblem}
+}
+func LinkKinds() []LinkKind {
+	return []LinkKind{LinkProblem, LinkDuplicateOf, LinkParent, LinkChild, LinkCausedByChange}
 }
 
-// derived are the event types only services append (no command requests them): SLA
-// verdicts and notifications.
-var derived = map[string]bool{
-	TypeSLAAttached: true, TypeSLAPaused: true, TypeSLAResumed: true, TypeSLAWarning: true,
-	TypeSLABreached: true, TypeSLACompleted: true,
-	TypeNotificationRequested: true, TypeNotificationDelivered: true, TypeNotificationFailed: true,
+// oneOf is nil when v is one of allowed, else the field's ValidationError naming them.
+func oneOf[T ~string](field string, v T, allowed []T) *ValidationError {
+	if slices.Contains(allowed, v) {
+		return nil
+	}
+	names := make([]string, len(allowed))
+	for i, a := range allowed {
+		names[i] = string(a)
+	}
+	return &ValidationError{Field: field, Reason: "must be one of " + strings.Join(names, ", ")}
+}
+
+// PayloadType is one registered payload type: its wire type, the command that requests
+// it, and its Go type. NB: the registry (payloadTypes) is the one table of them.
+type PayloadType struct {
+	EventType string       // the versioned wire type, one of the Type constants
+	Command   string       // the command (HTTP path) that requests it; "" for a derived type
+	Go        reflect.Type // the payload's Go type (a struct, used as a value)
+
+	decode     func([]byte) (Payload, error) // to a value
+	newCommand func() Payload                // a pointer to a zero value, to decode a request into
+	value      func(Payload) Payload         // from such a pointer to its value
+}
+
+// register is the registration of payload type P, requested by command ("" for a type
+// only services append).
+func register[P Payload](command string) PayloadType {
+	var zero P
+	return PayloadType{EventType: zero.EventType(), Command: command, Go: reflect.TypeFor[P](),
+		decode: func(data []byte) (Payload, error) {
+			var p P
+			err := json.Unmarshal(data, &p)
+			return p, err
+		},
+		newCommand: func() Payload { return any(new(P)).(Payload) }, // *P has P's methods
+		value:      func(p Payload) Payload { return *any(p).(*P) },
+	}
+}
+
+// payloadTypes binds every wire type to its Go type and command: the one place that does.
+// NB: wire types and command names are contracts; never rename one.
+var payloadTypes = []PayloadType{
+	register[Opened]("open"),
+	register[Routed]("route"),
+	register[Assigned]("assign"),
+	register[Responded]("respond"),
+	register[Commented]("comment"),
+	register[Held]("hold"),
+	register[Resumed]("resume"),
+	register[Reprioritized]("reprioritize"),
+	register[Recategorized]("recategorize"),
+	register[Escalated]("escalate"),
+	register[Resolved]("resolve"),
+	register[Reopened]("reopen"),
+	register[Closed]("close"),
+	register[Cancelled]("cancel"),
+	register[Linked]("link"),
+
+	// Derived: only services append them, as the effect of another event.
+	register[SLAAttached](""),
+	register[SLAPaused](""),
+	register[SLAResumed](""),
+	register[SLAWarning](""),
+	register[SLABreached](""),
+	register[SLACompleted](""),
+	register[NotificationRequested](""),
+	register[NotificationDelivered](""),
+	register[NotificationFailed](""),
+}
+
+// The registry's indexes.
+var (
+	byEventType = index(func(t PayloadType) (string, bool) { return t.EventType, true })
+	byCommand   = index(func(t PayloadType) (string, bool) { return t.Command, t.Command != "" })
+	byPointer   = index(func(t PayloadType) (reflect.Type, bool) { return reflect.PointerTo(t.Go), true })
+)
+
+func index[K comparable](key func(PayloadType) (K, bool)) map[K]PayloadType {
+	m := map[K]PayloadType{}
+	for _, t := range payloadTypes {
+		if k, ok := key(t); ok {
+			m[k] = t
+		}
+	}
+	return m
+}
+
+// PayloadTypes lists every registered payload type, sorted by wire type.
+func PayloadTypes() []PayloadType {
+	return slices.SortedFunc(slices.Values(payloadTypes), func(a, b PayloadType) int { return strings.Compare(a.EventType, b.EventType) })
 }
 
 // IsDerived reports whether an event type is appended only by a service as the effect of
 // another event, never requested by a command.
-func IsDerived(eventType string) bool { return derived[eventType] }
+func IsDerived(eventType string) bool {
+	t, ok := byEventType[eventType]
+	return ok && t.Command == ""
+}
 
-// Types lists every registered event type.
+// Types lists every registered event type, sorted.
 func Types() []string {
-	out := make([]string, 0, len(registry))
-	for t := range registry {
-		out = append(out, t)
+	out := make([]string, 0, len(payloadTypes))
+	for _, t := range PayloadTypes() {
+		out = append(out, t.EventType)
 	}
 	return out
 }
 
 // DecodePayload decodes JSON data of the given event type into its payload (a value, not a pointer).
 func DecodePayload(eventType string, data []byte) (Payload, error) {
-	newPayload, ok := registry[eventType]
+	t, ok := byEventType[eventType]
 	if !ok {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownEventType, eventType)
 	}
-	p := newPayload()
-	if err := json.Unmarshal(data, p); err != nil {
+	p, err := t.decode(data)
+	if err != nil {
 		return nil, fmt.Errorf("decode %s: %w", eventType, err)
 	}
-	return deref(p), nil
+	return p, nil
 }
 
-// deref turns the registry's pointer payloads into values, so that type switches see one form.
+// deref turns a pointer to a registered payload (NewCommand's) into its value, so that type
+// switches see one form; any other payload is returned as it is.
 func deref(p Payload) Payload {
-	switch v := p.(type) {
-	case *Opened:
-		return *v
-	case *Routed:
-		return *v
-	case *Assigned:
-		return *v
-	case *Responded:
-		return *v
-	case *Commented:
-		return *v
-	case *Held:
-		return *v
-	case *Resumed:
-		return *v
-	case *Reprioritized:
-		return *v
-	case *Recategorized:
-		return *v
-	case *Escalated:
-		return *v
-	case *Resolved:
-		return *v
-	case *Reopened:
-		return *v
-	case *Closed:
-		return *v
-	case *Cancelled:
-		return *v
-	case *Linked:
-		return *v
-	case *SLAAttached:
-		return *v
-	case *SLAPaused:
-		return *v
-	case *SLAResumed:
-		return *v
-	case *SLAWarning:
-		return *v
-	case *SLABreached:
-		return *v
-	case *SLACompleted:
-		return *v
-	case *NotificationRequested:
-		return *v
-	case *NotificationDelivered:
-		return *v
-	case *NotificationFailed:
-		return *v
+	if t, ok := byPointer[reflect.TypeOf(p)]; ok {
+		return t.value(p)
 	}
 	return p
 }

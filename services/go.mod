@@ -58,6 +58,7 @@ require (
 	github.com/cenkalti/backoff/v4 v4.3.0
 	github.com/cockroachdb/pebble/v2 v2.1.7
 	github.com/google/uuid v1.6.0
+	github.com/ledgerdesk/ledgerdesk/contracts v0.0.0
 	github.com/ledgerdesk/ledgerdesk/events v0.0.0
 	github.com/ledgerdesk/ledgerdesk/projections v0.0.0
 	github.com/nats-io/nats-server/v2 v2.15.2
@@ -71,6 +72,8 @@ require (
 	github.com/synadia-io/orbit.go/natsext v0.1.3 // indirect
 	golang.org/x/sync v0.24.0
 )
+
+replace github.com/ledgerdesk/ledgerdesk/contracts => ../contracts
 
 replace github.com/ledgerdesk/ledgerdesk/events => ../events
 

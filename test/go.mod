@@ -55,6 +55,8 @@ require (
 	google.golang.org/protobuf v1.36.8 // indirect
 )
 
+replace github.com/ledgerdesk/ledgerdesk/contracts => ../contracts
+
 replace github.com/ledgerdesk/ledgerdesk/events => ../events
 
 replace github.com/ledgerdesk/ledgerdesk/projections => ../projections

@@ -1,7 +1,6 @@
 package access
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 
@@ -53,11 +52,11 @@ func (h *Handler) grant(w http.ResponseWriter, r *http.Request) {
 	h.log.Info("token granted", zap.String("id", p.ID), zap.String("principal", p.Actor()),
 		zap.Strings("tenants", p.Tenants), zap.String("by", p.GrantedBy))
 	w.Header().Set("Location", "/v1/tokens/"+p.ID)
-	writeJSON(w, http.StatusCreated, Granted{Principal: p, Token: token})
+	httpx.WriteJSON(w, http.StatusCreated, Granted{Principal: p, Token: token})
 }
 
 func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string][]Principal{"tokens": h.reg.List(From(r.Context()))})
+	httpx.WriteJSON(w, http.StatusOK, map[string][]Principal{"tokens": h.reg.List(From(r.Context()))})
 }
 
 func (h *Handler) revoke(w http.ResponseWriter, r *http.Request) {
@@ -68,10 +67,4 @@ func (h *Handler) revoke(w http.ResponseWriter, r *http.Request) {
 	}
 	h.log.Info("token revoked", zap.String("id", r.PathValue("id")), zap.String("by", by.Actor()))
 	w.WriteHeader(http.StatusNoContent)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }

@@ -23,6 +23,7 @@ const (
 	OpConfigWrite   Operation = "config.write"   // PUT /v1/tenants/{tenant}/config
 	OpTokenManage   Operation = "token.manage"   // POST /v1/tokens, DELETE /v1/tokens/{id}
 	OpTokenRead     Operation = "token.read"     // GET /v1/tokens
+	OpContractRead  Operation = "contract.read"  // GET /v1/contracts/...
 )
 
 // policy is every role's operations: the one table of who may do what. Tenant scope
@@ -30,10 +31,10 @@ const (
 // scope.
 var policy = map[Role][]Operation{
 	RoleAdmin: {OpTicketOpen, OpTicketCommand, OpTicketComment, OpTicketRead, OpQueueRead, OpReportRead,
-		OpConfigRead, OpConfigWrite, OpTokenManage, OpTokenRead},
-	RoleAgent:       {OpTicketOpen, OpTicketCommand, OpTicketComment, OpTicketRead, OpQueueRead, OpReportRead},
-	RoleIntegration: {OpTicketOpen, OpTicketComment},
-	RoleAuditor:     {OpTicketRead, OpQueueRead, OpReportRead, OpConfigRead, OpTokenRead},
+		OpConfigRead, OpConfigWrite, OpTokenManage, OpTokenRead, OpContractRead},
+	RoleAgent:       {OpTicketOpen, OpTicketCommand, OpTicketComment, OpTicketRead, OpQueueRead, OpReportRead, OpContractRead},
+	RoleIntegration: {OpTicketOpen, OpTicketComment, OpContractRead},
+	RoleAuditor:     {OpTicketRead, OpQueueRead, OpReportRead, OpConfigRead, OpTokenRead, OpContractRead},
 }
 
 // May reports whether role may perform op.

@@ -152,6 +152,9 @@ func TestRolesAndTenantScopes(t *testing.T) {
 				t.Errorf("bob's queue without tenant=: %d %s", r.status, r.body)
 			}
 		}
+		if r := c.doAs(tok, "GET", "/v1/contracts", ""); r.status != http.StatusOK { // every role, whatever its tenants
+			t.Errorf("%s GET /v1/contracts: %d %s", name, r.status, r.body)
+		}
 		if r := c.doAs(tok, "GET", "/v1/tokens", ""); (r.status == 200) != contains(allowed[name], "token.read") {
 			t.Errorf("%s GET /v1/tokens: %d", name, r.status)
 		}

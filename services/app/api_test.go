@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,8 +15,10 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/ledgerdesk/ledgerdesk/contracts"
 	"github.com/ledgerdesk/ledgerdesk/events"
 	"github.com/ledgerdesk/ledgerdesk/services/app"
+	"github.com/ledgerdesk/ledgerdesk/services/contractsapi"
 )
 
 const token = "test-token"
@@ -376,5 +379,33 @@ func TestReadYourWrites(t *testing.T) {
 	r = c.do(http.MethodGet, "/v1/queues?tenant=acme", "", "Authorization", "")
 	if r.status != http.StatusUnauthorized {
 		t.Errorf("queues without a token: %d", r.status)
+	}
+}
+
+// TestContracts: GET /v1/contracts lists every registered event type with its schema's
+// path, each path serves the published schema, and anything else is a not-found problem.
+func TestContracts(t *testing.T) {
+	c := startSystem(t)
+	c.do("GET", "/v1/contracts", "", "Authorization", "").problem(t, 401, "unauthorized")
+	var index contractsapi.Index
+	c.do("GET", "/v1/contracts", "").json(t, &index)
+	var types []string
+	for _, e := range index.Events {
+		types = append(types, e.Type)
+		if e.Derived != events.IsDerived(e.Type) || (e.Command == "") != e.Derived {
+			t.Errorf("%s: command %q, derived %v", e.Type, e.Command, e.Derived)
+		}
+		r := c.do("GET", e.Schema, "")
+		want, _ := contracts.EventSchema(e.Type)
+		if r.status != http.StatusOK || r.header.Get("Content-Type") != "application/schema+json" || !bytes.Equal(r.body, want) {
+			t.Errorf("GET %s: %d %s, %d bytes; want the published schema", e.Schema, r.status, r.header.Get("Content-Type"), len(r.body))
+		}
+	}
+	if !slices.Equal(types, events.Types()) {
+		t.Errorf("the index lists %v, want every registered type %v", types, events.Types())
+	}
+	for _, path := range []string{"/v1/contracts/events/ledgerdesk.ticket.nope.v1.schema.json",
+		"/v1/contracts/events/" + events.TypeOpened, "/v1/contracts/events/..%2Fgolden%2Fx.schema.json", "/v1/contracts/other"} {
+		c.do("GET", path, "").problem(t, 404, "not-found")
 	}
 }

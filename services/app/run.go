@@ -24,6 +24,7 @@ import (
 	"github.com/ledgerdesk/ledgerdesk/events/natsauth"
 	"github.com/ledgerdesk/ledgerdesk/services/access"
 	"github.com/ledgerdesk/ledgerdesk/services/configapi"
+	"github.com/ledgerdesk/ledgerdesk/services/contractsapi"
 	"github.com/ledgerdesk/ledgerdesk/services/httpx"
 	"github.com/ledgerdesk/ledgerdesk/services/intake"
 	"github.com/ledgerdesk/ledgerdesk/services/reactor"
@@ -247,6 +248,7 @@ func Start(ctx context.Context, cfg RunConfig, log *zap.Logger) (*System, error)
 		sys.reporting.Mount(v1)
 	}
 	sys.access.MountTokens(v1)
+	contractsapi.NewHandler().Mount(v1)
 	v1.Handle("/v1/", api)
 	mux.Handle("/v1/", sys.access.Protect(v1))
 	mux.HandleFunc("/", httpx.NotFound)

@@ -145,6 +145,13 @@ func ProblemFor(err error) *Problem {
 	return NewProblem(http.StatusInternalServerError, KindInternal, "Internal error", "the request could not be completed")
 }
 
+// WriteJSON writes v as a JSON answer with the status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
 // NotFound answers any request no route matched with a not-found problem.
 func NotFound(w http.ResponseWriter, r *http.Request) {
 	WriteProblem(w, NewProblem(http.StatusNotFound, KindNotFound, "Not found", "no route for "+r.Method+" "+r.URL.Path))

@@ -1,0 +1,67 @@
+// Package schemagen generates the JSON Schemas of contracts/schemas from the event
+// registry (events.PayloadTypes), with invopop/jsonschema.
+package schemagen
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+
+	"github.com/invopop/jsonschema"
+
+	"github.com/ledgerdesk/ledgerdesk/contracts"
+	"github.com/ledgerdesk/ledgerdesk/events"
+)
+
+// enums are the values of the enumerated string types, as Decide allows them.
+var enums = map[reflect.Type][]string{
+	reflect.TypeFor[events.TicketType](): strs(events.TicketTypes()),
+	reflect.TypeFor[events.Level]():      strs(events.Levels()),
+	reflect.TypeFor[events.Priority]():   strs(events.Priorities()),
+	reflect.TypeFor[events.HoldReason](): strs(events.HoldReasons()),
+	reflect.TypeFor[events.LinkKind]():   strs(events.LinkKinds()),
+}
+
+func strs[T ~string](vs []T) []string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = string(v)
+	}
+	return out
+}
+
+// Reflect generates the schema of a payload type's data from its Go type: its JSON field
+// names; required unless omitempty; no other fields; the enumerated types' values; times
+// as date-time.
+func Reflect(t events.PayloadType) ([]byte, error) {
+	r := &jsonschema.Reflector{
+		Mapper: func(rt reflect.Type) *jsonschema.Schema {
+			values, ok := enums[rt]
+			if !ok {
+				return nil
+			}
+			s := &jsonschema.Schema{Type: "string"}
+			for _, v := range values {
+				s.Enum = append(s.Enum, v)
+			}
+			return s
+		},
+	}
+	s := r.ReflectFromType(t.Go)
+	s.ID = jsonschema.ID(contracts.SchemaPath(t.EventType))
+	s.Title = t.EventType
+	s.Description = description(t)
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("contracts: schema of %s: %w", t.EventType, err)
+	}
+	return append(b, '\n'), nil
+}
+
+// description says who appends events of the type.
+func description(t events.PayloadType) string {
+	if t.Command == "" {
+		return "The data of a " + t.EventType + " event, appended by a ledgerdesk service as the effect of another event."
+	}
+	return "The data of a " + t.EventType + " event, appended by the " + t.Command + " command."
+}
