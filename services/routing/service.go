@@ -3,6 +3,8 @@ package routing
 import (
 	"context"
 	"errors"
+	"sync"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -38,11 +40,17 @@ func New(ctx context.Context, cfg reactor.Config) (*reactor.Service, error) {
 	view := loadView(ctx, cfg.Store, svc.Logger())
 	r := &router{svc: svc, view: view}
 	snapshots := newSnapshotter(cfg.Store, view, svc.Leads, svc.Logger())
+	caughtUp, err := onCaughtUp(ctx, cfg.Store, view, svc.Logger())
+	if err != nil {
+		snapshots.close()
+		return nil, err
+	}
+	read := func() { caughtUp(); snapshots.maybe() }
 	// The view counts only the events the log's chain accepts (View.Apply); the ticket
 	// handler dead-letters the others and undecodable messages, which the view skips.
 	viewCtx, stopView := context.WithCancel(context.WithoutCancel(ctx))
-	sub, err := cfg.Store.Subscribe(viewCtx, view.Seq()+1, func(e events.Raw) error { view.Apply(e); snapshots.maybe(); return nil },
-		func(u *events.Undecodable) error { view.Skip(u.Sequence); snapshots.maybe(); return nil })
+	sub, err := cfg.Store.Subscribe(viewCtx, view.Seq()+1, func(e events.Raw) error { view.Apply(e); read(); return nil },
+		func(u *events.Undecodable) error { view.Skip(u.Sequence); read(); return nil })
 	if err != nil {
 		stopView()
 		snapshots.close()
@@ -55,6 +63,28 @@ func New(ctx context.Context, cfg reactor.Config) (*reactor.Service, error) {
 		return nil, err
 	}
 	return svc, nil
+}
+
+// onCaughtUp returns what the view's reader calls after each message: the first time the
+// view reaches the end the log had at start, it logs that it caught up (at once when it
+// starts there).
+func onCaughtUp(ctx context.Context, store *events.Store, view *View, log *zap.Logger) (func(), error) {
+	last, err := store.LastSequence(ctx)
+	if err != nil {
+		return nil, err
+	}
+	started, from := time.Now(), view.Seq()
+	var once sync.Once
+	check := func() {
+		if view.Seq() >= last {
+			once.Do(func() {
+				log.Info("routing view: caught up with the log", zap.Uint64("seq", view.Seq()),
+					zap.Uint64("read", view.Seq()-from), zap.Duration("took", time.Since(started)))
+			})
+		}
+	}
+	check()
+	return check, nil
 }
 
 // decide routes a ticket on its opened, reopened, recategorized and escalated events.

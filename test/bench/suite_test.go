@@ -20,7 +20,8 @@ var (
 	eventsN = flag.Int("summary-events", 0, "events for query.summary_ms (default 10000000, quick 100000)")
 	pipeN   = flag.Int("pipeline-n", 0, "tickets for pipeline.tickets_per_s (default 20000, quick 2000)")
 	offered = flag.Duration("offered", 0, "how long pipeline.e2e_p99_ms offers 1,000 tickets/s (default 10s, quick 2s)")
-	replN   = flag.Int("replica-n", 0, "tickets before rss_mb.routing, pipeline.failover_s and restart.ready_s (default 20000, quick 2000)")
+	replN   = flag.Int("replica-n", 0, "tickets before rss_mb.sla and pipeline.failover_s (default 20000, quick 2000)")
+	restN   = flag.Int("restart-n", 0, "open tickets in the log for rss_mb.routing and restart.ready_s (default 1000000, quick 5000)")
 )
 
 // size returns the flag's value, or the default for the mode.
@@ -46,6 +47,7 @@ func TestBenchSuite(t *testing.T) {
 	rep.Results = append(rep.Results, pipeline...)
 	rep.Results = append(rep.Results, measureRebuild(t, bin, dataDir))
 	rep.Results = append(rep.Results, measureReplicas(t, bin, size(*replN, 20_000, 2_000))...)
+	rep.Results = append(rep.Results, measureRestart(t, bin, size(*restN, 1_000_000, 5_000))...)
 	rep.Results = append(rep.Results, measureQueries(t, size(*queueN, 1_000_000, 20_000), size(*eventsN, 10_000_000, 100_000))...)
 	if err := rep.Finalize(); err != nil {
 		t.Fatal(err)

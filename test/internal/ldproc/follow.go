@@ -34,26 +34,21 @@ type Seen struct {
 // FollowLog follows run's log from sequence 1 until the test ends.
 func FollowLog(t testing.TB, run *Proc) *Log {
 	t.Helper()
-	creds, err := os.ReadFile(filepath.Join(run.DataDir, "credentials", "auditor.creds"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts, err := natsauth.ConnectOptions(natsauth.RoleAuditor, creds)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc, err := nats.Connect(run.NATSURL, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
+	return FollowLogFrom(t, run, 1)
+}
+
+// FollowLogFrom follows run's log from stream sequence from until the test ends: what
+// came before is not kept (a log of a million tickets is a gigabyte of events).
+func FollowLogFrom(t testing.TB, run *Proc, from uint64) *Log {
+	t.Helper()
+	nc := Connect(t, run, natsauth.RoleAuditor)
 	store, err := events.OpenStore(context.Background(), nc, events.StoreConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	js, _ := jetstream.New(nc)
 	l := &Log{js: js, by: map[string][]Seen{}}
-	sub, err := store.Subscribe(context.Background(), 1, func(r events.Raw) error {
+	sub, err := store.Subscribe(context.Background(), from, func(r events.Raw) error {
 		l.mu.Lock()
 		l.by[r.TicketID] = append(l.by[r.TicketID], Seen{Raw: r, At: time.Now()})
 		l.mu.Unlock()
@@ -64,6 +59,26 @@ func FollowLog(t testing.TB, run *Proc) *Log {
 	}
 	t.Cleanup(sub.Stop)
 	return l
+}
+
+// Connect connects to run's NATS server as role, with the credentials run issued, until
+// the test ends.
+func Connect(t testing.TB, run *Proc, role natsauth.Role) *nats.Conn {
+	t.Helper()
+	creds, err := os.ReadFile(filepath.Join(run.DataDir, "credentials", string(role)+".creds"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, err := natsauth.ConnectOptions(role, creds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(run.NATSURL, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
 }
 
 // Count is how many events of each type the ticket has so far.
