@@ -404,6 +404,13 @@ func TestContracts(t *testing.T) {
 	if !slices.Equal(types, events.Types()) {
 		t.Errorf("the index lists %v, want every registered type %v", types, events.Types())
 	}
+	want, err := contracts.AsyncAPI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := c.do("GET", index.AsyncAPI, ""); r.status != http.StatusOK || !bytes.Equal(r.body, want) {
+		t.Errorf("GET %s: %d, %d bytes; want the AsyncAPI document", index.AsyncAPI, r.status, len(r.body))
+	}
 	for _, path := range []string{"/v1/contracts/events/ledgerdesk.ticket.nope.v1.schema.json",
 		"/v1/contracts/events/" + events.TypeOpened, "/v1/contracts/events/..%2Fgolden%2Fx.schema.json", "/v1/contracts/other"} {
 		c.do("GET", path, "").problem(t, 404, "not-found")

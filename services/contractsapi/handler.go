@@ -1,7 +1,8 @@
 // Package contractsapi serves the published contracts (contracts/) over HTTP, for
-// integrators to code against: GET /v1/contracts lists them, and
+// integrators to code against: GET /v1/contracts lists them,
 // GET /v1/contracts/events/<type>.schema.json is the JSON Schema (2020-12) of an event
-// type's data.
+// type's data, and GET /v1/contracts/asyncapi.json the AsyncAPI 3.0 document of the NATS
+// channels.
 package contractsapi
 
 import (
@@ -22,6 +23,7 @@ func NewHandler() *Handler {
 	h := &Handler{mux: http.NewServeMux()}
 	h.mux.Handle("GET /v1/contracts", access.RequireFunc(access.OpContractRead, index))
 	h.mux.Handle("GET /v1/contracts/events/{file}", access.RequireFunc(access.OpContractRead, eventSchema))
+	h.mux.Handle("GET "+contracts.AsyncAPIPath, access.RequireFunc(access.OpContractRead, asyncAPI))
 	h.mux.HandleFunc("/", httpx.NotFound)
 	return h
 }
@@ -44,16 +46,27 @@ type EventType struct {
 
 // Index is GET /v1/contracts.
 type Index struct {
-	Events []EventType `json:"events"`
+	AsyncAPI string      `json:"asyncapi"` // the path of the AsyncAPI document
+	Events   []EventType `json:"events"`
 }
 
 func index(w http.ResponseWriter, _ *http.Request) {
-	var out Index
+	out := Index{AsyncAPI: contracts.AsyncAPIPath}
 	for _, t := range events.PayloadTypes() {
 		out.Events = append(out.Events, EventType{Type: t.EventType, Command: t.Command, Derived: t.Command == "",
 			Schema: contracts.SchemaPath(t.EventType)})
 	}
 	httpx.WriteJSON(w, http.StatusOK, out)
+}
+
+func asyncAPI(w http.ResponseWriter, _ *http.Request) {
+	doc, err := contracts.AsyncAPI()
+	if err != nil {
+		httpx.WriteProblem(w, httpx.ProblemFor(err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(doc)
 }
 
 func eventSchema(w http.ResponseWriter, r *http.Request) {
