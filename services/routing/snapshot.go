@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -45,10 +46,16 @@ func SnapshotBucketConfig() jetstream.ObjectStoreConfig {
 	}
 }
 
-// snapshotFormat is the version of a snapshot's encoding: gob, the format number, then a
-// viewSnapshot. NB: bump it whenever viewSnapshot or a type in it changes
-// (TestSnapshotFormat's golden file fails first); a snapshot of another format is ignored.
+// snapshotFormat is the version of a snapshot's encoding: a gob stream of the format
+// number, the snapshot without its tickets (Tickets empty, TicketCount set), then the
+// tickets in segments of at most snapshotSegment, each a snapshotTickets (gob buffers a
+// whole value before it writes it: segments keep that buffer small). NB: bump it whenever
+// viewSnapshot or a type in it changes (TestSnapshotFormat's golden file fails first); a
+// snapshot of another format is ignored.
 const snapshotFormat = 1
+
+// snapshotSegment is how many tickets one gob value of a snapshot holds.
+const snapshotSegment = 1 << 16
 
 // viewSnapshot is a View as of a stream sequence, without its reservations (assignments
 // in flight count for reservationTTL only). Tickets are kept in columns: gob decodes a
@@ -58,9 +65,10 @@ type viewSnapshot struct {
 	Log    time.Time // the ticket log's creation (events.Store.Created)
 	Seq    uint64    // the last sequence applied
 	Latest int64     // the latest event time seen, unix seconds
-	// Names are the tenant, group, agent and odd ticket names, referred to by position + 1
-	// (0 is no name).
+	// Names are the view's names (View.names without the first, ""): the columns refer
+	// to them by position + 1, 0 being no name.
 	Names       []string
+	TicketCount int // the tickets the segments after this value hold (in the encoding only)
 	Tickets     snapshotTickets
 	Resolved    snapshotResolved // in stream order
 	Assignments []snapshotCount  // per tenant and group
@@ -73,8 +81,8 @@ type snapshotKeys struct {
 	Other  []uint32
 }
 
-func (c *snapshotKeys) add(tenant uint32, uuid [16]byte, other uint32) {
-	c.Tenant, c.UUID, c.Other = append(c.Tenant, tenant), append(c.UUID, uuid[:]...), append(c.Other, other)
+func (c *snapshotKeys) add(k ticketKey) {
+	c.Tenant, c.UUID, c.Other = append(c.Tenant, uint32(k.tenant)), append(c.UUID, k.uuid[:]...), append(c.Other, uint32(k.other))
 }
 
 // valid reports whether every column holds n keys.
@@ -86,14 +94,13 @@ type snapshotTickets struct {
 	Keys         snapshotKeys
 	Group, Agent []uint32
 	Open         []bool
-	ResolvedAt   []int64
+	ResolvedAt   []uint32
 	Hash         []byte // 32 bytes a ticket: ticketLoad.hash
-	Seq          []uint64
 }
 
 type snapshotResolved struct {
 	Keys snapshotKeys
-	At   []int64
+	At   []uint32
 }
 
 type snapshotCount struct {
@@ -105,36 +112,20 @@ type snapshotCount struct {
 func (v *View) snapshot(log time.Time) viewSnapshot {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
-	s := viewSnapshot{Log: log, Seq: v.progress.Seq(), Latest: v.latest}
-	refs := map[name]uint32{}
-	ref := func(n name) uint32 {
-		if n == (name{}) {
-			return 0
-		}
-		i, ok := refs[n]
-		if !ok {
-			s.Names = append(s.Names, n.Value())
-			i = uint32(len(s.Names))
-			refs[n] = i
-		}
-		return i
-	}
-	n := len(v.tickets)
-	ts := snapshotTickets{Keys: snapshotKeys{Tenant: make([]uint32, 0, n), UUID: make([]byte, 0, 16*n), Other: make([]uint32, 0, n)},
-		Group: make([]uint32, 0, n), Agent: make([]uint32, 0, n), Open: make([]bool, 0, n), ResolvedAt: make([]int64, 0, n),
-		Hash: make([]byte, 0, 32*n), Seq: make([]uint64, 0, n)}
+	s := viewSnapshot{Log: log, Seq: v.progress.Seq(), Latest: v.latest, Names: slices.Clone(v.names[1:])}
+	ts := makeTickets(len(v.tickets))
 	for k, t := range v.tickets {
-		ts.Keys.add(ref(k.tenant), k.uuid, ref(k.other))
-		ts.Group, ts.Agent, ts.Open = append(ts.Group, ref(t.group)), append(ts.Agent, ref(t.agent)), append(ts.Open, t.open)
-		ts.ResolvedAt, ts.Hash, ts.Seq = append(ts.ResolvedAt, t.resolvedAt), append(ts.Hash, t.hash[:]...), append(ts.Seq, t.seq)
+		ts.Keys.add(k)
+		ts.Group, ts.Agent, ts.Open = append(ts.Group, uint32(t.group)), append(ts.Agent, uint32(t.agent)), append(ts.Open, t.open)
+		ts.ResolvedAt, ts.Hash = append(ts.ResolvedAt, t.resolvedAt), append(ts.Hash, t.hash[:]...)
 	}
 	s.Tickets = ts
 	for _, r := range v.resolved {
-		s.Resolved.Keys.add(ref(r.ticket.tenant), r.ticket.uuid, ref(r.ticket.other))
+		s.Resolved.Keys.add(r.ticket)
 		s.Resolved.At = append(s.Resolved.At, r.at)
 	}
 	for k, n := range v.assignments {
-		s.Assignments = append(s.Assignments, snapshotCount{Tenant: ref(k.tenant), Name: ref(k.name), N: n})
+		s.Assignments = append(s.Assignments, snapshotCount{Tenant: uint32(k.tenant), Name: uint32(k.name), N: n})
 	}
 	return s
 }
@@ -147,32 +138,33 @@ func restoreView(s viewSnapshot) (*View, error) {
 	ts, rs := s.Tickets, s.Resolved
 	n := len(ts.Group)
 	if !ts.Keys.valid(n) || len(ts.Agent) != n || len(ts.Open) != n || len(ts.ResolvedAt) != n || len(ts.Hash) != 32*n ||
-		len(ts.Seq) != n || !rs.Keys.valid(len(rs.At)) {
+		!rs.Keys.valid(len(rs.At)) {
 		return nil, errSnapshotShape
 	}
-	bad := false
-	names := make([]name, len(s.Names)+1)
-	for i, n := range s.Names {
-		names[i+1] = intern(n)
-	}
-	nameAt := func(i uint32) name {
-		if int(i) >= len(names) {
-			bad = true
-			return name{}
+	v := NewView()
+	for _, nm := range s.Names {
+		if _, dup := v.ids[nm]; nm == "" || dup {
+			return nil, errSnapshotShape
 		}
-		return names[i]
+		v.intern(nm)
+	}
+	bad := false
+	check := func(i uint32) name {
+		if int(i) >= len(v.names) {
+			bad = true
+		}
+		return name(i)
 	}
 	key := func(c snapshotKeys, i int) ticketKey {
-		return ticketKey{tenant: nameAt(c.Tenant[i]), uuid: [16]byte(c.UUID[16*i:]), other: nameAt(c.Other[i])}
+		return ticketKey{uuid: [16]byte(c.UUID[16*i:]), tenant: check(c.Tenant[i]), other: check(c.Other[i])}
 	}
-	v := NewView()
 	v.latest = s.Latest
 	v.progress.Set(s.Seq)
 	v.tickets = make(map[ticketKey]ticketLoad, n)
 	for i := range n {
 		k := key(ts.Keys, i)
-		load := ticketLoad{group: nameAt(ts.Group[i]), agent: nameAt(ts.Agent[i]), open: ts.Open[i], resolvedAt: ts.ResolvedAt[i],
-			hash: [32]byte(ts.Hash[32*i:]), seq: ts.Seq[i]}
+		load := ticketLoad{hash: [32]byte(ts.Hash[32*i:]), group: check(ts.Group[i]), agent: check(ts.Agent[i]),
+			resolvedAt: ts.ResolvedAt[i], open: ts.Open[i]}
 		v.tickets[k] = load
 		v.count(k.tenant, load, +1)
 	}
@@ -181,7 +173,7 @@ func restoreView(s viewSnapshot) (*View, error) {
 		v.resolved[i] = resolvedAt{ticket: key(rs.Keys, i), at: at}
 	}
 	for _, a := range s.Assignments {
-		v.assignments[nameKey{nameAt(a.Tenant), nameAt(a.Name)}] = a.N
+		v.assignments[nameKey{check(a.Tenant), check(a.Name)}] = a.N
 	}
 	if bad {
 		return nil, errSnapshotShape
@@ -189,13 +181,47 @@ func restoreView(s viewSnapshot) (*View, error) {
 	return v, nil
 }
 
-// encodeSnapshot writes the format number and the snapshot.
+// makeTickets is empty columns with room for n tickets.
+func makeTickets(n int) snapshotTickets {
+	return snapshotTickets{Keys: snapshotKeys{Tenant: make([]uint32, 0, n), UUID: make([]byte, 0, 16*n), Other: make([]uint32, 0, n)},
+		Group: make([]uint32, 0, n), Agent: make([]uint32, 0, n), Open: make([]bool, 0, n), ResolvedAt: make([]uint32, 0, n),
+		Hash: make([]byte, 0, 32*n)}
+}
+
+// maxSnapshotTickets bounds what a snapshot may claim to hold before its columns are made.
+const maxSnapshotTickets = 1 << 27
+
+// segment is tickets i to j of the columns.
+func (ts snapshotTickets) segment(i, j int) snapshotTickets {
+	return snapshotTickets{Keys: snapshotKeys{Tenant: ts.Keys.Tenant[i:j], UUID: ts.Keys.UUID[16*i : 16*j], Other: ts.Keys.Other[i:j]},
+		Group: ts.Group[i:j], Agent: ts.Agent[i:j], Open: ts.Open[i:j], ResolvedAt: ts.ResolvedAt[i:j], Hash: ts.Hash[32*i : 32*j]}
+}
+
+// add appends seg's tickets to the columns.
+func (ts *snapshotTickets) add(seg snapshotTickets) {
+	ts.Keys.Tenant, ts.Keys.UUID, ts.Keys.Other = append(ts.Keys.Tenant, seg.Keys.Tenant...), append(ts.Keys.UUID, seg.Keys.UUID...), append(ts.Keys.Other, seg.Keys.Other...)
+	ts.Group, ts.Agent, ts.Open = append(ts.Group, seg.Group...), append(ts.Agent, seg.Agent...), append(ts.Open, seg.Open...)
+	ts.ResolvedAt, ts.Hash = append(ts.ResolvedAt, seg.ResolvedAt...), append(ts.Hash, seg.Hash...)
+}
+
+// encodeSnapshot writes s as snapshotFormat says; its columns must hold equally many
+// tickets (View.snapshot makes them so).
 func encodeSnapshot(w io.Writer, s viewSnapshot) error {
 	enc := gob.NewEncoder(w)
 	if err := enc.Encode(snapshotFormat); err != nil {
 		return err
 	}
-	return enc.Encode(s)
+	tickets := s.Tickets
+	s.Tickets, s.TicketCount = snapshotTickets{}, len(tickets.Group)
+	if err := enc.Encode(s); err != nil {
+		return err
+	}
+	for i := 0; i < s.TicketCount; i += snapshotSegment {
+		if err := enc.Encode(tickets.segment(i, min(i+snapshotSegment, s.TicketCount))); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // errSnapshotFormat is a snapshot written in another format.
@@ -216,6 +242,21 @@ func decodeSnapshot(r io.Reader) (viewSnapshot, error) {
 	if err := dec.Decode(&s); err != nil {
 		return viewSnapshot{}, err
 	}
+	if s.TicketCount < 0 || s.TicketCount > maxSnapshotTickets || len(s.Tickets.Group) != 0 {
+		return viewSnapshot{}, errSnapshotShape
+	}
+	s.Tickets = makeTickets(s.TicketCount)
+	for len(s.Tickets.Group) < s.TicketCount {
+		var seg snapshotTickets
+		if err := dec.Decode(&seg); err != nil {
+			return viewSnapshot{}, fmt.Errorf("tickets %d of %d: %w", len(s.Tickets.Group), s.TicketCount, err)
+		}
+		if len(seg.Group) == 0 {
+			return viewSnapshot{}, errSnapshotShape
+		}
+		s.Tickets.add(seg)
+	}
+	s.TicketCount = 0
 	if _, err := io.Copy(io.Discard, r); err != nil {
 		return viewSnapshot{}, err
 	}
@@ -360,7 +401,7 @@ func (sn *snapshotter) write(s viewSnapshot) {
 	if err := sweepChunks(ctx, sn.store.ReadJetStream(), info.NUID); err != nil {
 		sn.log.Warn("routing view: could not sweep the chunks of abandoned snapshots", zap.Error(err))
 	}
-	sn.log.Info("routing view: snapshot written", zap.Uint64("seq", s.Seq), zap.Int("tickets", len(s.Tickets.Seq)),
+	sn.log.Info("routing view: snapshot written", zap.Uint64("seq", s.Seq), zap.Int("tickets", len(s.Tickets.Group)),
 		zap.Uint64("bytes", info.Size), zap.Duration("took", time.Since(started)))
 }
 

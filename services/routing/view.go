@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"sync"
 	"time"
-	"unique"
 
 	"github.com/google/uuid"
 
@@ -27,8 +26,11 @@ const reopenHorizon = events.ReopenWindow + 24*time.Hour
 // no longer be reopened (reopenHorizon after its resolution, measured against the latest
 // event time seen), so memory follows the tickets being worked, not the length of the log.
 type View struct {
-	mu          sync.RWMutex
-	progress    events.Progress
+	mu       sync.RWMutex
+	progress events.Progress
+	names    []string        // interned names: a name is its index; names[0] is ""
+	ids      map[string]name // and the index of each
+
 	latest      int64 // the latest event time seen, in unix seconds
 	tickets     map[ticketKey]ticketLoad
 	resolved    []resolvedAt    // resolutions in stream order, to forget tickets
@@ -52,32 +54,67 @@ type reservation struct {
 // log (its append lost a race and was decided otherwise, or the ticket ended first).
 const reservationTTL = 30 * time.Second
 
-type name = unique.Handle[string]
+// name is an interned tenant, group, agent or odd ticket name: its index in View.names
+// (four bytes, where a string or a unique.Handle takes sixteen or eight, in a map of a
+// million tickets); 0 is no name. Names stay interned: tenants, groups and agents are few,
+// and a ticket id is interned only when it is not a UUID (intake mints UUIDs).
+type name uint32
 
-// intern returns the handle of s; the zero handle for "".
-func intern(s string) name {
+// intern returns the name of s, adding it; 0 for "". Under v.mu, written.
+func (v *View) intern(s string) name {
 	if s == "" {
-		return name{}
+		return 0
 	}
-	return unique.Make(s)
+	if n, ok := v.ids[s]; ok {
+		return n
+	}
+	n := name(len(v.names))
+	v.names = append(v.names, s)
+	v.ids[s] = n
+	return n
+}
+
+// lookup returns the name of s, if the view has one; (0, true) for "". Under v.mu.
+func (v *View) lookup(s string) (name, bool) {
+	if s == "" {
+		return 0, true
+	}
+	n, ok := v.ids[s]
+	return n, ok
 }
 
 // ticketKey identifies a ticket. Intake mints ticket ids as UUIDs, kept as their 16
 // bytes rather than a 36-character string; any other id is kept interned.
 type ticketKey struct {
-	tenant name
-	uuid   [16]byte
-	other  name
+	uuid          [16]byte
+	tenant, other name
 }
 
-func keyOf(tenant, id string) ticketKey {
-	k := ticketKey{tenant: intern(tenant)}
+// keyOf is the key of a ticket, its names interned. Under v.mu, written.
+func (v *View) keyOf(tenant, id string) ticketKey {
+	k := ticketKey{tenant: v.intern(tenant)}
 	if u, ok := canonicalUUID(id); ok {
 		k.uuid = u
 	} else {
-		k.other = intern(id)
+		k.other = v.intern(id)
 	}
 	return k
+}
+
+// lookupKey is the key of a ticket whose names the view has; false when it has not (it
+// then keeps no such ticket). Under v.mu.
+func (v *View) lookupKey(tenant, id string) (ticketKey, bool) {
+	t, ok := v.lookup(tenant)
+	if !ok {
+		return ticketKey{}, false
+	}
+	k := ticketKey{tenant: t}
+	if u, isUUID := canonicalUUID(id); isUUID {
+		k.uuid = u
+	} else if k.other, ok = v.lookup(id); !ok {
+		return ticketKey{}, false
+	}
+	return k, true
 }
 
 // canonicalUUID returns the 16 bytes of a UUID written in canonical form (lower-case,
@@ -93,28 +130,29 @@ func canonicalUUID(s string) ([16]byte, bool) {
 
 type nameKey struct{ tenant, name name }
 
-// ticketLoad is what the view keeps of a ticket that is open or may still be reopened.
+// ticketLoad is what the view keeps of a ticket that is open or may still be reopened:
+// 48 bytes.
 type ticketLoad struct {
-	group, agent name
-	open         bool
-	resolvedAt   int64    // unix seconds of the last resolution, while resolved
 	hash         [32]byte // the ticket's chain head: the hash of its last accepted event
-	seq          uint64   // and that event's stream sequence
+	group, agent name
+	resolvedAt   uint32 // unix seconds of the last resolution, while resolved
+	open         bool
 }
 
-// chainHead is t's head as events.ChainHead.Link takes it.
-func (t ticketLoad) chainHead(tenant name) events.ChainHead {
-	return events.ChainHead{Tenant: tenant.Value(), Hash: hex.EncodeToString(t.hash[:]), Sequence: t.seq}
+// chainHead is t's head as events.ChainHead.Link takes it. (Its Sequence, which only an
+// error message of Link names, is not kept.)
+func (v *View) chainHead(t ticketLoad, tenant name) events.ChainHead {
+	return events.ChainHead{Tenant: v.names[tenant], Hash: hex.EncodeToString(t.hash[:])}
 }
 
 type resolvedAt struct {
 	ticket ticketKey
-	at     int64
+	at     uint32
 }
 
 // NewView returns an empty view; feed it with Apply from stream sequence 1.
 func NewView() *View {
-	return &View{tickets: map[ticketKey]ticketLoad{}, open: map[nameKey]int{}, assignments: map[nameKey]int{},
+	return &View{names: []string{""}, ids: map[string]name{}, tickets: map[ticketKey]ticketLoad{}, open: map[nameKey]int{}, assignments: map[nameKey]int{},
 		reserved: map[ticketKey]reservation{}, reservedOpen: map[nameKey]int{}, reservedAssigns: map[nameKey]int{}}
 }
 
@@ -130,9 +168,9 @@ func (v *View) Reserve(tenant, ticketID, agent, group string) {
 			v.release(k)
 		}
 	}
-	k := keyOf(tenant, ticketID)
+	k := v.keyOf(tenant, ticketID)
 	v.release(k)
-	r := reservation{agent: intern(agent), group: intern(group), at: now}
+	r := reservation{agent: v.intern(agent), group: v.intern(group), at: now}
 	v.reserved[k] = r
 	v.reservedOpen[nameKey{k.tenant, r.agent}]++
 	v.reservedAssigns[nameKey{k.tenant, r.group}]++
@@ -181,18 +219,16 @@ func (v *View) Apply(e events.Raw) {
 		return
 	}
 	defer v.progress.Set(e.Sequence) // runs before the unlock: a waiter then reads the loads after it
-	k := keyOf(e.Tenant, e.TicketID)
+	_, opened := e.Data.(events.Opened)
+	k, known := v.lookupKey(e.Tenant, e.TicketID)
 	t, kept := v.tickets[k]
-	if !kept && e.PrevHash != "" {
-		return // forgotten: closed, cancelled or past reopening; or never accepted
+	kept = kept && known
+	if !kept && (e.PrevHash != "" || !opened) {
+		return // forgotten: closed, cancelled or past reopening; never accepted; or not begun with opened
 	}
 	var head events.ChainHead
 	if kept {
-		head = t.chainHead(k.tenant)
-	}
-	_, opened := e.Data.(events.Opened)
-	if !kept && !opened {
-		return // a ticket begins with opened; the view keeps no other
+		head = v.chainHead(t, k.tenant)
 	}
 	next, err := head.LinkChecked(checked)
 	if err != nil {
@@ -201,7 +237,9 @@ func (v *View) Apply(e events.Raw) {
 	if _, err := hex.Decode(t.hash[:], []byte(next.Hash)); err != nil {
 		return // cannot be: Link accepted it, so it is the hex SHA-256 of the event
 	}
-	t.seq = next.Sequence
+	if !kept {
+		k = v.keyOf(e.Tenant, e.TicketID)
+	}
 	if at := e.Time.Unix(); at > v.latest {
 		v.latest = at
 		v.forgetUnreopenable()
@@ -217,18 +255,18 @@ func (v *View) Apply(e events.Raw) {
 	case events.Opened:
 		t.open = true
 	case events.Routed:
-		t.group = intern(d.Group)
+		t.group = v.intern(d.Group)
 	case events.Assigned:
 		if d.Group != "" {
-			t.group = intern(d.Group)
+			t.group = v.intern(d.Group)
 		}
 		v.assignments[nameKey{k.tenant, t.group}]++
 		v.count(k.tenant, t, -1)
-		t.agent = intern(d.Agent)
+		t.agent = v.intern(d.Agent)
 		v.count(k.tenant, t, +1)
 	case events.Resolved:
 		v.count(k.tenant, t, -1)
-		t.open, t.resolvedAt = false, e.Time.Unix()
+		t.open, t.resolvedAt = false, uint32(max(e.Time.Unix(), 0))
 		v.resolved = append(v.resolved, resolvedAt{k, t.resolvedAt})
 	case events.Reopened:
 		t.open = true
@@ -244,7 +282,7 @@ func (v *View) Apply(e events.Raw) {
 // forgetUnreopenable drops the resolved tickets that can no longer be reopened.
 func (v *View) forgetUnreopenable() {
 	cutoff := v.latest - int64(reopenHorizon/time.Second)
-	for len(v.resolved) > 0 && v.resolved[0].at < cutoff {
+	for len(v.resolved) > 0 && int64(v.resolved[0].at) < cutoff {
 		r := v.resolved[0]
 		v.resolved[0] = resolvedAt{}
 		v.resolved = v.resolved[1:]
@@ -257,7 +295,7 @@ func (v *View) forgetUnreopenable() {
 
 // count adds delta to the open tickets of the ticket's agent, if it is open and has one.
 func (v *View) count(tenant name, t ticketLoad, delta int) {
-	if !t.open || t.agent == (name{}) {
+	if !t.open || t.agent == 0 {
 		return
 	}
 	k := nameKey{tenant, t.agent}
@@ -279,17 +317,27 @@ func (v *View) OpenTickets(tenant, agent string) int {
 	if tenant == "" || agent == "" {
 		return 0
 	}
-	k := nameKey{intern(tenant), intern(agent)}
 	v.mu.RLock()
 	defer v.mu.RUnlock()
+	t, ok1 := v.lookup(tenant)
+	a, ok2 := v.lookup(agent)
+	if !ok1 || !ok2 {
+		return 0
+	}
+	k := nameKey{t, a}
 	return v.open[k] + v.reservedOpen[k]
 }
 
 // Assignments implements Loads: the assigned events that went to the tenant's group
 // (Assigned.Group, or else the group the ticket was last routed to).
 func (v *View) Assignments(tenant, group string) int {
-	k := nameKey{intern(tenant), intern(group)}
 	v.mu.RLock()
 	defer v.mu.RUnlock()
+	t, ok1 := v.lookup(tenant)
+	g, ok2 := v.lookup(group)
+	if !ok1 || !ok2 {
+		return 0
+	}
+	k := nameKey{t, g}
 	return v.assignments[k] + v.reservedAssigns[k]
 }
