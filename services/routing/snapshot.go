@@ -19,20 +19,26 @@ import (
 
 // Snapshots: the view is a fold of the whole log, and a replica that starts does not read
 // the whole log again. The replica that leads (reactor.Service.Leads) puts the view, as
-// of a stream sequence, into the object store bucket SnapshotBucket every
-// SnapshotInterval while events arrive, and once more when it stops; a replica that
-// starts reads the newest snapshot of its log and follows the log from the sequence
-// after it. A snapshot that is missing, of another format, of another log (another
-// creation time) or ahead of the log (an older copy of the store) is ignored with a
-// warning, and the view is read from the start: a snapshot saves time, never decides.
+// of a stream sequence, into the object store bucket SnapshotBucket while events arrive
+// (see SnapshotEvents), and once more when it stops; a replica that starts reads the
+// newest snapshot of its log and follows the log from the sequence after it. A snapshot
+// that is missing, of another format, of another log (another creation time) or ahead of
+// the log (an older copy of the store) is ignored with a warning, and the view is read
+// from the start: a snapshot saves time, never decides.
 
 // SnapshotBucket is the object store bucket of routing's view snapshots. NB: wire name;
 // never rename.
 const SnapshotBucket = "ROUTING_SNAPSHOTS"
 
-// SnapshotInterval is how often the leading replica snapshots the view while events arrive:
-// a replica that starts reads at most about this much of the log after the snapshot.
-const SnapshotInterval = 30 * time.Second
+// SnapshotInterval and SnapshotEvents bound how far the log runs past the last snapshot:
+// the leading replica snapshots the view when the last snapshot is SnapshotInterval old
+// and events arrived since, or when SnapshotEvents events arrived since, whichever comes
+// first. A replica that starts reads at most about that much of the log after the
+// snapshot, at full intake too.
+const (
+	SnapshotInterval = 30 * time.Second
+	SnapshotEvents   = 100_000
+)
 
 // viewObject is the view's object in SnapshotBucket.
 const viewObject = "view"
@@ -322,6 +328,9 @@ type snapshotter struct {
 	pending chan viewSnapshot
 	done    chan struct{}
 
+	every       time.Duration // SnapshotInterval
+	everyEvents uint64        // SnapshotEvents
+
 	mu      sync.Mutex
 	taken   time.Time // when the last snapshot was taken
 	takenAt uint64    // and its sequence
@@ -329,7 +338,7 @@ type snapshotter struct {
 
 func newSnapshotter(store *events.Store, view *View, leads func() bool, log *zap.Logger) *snapshotter {
 	sn := &snapshotter{store: store, view: view, leads: leads, log: log, pending: make(chan viewSnapshot, 1),
-		done: make(chan struct{}), taken: time.Now(), takenAt: view.Seq()}
+		done: make(chan struct{}), every: SnapshotInterval, everyEvents: SnapshotEvents, taken: time.Now(), takenAt: view.Seq()}
 	go func() {
 		defer close(sn.done)
 		for s := range sn.pending {
@@ -339,11 +348,12 @@ func newSnapshotter(store *events.Store, view *View, leads func() bool, log *zap
 	return sn
 }
 
-// maybe takes a snapshot when this replica leads, the last one is SnapshotInterval old
-// and the view moved since; the view's goroutine calls it after each event.
+// maybe takes a snapshot when this replica leads and one is due (see SnapshotEvents);
+// the view's goroutine calls it after each event.
 func (sn *snapshotter) maybe() {
 	sn.mu.Lock()
-	due := time.Since(sn.taken) >= SnapshotInterval && sn.view.Seq() > sn.takenAt
+	moved := sn.view.Seq() - sn.takenAt
+	due := moved > 0 && (time.Since(sn.taken) >= sn.every || moved >= sn.everyEvents)
 	sn.mu.Unlock()
 	if due && sn.leads() {
 		sn.take()

@@ -2,6 +2,7 @@ package routing
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"flag"
@@ -13,7 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap/zaptest"
+
 	"github.com/ledgerdesk/ledgerdesk/events"
+	"github.com/ledgerdesk/ledgerdesk/events/eventstest"
 )
 
 var updateSnapshot = flag.Bool("update-snapshot", false, "write testdata's golden snapshot of snapshotFormat anew")
@@ -255,4 +259,51 @@ func BenchmarkSnapshotRestore1M(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(buf.Len())/(1<<20), "MiB")
+}
+
+// TestSnapshotEveryEvents: the leading replica snapshots once everyEvents events arrived
+// since the last snapshot, however recent that is, and a replica that does not lead
+// never.
+func TestSnapshotEveryEvents(t *testing.T) {
+	ctx := context.Background()
+	_, nc := eventstest.RunJetStream(t)
+	store, err := events.NewStore(ctx, nc, events.StoreConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs, err := store.JetStream().CreateObjectStore(ctx, SnapshotBucketConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, leads := range []bool{false, true} {
+		view := NewView()
+		sn := newSnapshotter(store, view, func() bool { return leads }, zaptest.NewLogger(t))
+		sn.everyEvents = 10
+		for seq := range uint64(25) {
+			view.Skip(seq + 1)
+			sn.maybe()
+		}
+		sn.mu.Lock()
+		takenAt := sn.takenAt
+		sn.mu.Unlock()
+		// The leader took one at 10 and one at 20, unless the write of the first was still
+		// pending then (one at a time: the second is dropped).
+		if ok := map[bool]bool{false: takenAt == 0, true: takenAt == 10 || takenAt == 20}[leads]; !ok {
+			t.Errorf("leads %v: last snapshot taken at seq %d", leads, takenAt)
+		}
+		close(sn.pending) // the writer writes what it was given, and stops
+		<-sn.done
+	}
+	res, err := obs.Get(ctx, viewObject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = res.Close() }()
+	s, err := decodeSnapshot(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Seq != 10 && s.Seq != 20 {
+		t.Errorf("stored snapshot at seq %d, want one the leader took (10 or 20)", s.Seq)
+	}
 }
