@@ -27,8 +27,8 @@ const (
 // The streams and subjects the table grants rights on. They restate wire names owned by
 // events (TICKETS, CONFIG), services/reactor (DEADLETTER, the MEMBERS bucket), services/sla
 // (SLA_TIMERS), services/routing (the ROUTING_SNAPSHOTS bucket) and the token registry
-// (ACCESS); services/app's tests run every service on
-// its role connection, which fails if they drift apart. NB: wire names; never rename.
+// (ACCESS); services/app's tests run every service on its role connection, which fails if
+// they drift apart. NB: wire names; never rename.
 const (
 	StreamTickets    = "TICKETS"
 	StreamConfig     = "CONFIG"

@@ -40,6 +40,16 @@ func TestServicesRunOnTheirRoles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Registered before the stop, so it runs after it: routing writes its view's
+	// snapshot as it stops, on its role connection too.
+	t.Cleanup(func() {
+		if errs := logs.FilterMessage("nats error").All(); len(errs) > 0 {
+			t.Errorf("a role was refused something it uses while stopping: %v", errs[0].ContextMap())
+		}
+		if logs.FilterMessage("routing view: snapshot written").Len() == 0 {
+			t.Error("routing wrote no snapshot of its view as it stopped")
+		}
+	})
 	t.Cleanup(func() { sys.Stop(context.Background()) })
 	c := &client{t: t, base: "http://" + sys.HTTPAddr.String(), sys: sys}
 	tk, _ := c.open()

@@ -342,7 +342,7 @@ func newSnapshotter(store *events.Store, view *View, leads func() bool, log *zap
 	go func() {
 		defer close(sn.done)
 		for s := range sn.pending {
-			sn.write(s)
+			sn.write(s, snapshotTimeout)
 		}
 	}()
 	return sn
@@ -381,17 +381,21 @@ func (sn *snapshotter) close() {
 	moved := sn.view.Seq() > sn.takenAt
 	sn.mu.Unlock()
 	if moved && sn.leads() {
-		sn.write(sn.view.snapshot(sn.store.Created()))
+		sn.write(sn.view.snapshot(sn.store.Created()), stopSnapshotTimeout)
 	}
 }
 
-// snapshotTimeout bounds one snapshot's write or read.
-const snapshotTimeout = time.Minute
+// snapshotTimeout bounds one snapshot's write or read; stopSnapshotTimeout, the write of
+// a stopping replica, which should not hold its shutdown up for long.
+const (
+	snapshotTimeout     = time.Minute
+	stopSnapshotTimeout = 10 * time.Second
+)
 
 // write puts a snapshot as the view's object and sweeps away the chunks of any other
 // (a put that was killed halfway, or raced another replica's); it logs what fails.
-func (sn *snapshotter) write(s viewSnapshot) {
-	ctx, cancel := context.WithTimeout(context.Background(), snapshotTimeout)
+func (sn *snapshotter) write(s viewSnapshot, timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	started := time.Now()
 	obs, err := sn.store.ReadJetStream().ObjectStore(ctx, SnapshotBucket)
