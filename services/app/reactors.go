@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -63,10 +64,9 @@ func StartReactor(ctx context.Context, name string, cfg reactor.Config) (*Reacto
 	}
 }
 
-// Stop stops the service, letting the message in flight finish.
+// Stop stops the service, letting the message in flight finish, and returns once it has
+// stopped (its OnStop work done: routing's last snapshot), even when closing failed.
 func (r *Reactor) Stop() error {
-	if err := r.svc.Close(); err != nil {
-		return err
-	}
-	return <-r.done
+	err := r.svc.Close()
+	return errors.Join(err, <-r.done)
 }
