@@ -8,6 +8,7 @@ package contractsapi
 import (
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/ledgerdesk/ledgerdesk/contracts"
 	"github.com/ledgerdesk/ledgerdesk/events"
@@ -59,8 +60,11 @@ func index(w http.ResponseWriter, _ *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, out)
 }
 
+// asyncAPIDoc is the AsyncAPI document, made once: it is a function of the build.
+var asyncAPIDoc = sync.OnceValues(contracts.AsyncAPI)
+
 func asyncAPI(w http.ResponseWriter, _ *http.Request) {
-	doc, err := contracts.AsyncAPI()
+	doc, err := asyncAPIDoc()
 	if err != nil {
 		httpx.WriteProblem(w, httpx.ProblemFor(err))
 		return

@@ -37,14 +37,13 @@ func New(ctx context.Context, cfg reactor.Config) (*reactor.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	view := loadView(ctx, cfg.Store, svc.Logger())
-	r := &router{svc: svc, view: view}
-	snapshots := newSnapshotter(cfg.Store, view, svc.Leads, svc.Logger())
-	caughtUp, err := onCaughtUp(ctx, cfg.Store, view, svc.Logger())
+	view, last, err := loadView(ctx, cfg.Store, svc.Logger())
 	if err != nil {
-		snapshots.close()
 		return nil, err
 	}
+	r := &router{svc: svc, view: view}
+	snapshots := newSnapshotter(cfg.Store, view, svc.Leads, svc.Logger())
+	caughtUp := onCaughtUp(view, last, svc.Logger())
 	read := func() { caughtUp(); snapshots.maybe() }
 	// The view counts only the events the log's chain accepts (View.Apply); the ticket
 	// handler dead-letters the others and undecodable messages, which the view skips.
@@ -66,13 +65,9 @@ func New(ctx context.Context, cfg reactor.Config) (*reactor.Service, error) {
 }
 
 // onCaughtUp returns what the view's reader calls after each message: the first time the
-// view reaches the end the log had at start, it logs that it caught up (at once when it
-// starts there).
-func onCaughtUp(ctx context.Context, store *events.Store, view *View, log *zap.Logger) (func(), error) {
-	last, err := store.LastSequence(ctx)
-	if err != nil {
-		return nil, err
-	}
+// view reaches last, the end the log had at start, it logs that it caught up (at once
+// when it starts there).
+func onCaughtUp(view *View, last uint64, log *zap.Logger) func() {
 	started, from := time.Now(), view.Seq()
 	var once sync.Once
 	check := func() {
@@ -84,7 +79,7 @@ func onCaughtUp(ctx context.Context, store *events.Store, view *View, log *zap.L
 		}
 	}
 	check()
-	return check, nil
+	return check
 }
 
 // decide routes a ticket on its opened, reopened, recategorized and escalated events.

@@ -194,8 +194,10 @@ func makeTickets(n int) snapshotTickets {
 		Hash: make([]byte, 0, 32*n)}
 }
 
-// maxSnapshotTickets bounds what a snapshot may claim to hold before its columns are made.
-const maxSnapshotTickets = 1 << 27
+// ticketBytes is less than a ticket takes in a snapshot (its hash and UUID alone): a
+// snapshot of size bytes that claims more than size/ticketBytes tickets is refused before
+// its columns are made for them.
+const ticketBytes = 32 + 16
 
 // segment is tickets i to j of the columns.
 func (ts snapshotTickets) segment(i, j int) snapshotTickets {
@@ -233,9 +235,9 @@ func encodeSnapshot(w io.Writer, s viewSnapshot) error {
 // errSnapshotFormat is a snapshot written in another format.
 var errSnapshotFormat = errors.New("routing: snapshot of another format")
 
-// decodeSnapshot reads what encodeSnapshot wrote, then r to its end (an object's digest is
-// checked there).
-func decodeSnapshot(r io.Reader) (viewSnapshot, error) {
+// decodeSnapshot reads what encodeSnapshot wrote, size bytes, then r to its end (an
+// object's digest is checked there).
+func decodeSnapshot(r io.Reader, size uint64) (viewSnapshot, error) {
 	dec := gob.NewDecoder(r)
 	var format int
 	if err := dec.Decode(&format); err != nil {
@@ -248,7 +250,7 @@ func decodeSnapshot(r io.Reader) (viewSnapshot, error) {
 	if err := dec.Decode(&s); err != nil {
 		return viewSnapshot{}, err
 	}
-	if s.TicketCount < 0 || s.TicketCount > maxSnapshotTickets || len(s.Tickets.Group) != 0 {
+	if s.TicketCount < 0 || uint64(s.TicketCount) > size/ticketBytes || len(s.Tickets.Group) != 0 {
 		return viewSnapshot{}, errSnapshotShape
 	}
 	s.Tickets = makeTickets(s.TicketCount)
@@ -270,25 +272,33 @@ func decodeSnapshot(r io.Reader) (viewSnapshot, error) {
 }
 
 // loadView is the view of the store's log's snapshot when it has a usable one, else an
-// empty one.
-func loadView(ctx context.Context, store *events.Store, log *zap.Logger) *View {
+// empty one, and the log's last sequence, read after the snapshot (so that a snapshot
+// another replica put meanwhile is not taken for one ahead of the log).
+func loadView(ctx context.Context, store *events.Store, log *zap.Logger) (*View, uint64, error) {
 	started := time.Now()
 	v, err := readSnapshot(ctx, store)
+	last, lastErr := store.LastSequence(ctx)
+	if lastErr != nil {
+		return nil, 0, lastErr
+	}
+	if err == nil && v.Seq() > last {
+		err = fmt.Errorf("the snapshot is at sequence %d, the log ends at %d (an older copy of the store?)", v.Seq(), last)
+	}
 	switch {
 	case errors.Is(err, jetstream.ErrObjectNotFound):
 		log.Info("routing view: no snapshot yet; reading the whole log")
-		return NewView()
+		return NewView(), last, nil
 	case err != nil:
 		log.Warn("routing view: snapshot not used; reading the whole log", zap.Error(err))
-		return NewView()
+		return NewView(), last, nil
 	}
 	log.Info("routing view: read from its snapshot", zap.Uint64("seq", v.Seq()), zap.Int("tickets", len(v.tickets)),
 		zap.Duration("took", time.Since(started)))
-	return v
+	return v, last, nil
 }
 
-// readSnapshot reads the view's snapshot, checks that it belongs to the store's log and
-// restores the view from it.
+// readSnapshot reads the view's snapshot, checks that it belongs to the store's log (its
+// creation; loadView checks that it is not ahead of the log) and restores the view from it.
 func readSnapshot(ctx context.Context, store *events.Store) (*View, error) {
 	ctx, cancel := context.WithTimeout(ctx, snapshotTimeout)
 	defer cancel()
@@ -301,19 +311,16 @@ func readSnapshot(ctx context.Context, store *events.Store) (*View, error) {
 		return nil, err
 	}
 	defer func() { _ = res.Close() }()
-	s, err := decodeSnapshot(res)
+	info, err := res.Info()
+	if err != nil {
+		return nil, err
+	}
+	s, err := decodeSnapshot(res, info.Size)
 	if err != nil {
 		return nil, fmt.Errorf("read snapshot: %w", err)
 	}
 	if created := store.Created(); !s.Log.Equal(created) {
 		return nil, fmt.Errorf("the snapshot is of a log created %s, this one was created %s", s.Log, created)
-	}
-	last, err := store.LastSequence(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if s.Seq > last {
-		return nil, fmt.Errorf("the snapshot is at sequence %d, the log ends at %d (an older copy of the store?)", s.Seq, last)
 	}
 	return restoreView(s)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/gob"
 	"errors"
 	"flag"
 	"fmt"
@@ -61,7 +62,7 @@ func TestSnapshotFormat(t *testing.T) {
 	if !bytes.Equal(buf.Bytes(), golden) {
 		t.Fatalf("the encoding of snapshot format %d changed: bump snapshotFormat and write the new golden file with -update-snapshot", snapshotFormat)
 	}
-	got, err := decodeSnapshot(bytes.NewReader(golden))
+	got, err := decodeSnapshot(bytes.NewReader(golden), uint64(len(golden)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +75,7 @@ func TestSnapshotFormat(t *testing.T) {
 		t.Fatal(err)
 	}
 	other.Bytes()[3]++ // the format number: gob's first value, after its length, type and a zero
-	if _, err := decodeSnapshot(&other); !errors.Is(err, errSnapshotFormat) {
+	if _, err := decodeSnapshot(&other, uint64(other.Len())); !errors.Is(err, errSnapshotFormat) {
 		t.Fatalf("a snapshot of another format: %v, want errSnapshotFormat", err)
 	}
 }
@@ -152,7 +153,7 @@ func TestSnapshotRestoresTheView(t *testing.T) {
 	if err := encodeSnapshot(&buf, original.snapshot(log)); err != nil {
 		t.Fatal(err)
 	}
-	decoded, err := decodeSnapshot(&buf)
+	decoded, err := decodeSnapshot(&buf, uint64(buf.Len()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,12 +233,23 @@ func TestSnapshotSegments(t *testing.T) {
 	if err := encodeSnapshot(&buf, s); err != nil {
 		t.Fatal(err)
 	}
-	got, err := decodeSnapshot(&buf)
+	got, err := decodeSnapshot(&buf, uint64(buf.Len()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(got, s) {
 		t.Fatalf("decoded %d tickets, not the %d encoded", len(got.Tickets.Group), len(s.Tickets.Group))
+	}
+
+	// A snapshot that claims more tickets than its bytes can hold is refused before
+	// anything is made for them.
+	var claim bytes.Buffer
+	enc := gob.NewEncoder(&claim)
+	if err := errors.Join(enc.Encode(snapshotFormat), enc.Encode(viewSnapshot{TicketCount: 1 << 30})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := decodeSnapshot(&claim, uint64(claim.Len())); !errors.Is(err, errSnapshotShape) {
+		t.Fatalf("a snapshot claiming 2^30 tickets in %d bytes: %v, want errSnapshotShape", claim.Len(), err)
 	}
 }
 
@@ -250,7 +262,7 @@ func BenchmarkSnapshotRestore1M(b *testing.B) {
 		b.Fatal(err)
 	}
 	for b.Loop() {
-		d, err := decodeSnapshot(bytes.NewReader(buf.Bytes()))
+		d, err := decodeSnapshot(bytes.NewReader(buf.Bytes()), uint64(buf.Len()))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -299,7 +311,11 @@ func TestSnapshotEveryEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = res.Close() }()
-	s, err := decodeSnapshot(res)
+	info, err := res.Info()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := decodeSnapshot(res, info.Size)
 	if err != nil {
 		t.Fatal(err)
 	}

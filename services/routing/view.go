@@ -92,29 +92,35 @@ type ticketKey struct {
 
 // keyOf is the key of a ticket, its names interned. Under v.mu, written.
 func (v *View) keyOf(tenant, id string) ticketKey {
-	k := ticketKey{tenant: v.intern(tenant)}
-	if u, ok := canonicalUUID(id); ok {
-		k.uuid = u
-	} else {
-		k.other = v.intern(id)
-	}
+	k, _ := keyWith(tenant, id, func(s string) (name, bool) { return v.intern(s), true })
 	return k
 }
 
 // lookupKey is the key of a ticket whose names the view has; false when it has not (it
 // then keeps no such ticket). Under v.mu.
-func (v *View) lookupKey(tenant, id string) (ticketKey, bool) {
-	t, ok := v.lookup(tenant)
+func (v *View) lookupKey(tenant, id string) (ticketKey, bool) { return keyWith(tenant, id, v.lookup) }
+
+// keyWith is the key of a ticket, its names from nameOf; false when nameOf has one not.
+func keyWith(tenant, id string, nameOf func(string) (name, bool)) (ticketKey, bool) {
+	t, ok := nameOf(tenant)
 	if !ok {
 		return ticketKey{}, false
 	}
 	k := ticketKey{tenant: t}
 	if u, isUUID := canonicalUUID(id); isUUID {
 		k.uuid = u
-	} else if k.other, ok = v.lookup(id); !ok {
+	} else if k.other, ok = nameOf(id); !ok {
 		return ticketKey{}, false
 	}
 	return k, true
+}
+
+// lookupPair is the key of a tenant's group or agent; false when the view has not both
+// names (it then counts nothing for them). Under v.mu.
+func (v *View) lookupPair(tenant, other string) (nameKey, bool) {
+	t, ok := v.lookup(tenant)
+	o, ok2 := v.lookup(other)
+	return nameKey{t, o}, ok && ok2
 }
 
 // canonicalUUID returns the 16 bytes of a UUID written in canonical form (lower-case,
@@ -319,12 +325,10 @@ func (v *View) OpenTickets(tenant, agent string) int {
 	}
 	v.mu.RLock()
 	defer v.mu.RUnlock()
-	t, ok1 := v.lookup(tenant)
-	a, ok2 := v.lookup(agent)
-	if !ok1 || !ok2 {
+	k, ok := v.lookupPair(tenant, agent)
+	if !ok {
 		return 0
 	}
-	k := nameKey{t, a}
 	return v.open[k] + v.reservedOpen[k]
 }
 
@@ -333,11 +337,9 @@ func (v *View) OpenTickets(tenant, agent string) int {
 func (v *View) Assignments(tenant, group string) int {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
-	t, ok1 := v.lookup(tenant)
-	g, ok2 := v.lookup(group)
-	if !ok1 || !ok2 {
+	k, ok := v.lookupPair(tenant, group)
+	if !ok {
 		return 0
 	}
-	k := nameKey{t, g}
 	return v.assignments[k] + v.reservedAssigns[k]
 }
