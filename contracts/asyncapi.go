@@ -75,6 +75,25 @@ func Channels() []Channel {
 			Parameters:  map[string]string{"service": "routing, sla or escalation", "instance": "the replica's id"},
 			Messages:    []string{"lease"}, Send: []natsauth.Role{natsauth.RoleRouting, natsauth.RoleSLA, natsauth.RoleEscalation},
 			Receive: []natsauth.Role{natsauth.RoleRouting, natsauth.RoleSLA, natsauth.RoleEscalation, natsauth.RoleAuditor}},
+		{ID: "inbox", Address: "inbox.{tenant}.{integration}",
+			Description: "What integrations publish, in the INBOX stream (a JetStream publish: the ack says it is stored): one CloudEvent a message, " +
+				"binary mode (ce-* headers, the data as the body) or structured (application/cloudevents+json). Each integration's user may publish " +
+				"only under its own name and tenants (ledgerdesk nats integration), so the subject says who sent it. Every message gets an outcome.",
+			Parameters: map[string]string{"tenant": tenant, "integration": "the integration's name, as its credentials were issued"},
+			Messages:   events.InboundTypeNames(), Send: []natsauth.Role{natsauth.RoleIntegration},
+			Receive: []natsauth.Role{natsauth.RoleIntake, natsauth.RoleAuditor}},
+		{ID: "outcomes", Address: "outcomes.{tenant}.{integration}.{key}",
+			Description: "The outcome of every inbound message (accepted with its ticket, or rejected with an RFC 9457 problem), in the OUTCOMES stream; " +
+				"the integration may subscribe to its own. GET /v1/events/outcome looks one up by ce-source and ce-id.",
+			Parameters: map[string]string{"tenant": tenant, "integration": "the integration's name",
+				"key": "32 hex digits of SHA-256 over tenant, integration, ce-source and ce-id"},
+			Messages: []string{"outcome"}, Send: []natsauth.Role{natsauth.RoleIntake},
+			Receive: []natsauth.Role{natsauth.RoleIntegration, natsauth.RoleIntake, natsauth.RoleAuditor}},
+		{ID: "references", Address: "$KV." + natsauth.BucketReferences + ".{tenant}.{key}",
+			Description: "External references (an inbound message's ce-source and external_id) and the ticket each names, in the KV bucket " + natsauth.BucketReferences + ".",
+			Parameters:  map[string]string{"tenant": tenant, "key": "32 hex digits of SHA-256 over tenant, ce-source and external_id"},
+			Messages:    []string{"reference"}, Send: []natsauth.Role{natsauth.RoleIntake},
+			Receive: []natsauth.Role{natsauth.RoleIntake, natsauth.RoleAuditor}},
 		{ID: "routingSnapshotChunks", Address: "$O." + natsauth.BucketRoutingSnapshots + ".C.{nuid}",
 			Description: "The chunks of routing's view snapshot, an object of the object store bucket " + natsauth.BucketRoutingSnapshots + ".",
 			Parameters:  map[string]string{"nuid": "the object version's id"},
@@ -86,9 +105,14 @@ func Channels() []Channel {
 	}
 }
 
+// describedString is the schema of a string header with its description.
+func describedString(desc string) map[string]any {
+	return map[string]any{"type": "string", "description": desc}
+}
+
 // ceHeaders is the schema of the CloudEvents binary-mode headers of a ticket event.
 func ceHeaders() map[string]any {
-	str := func(desc string) map[string]any { return map[string]any{"type": "string", "description": desc} }
+	str := describedString
 	return map[string]any{"type": "object",
 		"required": []string{events.HeaderSpecVersion, events.HeaderID, events.HeaderSource, events.HeaderType, events.HeaderSubject,
 			events.HeaderTime, events.HeaderDataContentType, events.HeaderTenant, events.HeaderActor, events.HeaderHash},
@@ -109,6 +133,22 @@ func ceHeaders() map[string]any {
 		}}
 }
 
+// inboundHeaders is the schema of an inbound message's CloudEvents headers in binary mode.
+func inboundHeaders() map[string]any {
+	str := describedString
+	return map[string]any{"type": "object",
+		"required": []string{events.HeaderSpecVersion, events.HeaderID, events.HeaderSource, events.HeaderType},
+		"properties": map[string]any{
+			events.HeaderSpecVersion:     map[string]any{"const": events.SpecVersion},
+			events.HeaderID:              str("unique per ce-source: a repeat is answered with the first outcome, never applied twice"),
+			events.HeaderSource:          str("the sending system, a URI reference (e.g. //zabbix.acme.example); with external_id it keys a reference"),
+			events.HeaderType:            str("the inbound message type, one of the messages of the channel"),
+			events.HeaderTime:            map[string]any{"type": "string", "format": "date-time"},
+			events.HeaderDataContentType: map[string]any{"const": events.DataContentType},
+			events.HeaderCorrelationID:   str("optional: the correlation id the events it causes carry (default: ce-id)"),
+		}}
+}
+
 // AsyncAPI is the AsyncAPI 3.0 document of ledgerdesk's channels, as JSON. The payload of
 // a ticket event refers to its data schema at SchemaPath, relative to AsyncAPIPath.
 func AsyncAPI() ([]byte, error) {
@@ -117,6 +157,12 @@ func AsyncAPI() ([]byte, error) {
 		messages[t.EventType] = map[string]any{"name": t.EventType, "contentType": events.DataContentType,
 			"headers": map[string]any{"$ref": "#/components/schemas/cloudEventsHeaders"},
 			"payload": map[string]any{"$ref": strings.TrimPrefix(SchemaPath(t.EventType), "/v1/contracts/")}}
+	}
+	for _, t := range events.InboundTypes() {
+		messages[t.Type] = map[string]any{"name": t.Type, "contentType": events.DataContentType,
+			"summary": "Asks the intake to: " + t.Does + ".",
+			"headers": map[string]any{"$ref": "#/components/schemas/inboundCloudEventsHeaders"},
+			"payload": map[string]any{"$ref": strings.TrimPrefix(SchemaPath(t.Type), "/v1/contracts/")}}
 	}
 	other := func(desc, contentType string) map[string]any {
 		return map[string]any{"contentType": contentType, "description": desc}
@@ -128,6 +174,9 @@ func AsyncAPI() ([]byte, error) {
 	messages["slaSchedule"] = other("A message schedule: Nats-Schedule (@at <time>) and Nats-Schedule-Target (the slaDue subject).", "application/json")
 	messages["slaDue"] = other("A fired schedule; its subject names the ticket.", "application/json")
 	messages["lease"] = other("A replica's host, process id and start time.", "application/json")
+	messages["outcome"] = other("The outcome: id, source, type, tenant, integration, status (accepted or rejected), ticket and sequence when accepted, "+
+		"problem (RFC 9457, with errors[].field, reason and schema) when rejected, replayed for a repeat, digest and at.", "application/json")
+	messages["reference"] = other("The ticket an external reference names: ticket, source, external_id.", "application/json")
 	messages["objectChunk"] = other("A chunk of an object's bytes.", "application/octet-stream")
 	messages["objectMeta"] = other("An object's metadata, as the NATS object store writes it.", "application/json")
 
@@ -167,7 +216,7 @@ func AsyncAPI() ([]byte, error) {
 		"channels":           channels,
 		"operations":         operations,
 		"components": map[string]any{"messages": messages,
-			"schemas": map[string]any{"cloudEventsHeaders": ceHeaders()}},
+			"schemas": map[string]any{"cloudEventsHeaders": ceHeaders(), "inboundCloudEventsHeaders": inboundHeaders()}},
 	}
 	b, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {

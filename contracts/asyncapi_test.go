@@ -42,11 +42,14 @@ func covers(address, subject string) bool {
 // senders, and every sender a channel names may publish to it.
 func TestChannelsAreTheRoles(t *testing.T) {
 	channels := contracts.Channels()
-	for _, role := range natsauth.Roles() {
+	for _, role := range append(natsauth.Roles(), natsauth.RoleIntegration) {
 		if role == natsauth.RoleAdmin {
 			continue // break-glass: everything
 		}
 		perms, err := natsauth.RolePermissions(role, 4)
+		if role == natsauth.RoleIntegration {
+			perms, err = natsauth.IntegrationPermissions("zabbix", []string{"acme"})
+		}
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -45,6 +45,38 @@ func TestGoldenPayloads(t *testing.T) {
 	}
 }
 
+// TestGoldenInboundMessages: every inbound message type has a golden message under
+// golden/inbox/ and nothing else is there; each decodes and re-encodes to the same JSON
+// and is valid against its type's published schema.
+func TestGoldenInboundMessages(t *testing.T) {
+	if golden, types := typesIn(t, filepath.Join("golden", "inbox"), ".json"), events.InboundTypeNames(); !slices.Equal(golden, slices.Sorted(slices.Values(types))) {
+		t.Fatalf("golden inbound messages %v\nregistered types %v", golden, types)
+	}
+	schemas := compiled(t)
+	for _, typ := range events.InboundTypeNames() {
+		t.Run(typ, func(t *testing.T) {
+			raw, err := os.ReadFile(filepath.Join("golden", "inbox", typ+".json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			in, err := events.DecodeInbound(typ, raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			again, err := json.Marshal(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want, got := canonical(t, raw), canonical(t, again); !bytes.Equal(want, got) {
+				t.Fatalf("round trip changed the message:\n golden %s\n   code %s", want, got)
+			}
+			if err := schemas[typ].Validate(instance(t, raw)); err != nil {
+				t.Errorf("golden %s: %v", typ, err)
+			}
+		})
+	}
+}
+
 // typesIn lists the event types of dir's files named <type><suffix>, sorted.
 func typesIn(t *testing.T, dir, suffix string) []string {
 	t.Helper()

@@ -25,36 +25,49 @@ var writeSchemas = flag.Bool("write-schemas", false, "write the schema files of 
 // needs a new type version instead.
 func TestSchemasAreTheRegistrys(t *testing.T) {
 	have := typesIn(t, "schemas", ".schema.json")
+	type generated struct {
+		name   string
+		schema func() ([]byte, error)
+	}
+	var all []generated
 	for _, pt := range events.PayloadTypes() {
-		want, err := schemagen.Reflect(pt)
+		all = append(all, generated{pt.EventType, func() ([]byte, error) { return schemagen.Reflect(pt) }})
+	}
+	for _, it := range events.InboundTypes() {
+		all = append(all, generated{it.Type, func() ([]byte, error) { return schemagen.ReflectInbound(it) }})
+	}
+	var names []string
+	for _, g := range all {
+		names = append(names, g.name)
+		want, err := g.schema()
 		if err != nil {
 			t.Fatal(err)
 		}
-		path := filepath.Join("schemas", pt.EventType+".schema.json")
-		if !slices.Contains(have, pt.EventType) && *writeSchemas {
+		path := filepath.Join("schemas", g.name+".schema.json")
+		if !slices.Contains(have, g.name) && *writeSchemas {
 			if err := os.WriteFile(path, want, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			have = append(have, pt.EventType)
+			have = append(have, g.name)
 		}
 		got, err := os.ReadFile(path)
 		if errors.Is(err, os.ErrNotExist) {
-			t.Errorf("%s has no schema file: write it with go test ./contracts -run TestSchemasAreTheRegistrys -write-schemas", pt.EventType)
+			t.Errorf("%s has no schema file: write it with go test ./contracts -run TestSchemasAreTheRegistrys -write-schemas", g.name)
 			continue
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(got, want) {
-			t.Errorf("the Go type of released event type %s no longer has its published schema %s: a released type never changes; "+
-				"add a new version of the type (and an upcaster) instead.\nits Go type now gives:\n%s", pt.EventType, path, want)
+			t.Errorf("the Go type of released type %s no longer has its published schema %s: a released type never changes; "+
+				"add a new version of the type (and an upcaster) instead.\nits Go type now gives:\n%s", g.name, path, want)
 		}
-		if served, ok := contracts.EventSchema(pt.EventType); !ok || !bytes.Equal(served, got) {
-			t.Errorf("EventSchema(%s) does not serve %s", pt.EventType, path)
+		if served, ok := contracts.EventSchema(g.name); !ok || !bytes.Equal(served, got) {
+			t.Errorf("EventSchema(%s) does not serve %s", g.name, path)
 		}
 	}
 	for _, f := range have {
-		if !slices.Contains(events.Types(), f) {
+		if !slices.Contains(names, f) {
 			t.Errorf("schemas/%s.schema.json belongs to no registered type", f)
 		}
 	}
@@ -68,7 +81,7 @@ func compiled(t *testing.T) map[string]*jsonschema.Schema {
 	t.Helper()
 	c := jsonschema.NewCompiler()
 	out := map[string]*jsonschema.Schema{}
-	for _, typ := range events.Types() {
+	for _, typ := range append(events.Types(), events.InboundTypeNames()...) {
 		b, ok := contracts.EventSchema(typ)
 		if !ok {
 			t.Fatalf("no schema of %s", typ)

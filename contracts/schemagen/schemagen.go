@@ -1,5 +1,6 @@
-// Package schemagen generates the JSON Schemas of contracts/schemas from the event
-// registry (events.PayloadTypes), with invopop/jsonschema.
+// Package schemagen generates the JSON Schemas of contracts/schemas from the registries
+// of event types (events.PayloadTypes) and inbound message types (events.InboundTypes),
+// with invopop/jsonschema.
 package schemagen
 
 import (
@@ -30,10 +31,21 @@ func strs[T ~string](vs []T) []string {
 	return out
 }
 
-// Reflect generates the schema of a payload type's data from its Go type: its JSON field
+// Reflect generates the schema of a payload type's data from its Go type (see reflectType).
+func Reflect(t events.PayloadType) ([]byte, error) {
+	return reflectType(t.EventType, t.Go, description(t))
+}
+
+// ReflectInbound generates the schema of an inbound message type's data from its Go type.
+func ReflectInbound(t events.InboundType) ([]byte, error) {
+	return reflectType(t.Type, t.Go, "The data of a "+t.Type+" message, which "+t.Does+
+		" (publish it to inbox.<tenant>.<integration>, or POST it to /v1/events).")
+}
+
+// reflectType generates the schema of a type's data from its Go type: its JSON field
 // names; required unless omitempty; no other fields; the enumerated types' values; times
 // as date-time.
-func Reflect(t events.PayloadType) ([]byte, error) {
+func reflectType(name string, goType reflect.Type, desc string) ([]byte, error) {
 	r := &jsonschema.Reflector{
 		Mapper: func(rt reflect.Type) *jsonschema.Schema {
 			values, ok := enums[rt]
@@ -47,13 +59,13 @@ func Reflect(t events.PayloadType) ([]byte, error) {
 			return s
 		},
 	}
-	s := r.ReflectFromType(t.Go)
-	s.ID = jsonschema.ID(contracts.SchemaPath(t.EventType))
-	s.Title = t.EventType
-	s.Description = description(t)
+	s := r.ReflectFromType(goType)
+	s.ID = jsonschema.ID(contracts.SchemaPath(name))
+	s.Title = name
+	s.Description = desc
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
-		return nil, fmt.Errorf("contracts: schema of %s: %w", t.EventType, err)
+		return nil, fmt.Errorf("contracts: schema of %s: %w", name, err)
 	}
 	return append(b, '\n'), nil
 }

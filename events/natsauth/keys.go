@@ -145,6 +145,16 @@ func (k *Keys) IssueRole(role Role, partitions int) ([]byte, error) {
 // user was issued for. NB: persisted in creds files; never change.
 const partitionsTag = "partitions:"
 
+// IssueIntegration issues a new user for the integration name on tenants, with the
+// rights of IntegrationPermissions; its JWT is named integration-<name>.
+func (k *Keys) IssueIntegration(name string, tenants []string) ([]byte, error) {
+	p, err := IntegrationPermissions(name, tenants)
+	if err != nil {
+		return nil, err
+	}
+	return k.issue("integration-"+name, p, nil)
+}
+
 // IssueUser issues a new user with perms, signed by the account key, and returns its
 // creds file (the decorated format of `nsc` and the nats CLI). The running server accepts
 // it at once: it trusts the account's signature, not a list of users.

@@ -1,6 +1,7 @@
 package natsauth
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -22,12 +23,15 @@ const (
 	RoleReporting  Role = "reporting"
 	RoleAuditor    Role = "auditor"
 	RoleAdmin      Role = "admin"
+	// RoleIntegration is not a row of the table: each integration's user gets rights of
+	// its own, on its name and tenants (IntegrationPermissions).
+	RoleIntegration Role = "integration"
 )
 
 // The streams and subjects the table grants rights on. They restate wire names owned by
 // events (TICKETS, CONFIG), services/reactor (DEADLETTER, the MEMBERS bucket), services/sla
-// (SLA_TIMERS), services/routing (the ROUTING_SNAPSHOTS bucket) and the token registry
-// (ACCESS); services/app's tests run every service on its role connection, which fails if
+// (SLA_TIMERS), services/routing (the ROUTING_SNAPSHOTS bucket), services/inbox (INBOX,
+// OUTCOMES, the REFERENCES bucket) and the token registry (ACCESS); services/app's tests run every service on its role connection, which fails if
 // they drift apart. NB: wire names; never rename.
 const (
 	StreamTickets    = "TICKETS"
@@ -42,6 +46,12 @@ const (
 	// BucketRoutingSnapshots is the object store bucket of routing's view snapshots
 	// (services/routing).
 	BucketRoutingSnapshots = "ROUTING_SNAPSHOTS"
+	// StreamInbox keeps what integrations publish until the intake has answered it.
+	StreamInbox = "INBOX"
+	// StreamOutcomes keeps the outcome of every inbound message.
+	StreamOutcomes = "OUTCOMES"
+	// BucketReferences is the KV bucket of external references (services/inbox).
+	BucketReferences = "REFERENCES"
 
 	// SubjectTickets is the subject every ticket event is published to:
 	// tickets.<tenant>.<ticket> (the stream stores it on tickets.<p>.<tenant>.<ticket>,
@@ -50,6 +60,11 @@ const (
 	SubjectConfig      = "config.*"
 	SubjectAccess      = "access.>"
 	SubjectSLASchedule = "sla.schedule.>"
+	// SubjectInbox is where integrations publish: inbox.<tenant>.<integration>.
+	SubjectInbox = "inbox.*.*"
+	// SubjectOutcomes is where the intake answers them:
+	// outcomes.<tenant>.<integration>.<message key>.
+	SubjectOutcomes = "outcomes.*.*.*"
 
 	// anyStream in a row of the table means every stream of the account, present and future.
 	anyStream = "*"
@@ -108,6 +123,9 @@ type access struct {
 	// metadata, purging the chunks it replaces) and get them (read, ordered consumers
 	// with flow control). No other role but admin writes them.
 	objects []string
+	// buckets are the KV buckets the role keeps: it may put, create and update keys and
+	// get them. No other role but admin writes them.
+	buckets []string
 	// inbox is the role's reply-subject prefix; it may subscribe to <inbox>.> only, so no
 	// role reads another's replies. "" is the default _INBOX, which the nats CLI uses.
 	inbox string
@@ -122,9 +140,13 @@ type access struct {
 // table is every role's rights. NB: the one place they are stated.
 var table = map[Role]access{
 	RoleIntake: {
-		publish: []string{SubjectTickets, SubjectConfig, SubjectAccess},
-		read:    []string{StreamTickets, StreamConfig, StreamAccess},
-		ordered: []string{StreamAccess}, // the token registry
+		publish: []string{SubjectTickets, SubjectConfig, SubjectAccess, SubjectOutcomes},
+		read:    []string{StreamTickets, StreamConfig, StreamAccess, StreamInbox, StreamOutcomes},
+		ordered: []string{StreamAccess, StreamConfig}, // the token registry, configurations
+		durables: []durable{
+			{stream: StreamInbox, name: "intake-inbox"},
+		},
+		buckets: []string{BucketReferences},
 		inbox:   "_INBOX_intake",
 	},
 	// The reacting services' ticket handlers each have one durable per partition.
@@ -218,6 +240,10 @@ func RolePermissions(role Role, partitions int) (Permissions, error) {
 		allow("$O."+b+".C.>", "$O."+b+".M.>", js+"STREAM.PURGE."+stream, "$JS.FC."+stream+".>")
 		read, ordered = append(slices.Clone(read), stream), append(slices.Clone(ordered), stream)
 	}
+	for _, b := range a.buckets {
+		allow("$KV." + b + ".>")
+		read = append(slices.Clone(read), "KV_"+b)
+	}
 	for _, s := range read {
 		allow(js+"STREAM.INFO."+s, js+"STREAM.MSG.GET."+s, js+"DIRECT.GET."+s, js+"DIRECT.GET."+s+".>")
 	}
@@ -271,5 +297,32 @@ func RolePermissions(role Role, partitions int) (Permissions, error) {
 		inbox = "_INBOX"
 	}
 	p.SubscribeAllow = []string{inbox + ".>"}
+	return p, nil
+}
+
+// IntegrationInboxPrefix is the reply-subject prefix an integration's user must give its
+// client (nats --inbox-prefix, nats.CustomInboxPrefix) to get the inbox's JetStream acks.
+func IntegrationInboxPrefix(name string) string { return "_INBOX_integration_" + name }
+
+// IntegrationPermissions are the rights of an integration's user: publish to
+// inbox.<tenant>.<name> for each of its tenants (["*"]: every tenant), and subscribe to
+// the outcomes of what it published there (outcomes.<tenant>.<name>.>) and to its replies.
+// The subject names the integration, so the intake knows who published a message: the
+// server refuses every other user but admin. name and tenants are tokens (events.ValidToken).
+func IntegrationPermissions(name string, tenants []string) (Permissions, error) {
+	if !events.ValidToken(name) {
+		return Permissions{}, fmt.Errorf("natsauth: integration name %q: 1-64 letters, digits, '-' or '_'", name)
+	}
+	if len(tenants) == 0 {
+		return Permissions{}, errors.New(`natsauth: an integration needs tenants (or exactly ["*"] for all)`)
+	}
+	p := Permissions{InboxPrefix: IntegrationInboxPrefix(name), SubscribeAllow: []string{IntegrationInboxPrefix(name) + ".>"}}
+	for _, t := range tenants {
+		if t == "*" && len(tenants) > 1 || t != "*" && !events.ValidToken(t) {
+			return Permissions{}, fmt.Errorf(`natsauth: integration tenant %q: a tenant token, or exactly ["*"] for all`, t)
+		}
+		p.PublishAllow = append(p.PublishAllow, "inbox."+t+"."+name)
+		p.SubscribeAllow = append(p.SubscribeAllow, "outcomes."+t+"."+name+".>")
+	}
 	return p, nil
 }

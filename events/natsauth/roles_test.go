@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -47,6 +49,8 @@ func newEnv(t *testing.T) env {
 		{Name: natsauth.StreamAccess, Subjects: []string{natsauth.SubjectAccess}, AllowDirect: true},
 		{Name: natsauth.StreamDeadLetter, Subjects: []string{"deadletter.>"}},
 		{Name: natsauth.StreamSLATimers, Subjects: []string{natsauth.SubjectSLASchedule, "sla.due.>"}, AllowMsgSchedules: true},
+		{Name: natsauth.StreamInbox, Subjects: []string{natsauth.SubjectInbox}, AllowDirect: true},
+		{Name: natsauth.StreamOutcomes, Subjects: []string{natsauth.SubjectOutcomes}, AllowDirect: true},
 	} {
 		c.Storage = jetstream.MemoryStorage
 		if _, err := js.CreateStream(ctx, c); err != nil {
@@ -60,6 +64,13 @@ func newEnv(t *testing.T) env {
 	if _, err := kv.Put(ctx, "sla.i0", []byte("lease")); err != nil {
 		t.Fatal(err)
 	}
+	refs, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: natsauth.BucketReferences, Storage: jetstream.MemoryStorage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := refs.Put(ctx, "acme.r0", []byte(`{"ticket":"t1"}`)); err != nil {
+		t.Fatal(err)
+	}
 	obs, err := js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: natsauth.BucketRoutingSnapshots, Storage: jetstream.MemoryStorage})
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +78,8 @@ func newEnv(t *testing.T) env {
 	if _, err := obs.PutBytes(ctx, "view", []byte("snapshot")); err != nil {
 		t.Fatal(err)
 	}
-	for _, subj := range []string{"tickets.acme.t1", "tickets.acme.t1", "config.acme", "access.acme.grant", "deadletter.routing"} {
+	for _, subj := range []string{"tickets.acme.t1", "tickets.acme.t1", "config.acme", "access.acme.grant", "deadletter.routing",
+		"inbox.acme.zabbix", "outcomes.acme.zabbix.k0"} {
 		if _, err := js.Publish(ctx, subj, []byte("{}")); err != nil {
 			t.Fatal(err)
 		}
@@ -197,8 +209,40 @@ var ops = []op{
 		}},
 	{"ordered consumer on tickets", []natsauth.Role{natsauth.RoleRouting, natsauth.RoleReporting, natsauth.RoleAuditor, natsauth.RoleAdmin},
 		orderedOn(natsauth.StreamTickets)},
-	{"ordered consumer on config", []natsauth.Role{natsauth.RoleRouting, natsauth.RoleSLA, natsauth.RoleEscalation, natsauth.RoleAuditor, natsauth.RoleAdmin},
+	{"ordered consumer on config", []natsauth.Role{natsauth.RoleIntake, natsauth.RoleRouting, natsauth.RoleSLA, natsauth.RoleEscalation, natsauth.RoleAuditor, natsauth.RoleAdmin},
 		orderedOn(natsauth.StreamConfig)},
+	{"publish an outcome", []natsauth.Role{natsauth.RoleIntake, natsauth.RoleAdmin}, publish("outcomes.acme.zabbix.k1")},
+	{"publish to the inbox", adminOnly, publish("inbox.acme.zabbix")},
+	{"get an outcome", []natsauth.Role{natsauth.RoleIntake, natsauth.RoleAuditor, natsauth.RoleAdmin},
+		func(ctx context.Context, _ env, _ *nats.Conn, js jetstream.JetStream) error {
+			s, err := js.Stream(ctx, natsauth.StreamOutcomes)
+			if err != nil {
+				return err
+			}
+			_, err = s.GetMsg(ctx, 1, jetstream.WithGetMsgSubject("outcomes.acme.zabbix.k0"))
+			return err
+		}},
+	{"durable intake-inbox: create, fetch, ack", []natsauth.Role{natsauth.RoleIntake, natsauth.RoleAdmin},
+		func(ctx context.Context, _ env, _ *nats.Conn, js jetstream.JetStream) error {
+			c, err := js.CreateOrUpdateConsumer(ctx, natsauth.StreamInbox, jetstream.ConsumerConfig{Durable: "intake-inbox",
+				AckPolicy: jetstream.AckExplicitPolicy, PriorityPolicy: jetstream.PriorityPolicyPinned, PriorityGroups: []string{"inbox"}, PinnedTTL: time.Minute})
+			if err != nil {
+				return err
+			}
+			return fetchOne(ctx, c, true, jetstream.FetchPriorityGroup("inbox"))
+		}},
+	{"read a reference", []natsauth.Role{natsauth.RoleIntake, natsauth.RoleAuditor, natsauth.RoleAdmin}, onReferences(func(ctx context.Context, kv jetstream.KeyValue) error {
+		_, err := kv.Get(ctx, "acme.r0")
+		return err
+	})},
+	{"create and update a reference", []natsauth.Role{natsauth.RoleIntake, natsauth.RoleAdmin}, onReferences(func(ctx context.Context, kv jetstream.KeyValue) error {
+		rev, err := kv.Create(ctx, "acme.r1", []byte(`{"ticket":"t2"}`))
+		if err != nil {
+			return err
+		}
+		_, err = kv.Update(ctx, "acme.r1", []byte(`{"ticket":"t3"}`), rev)
+		return err
+	})},
 	{"ordered consumer on access", []natsauth.Role{natsauth.RoleIntake, natsauth.RoleReporting, natsauth.RoleAuditor, natsauth.RoleAdmin},
 		orderedOn(natsauth.StreamAccess)},
 	{"partition durable routing-tickets-03: update, fetch pinned, ack", []natsauth.Role{natsauth.RoleRouting, natsauth.RoleAdmin},
@@ -320,6 +364,17 @@ func unpin(consumer string) func(context.Context, env, *nats.Conn, jetstream.Jet
 	}
 }
 
+// onReferences runs f on the REFERENCES bucket, opened by the role's own connection.
+func onReferences(f func(context.Context, jetstream.KeyValue) error) func(context.Context, env, *nats.Conn, jetstream.JetStream) error {
+	return func(ctx context.Context, _ env, _ *nats.Conn, js jetstream.JetStream) error {
+		kv, err := js.KeyValue(ctx, natsauth.BucketReferences)
+		if err != nil {
+			return err
+		}
+		return f(ctx, kv)
+	}
+}
+
 // onSnapshots runs f on routing's snapshot bucket, opened by the role's own connection.
 func onSnapshots(f func(context.Context, jetstream.ObjectStore) error) func(context.Context, env, *nats.Conn, jetstream.JetStream) error {
 	return func(ctx context.Context, _ env, _ *nats.Conn, js jetstream.JetStream) error {
@@ -391,6 +446,69 @@ func TestRolePermissions(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestIntegrationPermissions: an integration's user publishes to the inbox under its own
+// name and tenants only, gets the JetStream ack on its own inbox prefix, reads its own
+// outcomes and nothing of the log.
+func TestIntegrationPermissions(t *testing.T) {
+	e := newEnv(t)
+	creds, err := eventstest.Keys(t, e.srv).IssueIntegration("zabbix", []string{"acme", "beta"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	connect := func(opts ...nats.Option) *nats.Conn {
+		file := filepath.Join(t.TempDir(), "zabbix.creds")
+		if err := os.WriteFile(file, creds, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		nc, err := nats.Connect(e.srv.ClientURL(), append([]nats.Option{nats.UserCredentials(file),
+			nats.CustomInboxPrefix(natsauth.IntegrationInboxPrefix("zabbix"))}, opts...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		return nc
+	}
+	for _, c := range []struct {
+		name    string
+		allowed bool
+		do      func(context.Context, env, *nats.Conn, jetstream.JetStream) error
+	}{
+		{"publish to inbox.acme.zabbix", true, publish("inbox.acme.zabbix")},
+		{"publish to inbox.beta.zabbix", true, publish("inbox.beta.zabbix")},
+		{"publish to inbox.globex.zabbix", false, publish("inbox.globex.zabbix")},
+		{"publish to inbox.acme.nagios", false, publish("inbox.acme.nagios")},
+		{"publish to a ticket", false, publish("tickets.acme.t9")},
+		{"publish an outcome", false, publish("outcomes.acme.zabbix.k9")},
+		{"subscribe to its outcomes", true, subscribe("outcomes.acme.zabbix.>", "outcomes.acme.zabbix.k2")},
+		{"subscribe to another's outcomes", false, subscribe("outcomes.acme.nagios.>", "outcomes.acme.nagios.k2")},
+		{"subscribe to the default inbox", false, subscribe("_INBOX.>", "_INBOX.x")},
+		{"direct get of a ticket's last event", false, func(ctx context.Context, _ env, _ *nats.Conn, js jetstream.JetStream) error {
+			_, err := js.Stream(ctx, natsauth.StreamTickets)
+			return err
+		}},
+		{"read a reference", false, onReferences(func(ctx context.Context, kv jetstream.KeyValue) error {
+			_, err := kv.Get(ctx, "acme.r0")
+			return err
+		})},
+	} {
+		v := eventstest.Try(t, connect, c.name, func(ctx context.Context, nc *nats.Conn, js jetstream.JetStream) error { return c.do(ctx, e, nc, js) })
+		switch {
+		case c.allowed && v != nil:
+			t.Errorf("%s: want allowed, refused: %v", c.name, v)
+		case !c.allowed && v == nil:
+			t.Errorf("%s: want refused, it succeeded", c.name)
+		}
+	}
+	for _, bad := range [][]string{nil, {"acme", "*"}, {"a.b"}} {
+		if _, err := natsauth.IntegrationPermissions("zabbix", bad); err == nil {
+			t.Errorf("integration tenants %q: want refused", bad)
+		}
+	}
+	if _, err := natsauth.IntegrationPermissions("zab.bix", []string{"acme"}); err == nil {
+		t.Error("an integration name with a dot: want refused")
 	}
 }
 

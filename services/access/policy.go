@@ -24,6 +24,8 @@ const (
 	OpTokenManage   Operation = "token.manage"   // POST /v1/tokens, DELETE /v1/tokens/{id}
 	OpTokenRead     Operation = "token.read"     // GET /v1/tokens
 	OpContractRead  Operation = "contract.read"  // GET /v1/contracts/...
+	OpEventPublish  Operation = "event.publish"  // POST /v1/events (and the alert webhooks)
+	OpOutcomeRead   Operation = "outcome.read"   // GET /v1/events/outcome
 )
 
 // policy is every role's operations: the one table of who may do what. Tenant scope
@@ -31,10 +33,10 @@ const (
 // scope.
 var policy = map[Role][]Operation{
 	RoleAdmin: {OpTicketOpen, OpTicketCommand, OpTicketComment, OpTicketRead, OpQueueRead, OpReportRead,
-		OpConfigRead, OpConfigWrite, OpTokenManage, OpTokenRead, OpContractRead},
+		OpConfigRead, OpConfigWrite, OpTokenManage, OpTokenRead, OpContractRead, OpEventPublish, OpOutcomeRead},
 	RoleAgent:       {OpTicketOpen, OpTicketCommand, OpTicketComment, OpTicketRead, OpQueueRead, OpReportRead, OpContractRead},
-	RoleIntegration: {OpTicketOpen, OpTicketComment, OpContractRead},
-	RoleAuditor:     {OpTicketRead, OpQueueRead, OpReportRead, OpConfigRead, OpTokenRead, OpContractRead},
+	RoleIntegration: {OpTicketOpen, OpTicketComment, OpContractRead, OpEventPublish, OpOutcomeRead},
+	RoleAuditor:     {OpTicketRead, OpQueueRead, OpReportRead, OpConfigRead, OpTokenRead, OpContractRead, OpOutcomeRead},
 }
 
 // May reports whether role may perform op.

@@ -8,6 +8,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ledgerdesk/ledgerdesk/events"
+	"github.com/ledgerdesk/ledgerdesk/services/inbox"
 	"github.com/ledgerdesk/ledgerdesk/services/reactor"
 	"github.com/ledgerdesk/ledgerdesk/services/routing"
 	"github.com/ledgerdesk/ledgerdesk/services/sla"
@@ -23,8 +24,9 @@ func ProvisionStreams(ctx context.Context, admin *nats.Conn) error {
 
 // Provision creates every stream ledgerdesk uses, or upgrades it where that weakens
 // nothing (events.Provision: the log streams TICKETS, CONFIG and ACCESS, then DEADLETTER
-// and SLA_TIMERS), the replicas' lease bucket MEMBERS and routing's snapshot bucket
-// ROUTING_SNAPSHOTS, and returns the ticket log's partition count, which the roles' creds
+// and SLA_TIMERS), the replicas' lease bucket MEMBERS, routing's snapshot bucket
+// ROUTING_SNAPSHOTS, the integrations' INBOX and OUTCOMES streams and the REFERENCES
+// bucket, and returns the ticket log's partition count, which the roles' creds
 // are issued for. partitions is a new log's (0: events.DefaultPartitions); an existing
 // log keeps its own, and another non-zero value is refused (events.ErrLayout). It needs a
 // connection with admin rights: no service role may create or update a stream
@@ -46,6 +48,15 @@ func Provision(ctx context.Context, admin *nats.Conn, partitions int) (int, erro
 	// A snapshot only saves reading the log again: the bucket too is made as configured.
 	if _, err := js.CreateOrUpdateObjectStore(ctx, routing.SnapshotBucketConfig()); err != nil {
 		return 0, fmt.Errorf("provision object store %s: %w", routing.SnapshotBucket, err)
+	}
+	// The integrations' inbox, its outcomes and the external references.
+	for _, sc := range []jetstream.StreamConfig{inbox.StreamConfig(), inbox.OutcomeStreamConfig()} {
+		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+			return 0, fmt.Errorf("provision stream %s: %w", sc.Name, err)
+		}
+	}
+	if _, err := js.CreateOrUpdateKeyValue(ctx, inbox.ReferencesBucketConfig()); err != nil {
+		return 0, fmt.Errorf("provision KV bucket %s: %w", inbox.ReferencesBucket, err)
 	}
 	return events.LogPartitions(ctx, js)
 }

@@ -135,6 +135,7 @@ type System struct {
 	committer *events.Committer
 	reactors  []*Reactor
 	reporting *Reporting
+	inbox     *Inbox
 	logWatch  *logWatch
 	access    *Access
 	http      *http.Server
@@ -238,6 +239,9 @@ func Start(ctx context.Context, cfg RunConfig, log *zap.Logger) (*System, error)
 	if err != nil {
 		return nil, err
 	}
+	if sys.inbox, err = StartInbox(ctx, sys.Store, sys.committer, log); err != nil {
+		return nil, err
+	}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
@@ -249,6 +253,7 @@ func Start(ctx context.Context, cfg RunConfig, log *zap.Logger) (*System, error)
 	}
 	sys.access.MountTokens(v1)
 	contractsapi.NewHandler().Mount(v1)
+	sys.inbox.Mount(v1)
 	v1.Handle("/v1/", api)
 	mux.Handle("/v1/", sys.access.Protect(v1))
 	mux.HandleFunc("/", httpx.NotFound)
@@ -285,7 +290,7 @@ func (s *System) readyz(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write([]byte("ready\n"))
 }
 
-// Stop shuts down in dependency order: HTTP (draining requests), the reacting services
+// Stop shuts down in dependency order: HTTP (draining requests), the inbox, the reacting services
 // (together, each finishing its batches in hand), the committer they and HTTP append
 // through (committing what is queued), reporting, the NATS connection, then the server.
 // Safe on a partly started system.
@@ -299,6 +304,11 @@ func (s *System) Stop(ctx context.Context) {
 	if s.http != nil {
 		if err := s.http.Shutdown(ctx); err != nil {
 			s.log.Warn("http shutdown", zap.Error(err))
+		}
+	}
+	if s.inbox != nil {
+		if err := s.inbox.Stop(); err != nil {
+			s.log.Warn("inbox stop", zap.Error(err))
 		}
 	}
 	var stopping sync.WaitGroup // the services stop together: each lets its batches finish

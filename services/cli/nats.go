@@ -28,6 +28,10 @@ var natsUsage = fmt.Sprintf(`ledgerdesk nats: usage:
   ledgerdesk nats issue --dir DIR --role ROLE --name NAME [--partitions N] [--out FILE]
                                                      issue a new user of ROLE, signed by DIR's account
                                                      key; the running server accepts it at once
+  ledgerdesk nats integration --dir DIR --name NAME --tenant T [--tenant T2 ...] [--out FILE]
+                                                     issue an integration's user: it may publish to
+                                                     inbox.<T>.<NAME> and read outcomes.<T>.<NAME>.>
+                                                     (--tenant '*': every tenant); prints its .creds
 The role creds hold rights on every partition's durable consumers: issue them for the
 log's partition count (nats provision prints it; it never changes for a log).
 `, events.DefaultPartitions)
@@ -63,6 +67,13 @@ func natsCmd(args []string, stdout, stderr io.Writer) int {
 		partitions := fs.Int("partitions", events.DefaultPartitions, rolePartitionsUsage)
 		out := fs.String("out", "", "write the creds file here (0600) instead of to stdout")
 		run = func() error { return natsIssue(*dir, natsauth.Role(*role), *name, *partitions, *out, stdout) }
+	case "integration":
+		dir := fs.String("dir", "", "credentials directory made by init, or <data>/credentials of ledgerdesk run (required)")
+		name := fs.String("name", "", "the integration's name: its inbox subject token and actor integration:<name> (required)")
+		var tenants stringList
+		fs.Var(&tenants, "tenant", "a tenant it may publish for (repeat, or comma-separated; '*' for all)")
+		out := fs.String("out", "", "write the creds file here (0600) instead of to stdout")
+		run = func() error { return natsIntegration(*dir, *name, tenants, *out, stdout, stderr) }
 	default:
 		fmt.Fprint(stderr, natsUsage)
 		return 2
@@ -162,6 +173,36 @@ func natsIssue(dir string, role natsauth.Role, name string, partitions int, out 
 		return err
 	}
 	return natsauth.WritePrivate(out, creds)
+}
+
+func natsIntegration(dir, name string, tenants []string, out string, stdout, stderr io.Writer) error {
+	if dir == "" {
+		return errors.New("--dir is required")
+	}
+	k, err := natsauth.LoadTrust(dir)
+	if err != nil {
+		return err
+	}
+	creds, err := k.IssueIntegration(name, tenants)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "integration %s may publish to %s; its client needs the inbox prefix %s "+
+		"(nats --inbox-prefix %[3]s) for the inbox's acks\n", name, strings.Join(integrationSubjects(name, tenants), ", "),
+		natsauth.IntegrationInboxPrefix(name))
+	if out == "" {
+		_, err = stdout.Write(creds)
+		return err
+	}
+	return natsauth.WritePrivate(out, creds)
+}
+
+func integrationSubjects(name string, tenants []string) []string {
+	out := make([]string, len(tenants))
+	for i, t := range tenants {
+		out[i] = "inbox." + t + "." + name
+	}
+	return out
 }
 
 // connectNATS connects to url as role with the creds file (none when empty) and the

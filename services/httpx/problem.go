@@ -33,6 +33,9 @@ type Problem struct {
 type FieldError struct {
 	Field  string `json:"field"`
 	Reason string `json:"reason"`
+	// Schema, for a violation of a published schema, is that schema's path and the JSON
+	// pointer of the keyword violated (/v1/contracts/events/<type>.schema.json#/properties/...).
+	Schema string `json:"schema,omitempty"`
 }
 
 // Problem kinds: the stable slugs after ProblemTypePrefix.

@@ -113,8 +113,28 @@ func (pt *partition) consume(ctx context.Context, quit <-chan struct{}, started 
 	if err != nil {
 		return fmt.Errorf("consumer %s: %w", pt.durable, err)
 	}
-	batchSize := svc.cfg.BatchSize
-	in := make(chan jetstream.Msg, batchSize)
+	defer func() {
+		pt.later.Wait()
+		pt.unpin()
+	}()
+	return ConsumeBatches(ctx, cons, svc.cfg.BatchSize, quit, started, func(batch []jetstream.Msg) { pt.handle(ctx, batch) },
+		jetstream.PullPriorityGroup(priorityGroup), jetstream.PullExpiry(PinnedTTL/2),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			if !errors.Is(err, jetstream.ErrPinIDMismatch) {
+				svc.log.Debug("consumer", zap.String("consumer", pt.durable), zap.Error(err))
+			}
+		}))
+}
+
+// ConsumeBatches consumes cons until quit is closed (nil) or ctx ends, handing handle
+// the messages in batches of at most size: what arrived while the previous batch was
+// handled, so a batch grows with the load and a lone message waits for nothing. started
+// is called once it consumes. On the way out it finishes the batch in hand and naks what
+// it fetched beyond it. opts are the pull options beyond the batch size (a priority
+// group, an expiry, an error handler).
+func ConsumeBatches(ctx context.Context, cons jetstream.Consumer, size int, quit <-chan struct{}, started func(),
+	handle func([]jetstream.Msg), opts ...jetstream.PullConsumeOpt) error {
+	in := make(chan jetstream.Msg, size)
 	stop := make(chan struct{})
 	cc, err := cons.Consume(func(m jetstream.Msg) {
 		select {
@@ -128,14 +148,9 @@ func (pt *partition) consume(ctx context.Context, quit <-chan struct{}, started 
 		case <-stop:
 			_ = m.Nak()
 		}
-	}, jetstream.PullPriorityGroup(priorityGroup), jetstream.PullMaxMessages(batchSize), jetstream.PullExpiry(PinnedTTL/2),
-		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-			if !errors.Is(err, jetstream.ErrPinIDMismatch) {
-				svc.log.Debug("consumer", zap.String("consumer", pt.durable), zap.Error(err))
-			}
-		}))
+	}, append([]jetstream.PullConsumeOpt{jetstream.PullMaxMessages(size)}, opts...)...)
 	if err != nil {
-		return fmt.Errorf("consume %s: %w", pt.durable, err)
+		return fmt.Errorf("consume %s: %w", cons.CachedInfo().Name, err)
 	}
 	started()
 	defer func() {
@@ -149,10 +164,8 @@ func (pt *partition) consume(ctx context.Context, quit <-chan struct{}, started 
 				drained = true
 			}
 		}
-		pt.later.Wait()
-		pt.unpin()
 	}()
-	batch := make([]jetstream.Msg, 0, batchSize)
+	batch := make([]jetstream.Msg, 0, size)
 	for {
 		batch = batch[:0]
 		select { // giving up first: the select below picks at random among ready cases
@@ -171,7 +184,7 @@ func (pt *partition) consume(ctx context.Context, quit <-chan struct{}, started 
 			batch = append(batch, m)
 		}
 	gather:
-		for len(batch) < batchSize {
+		for len(batch) < size {
 			select {
 			case m := <-in:
 				batch = append(batch, m)
@@ -179,7 +192,7 @@ func (pt *partition) consume(ctx context.Context, quit <-chan struct{}, started 
 				break gather
 			}
 		}
-		pt.handle(ctx, batch)
+		handle(batch)
 	}
 }
 

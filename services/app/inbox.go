@@ -1,0 +1,57 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"go.uber.org/zap"
+
+	"github.com/ledgerdesk/ledgerdesk/events"
+	"github.com/ledgerdesk/ledgerdesk/services/inbox"
+	"github.com/ledgerdesk/ledgerdesk/services/reactor"
+)
+
+// Inbox is the intake's door for integrations: the INBOX consumer and the HTTP routes of
+// services/inbox, on the intake's store and committer.
+type Inbox struct {
+	processor *inbox.Processor
+	configs   *reactor.Configs
+	log       *zap.Logger
+	quit      chan struct{}
+	done      chan error
+}
+
+// StartInbox starts answering the inbox and returns once it consumes. Stop it with Stop.
+func StartInbox(ctx context.Context, store *events.Store, committer *events.Committer, log *zap.Logger) (*Inbox, error) {
+	configs, err := reactor.FollowConfigs(ctx, store, log)
+	if err != nil {
+		return nil, fmt.Errorf("inbox: %w", err)
+	}
+	p, err := inbox.NewProcessor(ctx, inbox.Config{Store: store, Committer: committer, Configs: configs, Logger: log})
+	if err != nil {
+		configs.Close()
+		return nil, err
+	}
+	b := &Inbox{processor: p, configs: configs, log: log, quit: make(chan struct{}), done: make(chan error, 1)}
+	started := make(chan struct{})
+	go func() { b.done <- p.Consume(context.WithoutCancel(ctx), b.quit, func() { close(started) }) }()
+	select {
+	case <-started:
+		return b, nil
+	case err := <-b.done:
+		configs.Close()
+		return nil, err
+	}
+}
+
+// Mount registers POST /v1/events and GET /v1/events/outcome on mux.
+func (b *Inbox) Mount(mux *http.ServeMux) { inbox.NewHandler(b.processor, b.log).Mount(mux) }
+
+// Stop stops consuming, after the batch in hand is answered.
+func (b *Inbox) Stop() error {
+	close(b.quit)
+	err := <-b.done
+	b.configs.Close()
+	return err
+}

@@ -1,0 +1,168 @@
+package inbox
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+	"go.uber.org/zap"
+
+	"github.com/ledgerdesk/ledgerdesk/services/access"
+	"github.com/ledgerdesk/ledgerdesk/services/httpx"
+)
+
+// StatusFailed is the status of a message over HTTP that got no outcome (the store
+// unavailable): nothing is recorded for it; send it again, the same ce-id, which is safe.
+const StatusFailed = "failed"
+
+// Handler serves POST /v1/events and GET /v1/events/outcome.
+type Handler struct {
+	p   *Processor
+	log *zap.Logger
+	mux *http.ServeMux
+}
+
+// NewHandler returns the HTTP door of p.
+func NewHandler(p *Processor, log *zap.Logger) *Handler {
+	h := &Handler{p: p, log: log, mux: http.NewServeMux()}
+	h.mux.Handle("POST /v1/events", access.RequireFunc(access.OpEventPublish, h.publish))
+	h.mux.Handle("GET /v1/events/outcome", access.RequireFunc(access.OpOutcomeRead, h.outcome))
+	h.mux.HandleFunc("/", httpx.NotFound)
+	return h
+}
+
+// Mount registers the handler's routes on mux.
+func (h *Handler) Mount(mux *http.ServeMux) {
+	mux.Handle("/v1/events", h)
+	mux.Handle("/v1/events/", h)
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+// integrationOf is the integration a principal sends as: its name, as one subject token.
+func integrationOf(p access.Principal) string { return strings.ReplaceAll(p.Name, ".", "_") }
+
+// publish takes one CloudEvent (binary or structured mode) or a batch
+// (application/cloudevents-batch+json) and answers with the outcome of each: one outcome
+// with the status of its problem when rejected, or an array (200) for a batch. Each
+// event's tenant is its ce-tenant extension, else the tenant query parameter, else the
+// caller's one tenant.
+func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxMessage)
+	principal := access.From(r.Context())
+	batch := strings.HasPrefix(r.Header.Get("Content-Type"), event.ApplicationCloudEventsBatchJSON)
+	var evs []event.Event
+	var err error
+	if batch {
+		evs, err = cehttp.NewEventsFromHTTPRequest(r)
+	} else {
+		var e *event.Event
+		if e, err = cehttp.NewEventFromHTTPRequest(r); err == nil {
+			evs = []event.Event{*e}
+		}
+	}
+	if err != nil {
+		var mb *http.MaxBytesError
+		if errors.As(err, &mb) {
+			httpx.Fail(w, r, h.log, err)
+			return
+		}
+		httpx.WriteProblem(w, httpx.NewProblem(http.StatusBadRequest, KindMalformedEvent, "Malformed CloudEvent",
+			"the body is no CloudEvent in binary, structured or batch mode: "+err.Error()))
+		return
+	}
+	if batch && len(evs) > BatchSize {
+		httpx.WriteProblem(w, httpx.NewProblem(http.StatusRequestEntityTooLarge, httpx.KindBodyTooLarge, "Batch too large",
+			"a batch holds at most 256 events"))
+		return
+	}
+	defaultTenant := r.URL.Query().Get("tenant")
+	if defaultTenant == "" {
+		defaultTenant, _ = principal.Only()
+	}
+	outcomes := make([]Outcome, len(evs))
+	var msgs []Message
+	var at []int
+	for i := range evs {
+		e := &evs[i]
+		tenant, _ := e.Extensions()[tenantExtension].(string)
+		if tenant == "" {
+			tenant = defaultTenant
+		}
+		if tenant == "" || !principal.Allows(tenant) {
+			// Never recorded: an outcome under another tenant's subject is that tenant's.
+			pr := httpx.ProblemFor(access.ErrNoTenant)
+			if tenant == "" {
+				pr = httpx.NewProblem(http.StatusBadRequest, httpx.KindValidation, "Tenant required",
+					"name the tenant: a ce-tenant extension attribute or the tenant query parameter")
+			}
+			outcomes[i] = Outcome{ID: e.ID(), Source: e.Source(), Type: e.Type(), Tenant: tenant, Status: StatusRejected, Problem: pr}
+			continue
+		}
+		msgs = append(msgs, Message{Tenant: tenant, Integration: integrationOf(principal), Actor: principal.Actor(), Event: e})
+		at = append(at, i)
+	}
+	for j, res := range h.p.Handle(r.Context(), msgs, nil) {
+		if res.Err != nil {
+			h.log.Warn("inbox: http message not answered", zap.String("ce_id", res.Outcome.ID), zap.Error(res.Err))
+			e := msgs[j].Event
+			res.Outcome = Outcome{ID: e.ID(), Source: e.Source(), Type: e.Type(), Tenant: msgs[j].Tenant, Status: StatusFailed,
+				Problem: httpx.NewProblem(http.StatusServiceUnavailable, httpx.KindUnavailable, "Not answered",
+					"the message could not be applied now; send it again with the same ce-id")}
+		}
+		outcomes[at[j]] = res.Outcome
+	}
+	if batch {
+		httpx.WriteJSON(w, http.StatusOK, outcomes)
+		return
+	}
+	status := http.StatusOK
+	if pr := outcomes[0].Problem; pr != nil {
+		status = pr.Status
+	}
+	httpx.WriteJSON(w, status, outcomes[0])
+}
+
+// outcome is GET /v1/events/outcome?source=S&id=I[&tenant=T][&integration=N]: the first
+// accepted outcome of the message, else its latest rejection. tenant defaults to the
+// caller's one tenant, integration to the caller's name.
+func (h *Handler) outcome(w http.ResponseWriter, r *http.Request) {
+	principal := access.From(r.Context())
+	q := r.URL.Query()
+	tenant, integration, source, id := q.Get("tenant"), q.Get("integration"), q.Get("source"), q.Get("id")
+	if tenant == "" {
+		tenant, _ = principal.Only()
+	}
+	if integration == "" {
+		integration = integrationOf(principal)
+	}
+	var missing []string
+	for name, v := range map[string]string{"tenant": tenant, "source": source, "id": id} {
+		if v == "" {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		httpx.WriteProblem(w, httpx.NewProblem(http.StatusBadRequest, httpx.KindValidation, "Missing parameters",
+			"give "+strings.Join(missing, ", ")+" (tenant may be left out by a caller of one tenant)"))
+		return
+	}
+	notFound := httpx.NewProblem(http.StatusNotFound, httpx.KindNotFound, "Not found",
+		"no outcome of a message with that id and source from "+integration+" for "+tenant)
+	if !principal.Allows(tenant) || !subjectToken(tenant) || !subjectToken(integration) {
+		httpx.WriteProblem(w, notFound)
+		return
+	}
+	o, err := h.p.outcomes.lookup(r.Context(), tenant, integration, source, id)
+	if err != nil {
+		httpx.Fail(w, r, h.log, err)
+		return
+	}
+	if o == nil {
+		httpx.WriteProblem(w, notFound)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, o)
+}
