@@ -404,6 +404,16 @@ func TestContracts(t *testing.T) {
 	if !slices.Equal(types, events.Types()) {
 		t.Errorf("the index lists %v, want every registered type %v", types, events.Types())
 	}
+	var inbound []string
+	for _, m := range index.Inbound {
+		inbound = append(inbound, m.Type)
+		if r := c.do("GET", m.Schema, ""); r.status != http.StatusOK || !strings.Contains(string(r.body), m.Type) {
+			t.Errorf("GET %s: %d; want the published schema of %s", m.Schema, r.status, m.Type)
+		}
+	}
+	if !slices.Equal(inbound, events.InboundTypeNames()) {
+		t.Errorf("the index lists inbound types %v, want %v", inbound, events.InboundTypeNames())
+	}
 	want, err := contracts.AsyncAPI()
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,7 @@
 // Package contractsapi serves the published contracts (contracts/) over HTTP, for
 // integrators to code against: GET /v1/contracts lists them,
 // GET /v1/contracts/events/<type>.schema.json is the JSON Schema (2020-12) of an event
-// type's data, and GET /v1/contracts/asyncapi.json the AsyncAPI 3.0 document of the NATS
+// type's or inbound message type's data, and GET /v1/contracts/asyncapi.json the AsyncAPI 3.0 document of the NATS
 // channels.
 package contractsapi
 
@@ -45,10 +45,18 @@ type EventType struct {
 	Schema  string `json:"schema"`            // the path of its data's JSON Schema
 }
 
+// InboundType is one inbound message type of the index: what integrations publish.
+type InboundType struct {
+	Type   string `json:"type"`
+	Does   string `json:"does"`   // what the message asks for
+	Schema string `json:"schema"` // the path of its data's JSON Schema
+}
+
 // Index is GET /v1/contracts.
 type Index struct {
-	AsyncAPI string      `json:"asyncapi"` // the path of the AsyncAPI document
-	Events   []EventType `json:"events"`
+	AsyncAPI string        `json:"asyncapi"` // the path of the AsyncAPI document
+	Events   []EventType   `json:"events"`
+	Inbound  []InboundType `json:"inbound"`
 }
 
 func index(w http.ResponseWriter, _ *http.Request) {
@@ -56,6 +64,9 @@ func index(w http.ResponseWriter, _ *http.Request) {
 	for _, t := range events.PayloadTypes() {
 		out.Events = append(out.Events, EventType{Type: t.EventType, Command: t.Command, Derived: t.Command == "",
 			Schema: contracts.SchemaPath(t.EventType)})
+	}
+	for _, t := range events.InboundTypes() {
+		out.Inbound = append(out.Inbound, InboundType{Type: t.Type, Does: t.Does, Schema: contracts.SchemaPath(t.Type)})
 	}
 	httpx.WriteJSON(w, http.StatusOK, out)
 }
@@ -79,7 +90,7 @@ func eventSchema(w http.ResponseWriter, r *http.Request) {
 	schema, known := contracts.EventSchema(eventType)
 	if !ok || !known {
 		httpx.WriteProblem(w, httpx.NewProblem(http.StatusNotFound, httpx.KindNotFound, "Not found",
-			file+" is not the schema of a registered event type; GET /v1/contracts lists them"))
+			file+" is not the schema of a registered event or inbound message type; GET /v1/contracts lists them"))
 		return
 	}
 	w.Header().Set("Content-Type", "application/schema+json")
