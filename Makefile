@@ -3,7 +3,7 @@ MODULES := $(shell go work edit -json | sed -n 's/.*"DiskPath": "\.\/\(.*\)".*/\
 DATA ?= ./data
 GOTEST_FLAGS ?= -count=1 -timeout 12m
 
-.PHONY: run build test race lint fmt bench tidy
+.PHONY: run build test race lint fmt bench tidy fuzz
 
 run: ## start the whole system on the embedded JetStream default
 	go run ./services/cmd/ledgerdesk run --data $(DATA) --seed-config deploy/demo-config
@@ -11,10 +11,18 @@ run: ## start the whole system on the embedded JetStream default
 build:
 	mkdir -p bin && go build -o bin/ledgerdesk ./services/cmd/ledgerdesk
 
-test: ## every module's tests (needs nothing but Go); modules without packages yet are skipped
+test: ## every module's tests (needs nothing but Go); modules without packages yet are skipped; then each fuzz test briefly
 	@set -e; for m in $(MODULES); do \
 	  if [ -z "$$(cd $$m && go list ./... 2>/dev/null)" ]; then echo "== $$m: no packages yet"; continue; fi; \
 	  echo "== $$m"; (cd $$m && go test $(GOTEST_FLAGS) ./...); done
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=3s
+
+# The fuzz tests, as <package dir>:<Fuzz function>; their seeds also run in every go test.
+FUZZ_TARGETS := services/inbox:FuzzFromNATS services/inbox:FuzzDecodeData
+FUZZTIME ?= 1m
+fuzz: ## each fuzz test for FUZZTIME (default 1m; make test runs them 3s each)
+	@set -e; for t in $(FUZZ_TARGETS); do dir=$${t%%:*}; fn=$${t##*:}; echo "== fuzz $$fn ($$dir, $(FUZZTIME))"; \
+	  (cd $$dir && go test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) .); done
 
 # The modules whose concurrent code runs in-process (test/ drives the binary as a subprocess).
 RACE_MODULES := events projections services
