@@ -74,11 +74,13 @@ var transitions = map[string][]State{
 	"reprioritize": openStates,
 	"recategorize": openStates,
 	"escalate":     openStates,
-	"resolve":      {StateInProgress, StateOnHold},
-	"reopen":       {StateResolved},
-	"close":        {StateResolved},
-	"cancel":       openStates,
-	"link":         append(slices.Clone(openStates), StateResolved),
+	// Any open state: resolved at first contact, or an alert that cleared before its
+	// incident was worked.
+	"resolve": openStates,
+	"reopen":  {StateResolved},
+	"close":   {StateResolved},
+	"cancel":  openStates,
+	"link":    append(slices.Clone(openStates), StateResolved),
 }
 
 // NewCommand returns a pointer to a zero payload for the command name, to decode a

@@ -34,7 +34,7 @@ var tkAllowed = map[string]map[State]State{
 		StateInProgress: StateInProgress, StateOnHold: StateOnHold},
 	"escalate": {StateNew: StateNew, StateAssigned: StateAssigned,
 		StateInProgress: StateInProgress, StateOnHold: StateOnHold},
-	"resolve": {StateInProgress: StateResolved, StateOnHold: StateResolved},
+	"resolve": {StateNew: StateResolved, StateAssigned: StateResolved, StateInProgress: StateResolved, StateOnHold: StateResolved},
 	"reopen":  {StateResolved: StateInProgress},
 	"close":   {StateResolved: StateClosed},
 	"cancel": {StateNew: StateCancelled, StateAssigned: StateCancelled,

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Inbound message types: the CloudEvents integrations publish to the inbox (NATS
@@ -19,7 +20,20 @@ const (
 	TypeInboxResolve = "ledgerdesk.inbox.resolve.v1"
 	TypeInboxReopen  = "ledgerdesk.inbox.reopen.v1"
 	TypeInboxLink    = "ledgerdesk.inbox.link.v1"
+	TypeInboxAlert   = "ledgerdesk.inbox.alert.v1"
 )
+
+// AlertStatus is an alert's state, as Alertmanager and Grafana send it.
+type AlertStatus string
+
+// Alert statuses.
+const (
+	AlertFiring   AlertStatus = "firing"
+	AlertResolved AlertStatus = "resolved"
+)
+
+// AlertStatuses lists the alert statuses (the published schema's enumeration).
+func AlertStatuses() []AlertStatus { return []AlertStatus{AlertFiring, AlertResolved} }
 
 // MaxExternalID bounds an external reference's id (an alert fingerprint, a PSA ticket number).
 const MaxExternalID = 256
@@ -72,12 +86,29 @@ type InboxLink struct {
 	Linked
 }
 
+// InboxAlert is a monitoring alert, keyed by its external_id (Alertmanager's fingerprint):
+// firing opens an incident, or comments on the one still open (reopens it when resolved
+// within the reopen window, else opens a new one linked to it); resolved resolves it (or
+// comments, per the tenant's alert policy). Impact and urgency come from the tenant's
+// mapping of the severity.
+type InboxAlert struct {
+	ExternalID  string            `json:"external_id"`
+	Status      AlertStatus       `json:"status"`
+	Title       string            `json:"title"`
+	Description string            `json:"description,omitempty"`
+	Severity    string            `json:"severity,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	StartsAt    time.Time         `json:"starts_at"`
+	URL         string            `json:"url,omitempty"` // where the alert is seen (generatorURL, a panel)
+}
+
 // Inbound is the data of an inbound message, decoded.
 type Inbound interface {
 	// InboundType is the message's ce-type, one of the TypeInbox constants.
 	InboundType() string
 	// Command is the ticket command the message asks for, and the ticket it is about
-	// (the zero TicketRef for an open, which makes its ticket).
+	// (the zero TicketRef for an open, which makes its ticket). An alert's command
+	// depends on its ticket's state: its Payload is nil.
 	Command(source string) (TicketRef, Payload)
 }
 
@@ -86,6 +117,7 @@ func (InboxComment) InboundType() string { return TypeInboxComment }
 func (InboxResolve) InboundType() string { return TypeInboxResolve }
 func (InboxReopen) InboundType() string  { return TypeInboxReopen }
 func (InboxLink) InboundType() string    { return TypeInboxLink }
+func (InboxAlert) InboundType() string   { return TypeInboxAlert }
 
 // Command is the open; source becomes the ticket's source (routing rules match it).
 func (m InboxOpen) Command(source string) (TicketRef, Payload) {
@@ -97,6 +129,9 @@ func (m InboxComment) Command(string) (TicketRef, Payload) { return m.TicketRef,
 func (m InboxResolve) Command(string) (TicketRef, Payload) { return m.TicketRef, m.Resolved }
 func (m InboxReopen) Command(string) (TicketRef, Payload)  { return m.TicketRef, m.Reopened }
 func (m InboxLink) Command(string) (TicketRef, Payload)    { return m.TicketRef, m.Linked }
+func (m InboxAlert) Command(string) (TicketRef, Payload) {
+	return TicketRef{ExternalID: m.ExternalID}, nil
+}
 
 // InboundType is one registered inbound message type. NB: inboundTypes is the one table.
 type InboundType struct {
@@ -130,6 +165,7 @@ var inboundTypes = []InboundType{
 	registerInbound[InboxResolve]("resolves a ticket"),
 	registerInbound[InboxReopen]("reopens a resolved ticket"),
 	registerInbound[InboxLink]("links a ticket to another"),
+	registerInbound[InboxAlert]("opens, comments on, reopens or resolves the incident of a monitoring alert"),
 }
 
 // InboundTypes lists every inbound message type, in the registry's order.
@@ -153,8 +189,18 @@ func DecodeInbound(typ string, data []byte) (Inbound, error) {
 			return nil, err
 		}
 	}
-	if o, ok := m.(InboxOpen); ok && len(o.ExternalID) > MaxExternalID {
-		return nil, &ValidationError{Field: "external_id", Reason: "at most 256 characters"}
+	switch v := m.(type) {
+	case InboxOpen:
+		if len(v.ExternalID) > MaxExternalID {
+			return nil, &ValidationError{Field: "external_id", Reason: "at most 256 characters"}
+		}
+	case InboxAlert:
+		if err := oneOf("status", v.Status, AlertStatuses()); err != nil {
+			return nil, err
+		}
+		if strings.TrimSpace(v.Title) == "" {
+			return nil, required("title")
+		}
 	}
 	return m, nil
 }

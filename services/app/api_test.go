@@ -253,7 +253,7 @@ func TestRequestErrors(t *testing.T) {
 		{"unknown command", "POST", "/v1/tickets/" + tk.ID + "/explode", `{}`, nil, 404, "unknown-command", ""},
 		{"command on unknown ticket", "POST", "/v1/tickets/0198c7d2-0000-7000-8000-000000000000/assign", `{"agent":"a"}`, nil, 404, "not-found", ""},
 		{"missing agent", "POST", "/v1/tickets/" + tk.ID + "/assign", `{}`, nil, 400, "validation", "agent"},
-		{"refused transition", "POST", "/v1/tickets/" + tk.ID + "/resolve", `{}`, nil, 409, "invalid-transition", ""},
+		{"refused transition", "POST", "/v1/tickets/" + tk.ID + "/close", `{}`, nil, 409, "invalid-transition", ""},
 		{"stale If-Match", "POST", "/v1/tickets/" + tk.ID + "/assign", `{"agent":"a"}`, []string{"If-Match", `"1"`}, 412, "precondition-failed", ""},
 		{"bad If-Match", "POST", "/v1/tickets/" + tk.ID + "/assign", `{"agent":"a"}`, []string{"If-Match", `"abc"`}, 400, "validation", ""},
 	}

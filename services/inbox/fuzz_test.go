@@ -1,9 +1,11 @@
 package inbox
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -76,6 +78,48 @@ func FuzzDecodeData(f *testing.F) {
 			t.Fatalf("refusal without a reason or with status %d: %+v", pr.Status, pr)
 		case pr == nil && in.InboundType() != typ:
 			t.Fatalf("decoded as %s, sent as %s", in.InboundType(), typ)
+		}
+	})
+}
+
+// FuzzAlertWebhooks: any body sent to either alert webhook is refused with a reason or
+// becomes one alert message per alert, each a valid CloudEvent whose data is decoded or
+// refused with a reason, never a panic. Seeded from the golden notifications.
+func FuzzAlertWebhooks(f *testing.F) {
+	for _, name := range []string{"alertmanager", "grafana"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "contracts", "golden", "webhooks", name+".json"))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(name == "grafana", b)
+	}
+	s, err := compileSchemas()
+	if err != nil {
+		f.Fatal(err)
+	}
+	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, grafana bool, body []byte) {
+		hook := alertmanagerHook
+		if grafana {
+			hook = grafanaHook
+		}
+		n, pr := hook.decode(bytes.NewReader(body))
+		if pr != nil {
+			if pr.Detail == "" {
+				t.Fatal("refused without a reason")
+			}
+			return
+		}
+		for _, a := range n.Alerts {
+			e := hook.event(a, n.ExternalURL, now, 5*time.Minute)
+			if err := e.Validate(); err != nil {
+				t.Fatalf("alert message is no valid CloudEvent: %v", err)
+			}
+			if in, pr := s.decode(e.Type(), e.Data()); pr == nil && in.InboundType() != events.TypeInboxAlert {
+				t.Fatalf("decoded as %s", in.InboundType())
+			} else if pr != nil && pr.Detail == "" {
+				t.Fatal("alert refused without a reason")
+			}
 		}
 	})
 }

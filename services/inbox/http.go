@@ -17,7 +17,8 @@ import (
 // unavailable): nothing is recorded for it; send it again, the same ce-id, which is safe.
 const StatusFailed = "failed"
 
-// Handler serves POST /v1/events and GET /v1/events/outcome.
+// Handler serves POST /v1/events, GET /v1/events/outcome and the alert webhooks
+// POST /v1/integrations/alertmanager and /v1/integrations/grafana.
 type Handler struct {
 	p   *Processor
 	log *zap.Logger
@@ -29,6 +30,8 @@ func NewHandler(p *Processor, log *zap.Logger) *Handler {
 	h := &Handler{p: p, log: log, mux: http.NewServeMux()}
 	h.mux.Handle("POST /v1/events", access.RequireFunc(access.OpEventPublish, h.publish))
 	h.mux.Handle("GET /v1/events/outcome", access.RequireFunc(access.OpOutcomeRead, h.outcome))
+	h.mux.Handle("POST /v1/integrations/alertmanager", access.RequireFunc(access.OpEventPublish, h.receive(alertmanagerHook)))
+	h.mux.Handle("POST /v1/integrations/grafana", access.RequireFunc(access.OpEventPublish, h.receive(grafanaHook)))
 	h.mux.HandleFunc("/", httpx.NotFound)
 	return h
 }
@@ -37,6 +40,7 @@ func NewHandler(p *Processor, log *zap.Logger) *Handler {
 func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.Handle("/v1/events", h)
 	mux.Handle("/v1/events/", h)
+	mux.Handle("/v1/integrations/", h)
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
@@ -106,11 +110,8 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 	}
 	for j, res := range h.p.Handle(r.Context(), msgs, nil) {
 		if res.Err != nil {
-			h.log.Warn("inbox: http message not answered", zap.String("ce_id", res.Outcome.ID), zap.Error(res.Err))
-			e := msgs[j].Event
-			res.Outcome = Outcome{ID: e.ID(), Source: e.Source(), Type: e.Type(), Tenant: msgs[j].Tenant, Status: StatusFailed,
-				Problem: httpx.NewProblem(http.StatusServiceUnavailable, httpx.KindUnavailable, "Not answered",
-					"the message could not be applied now; send it again with the same ce-id")}
+			h.log.Warn("inbox: http message not answered", zap.String("ce_id", msgs[j].Event.ID()), zap.Error(res.Err))
+			res.Outcome = failed(msgs[j])
 		}
 		outcomes[at[j]] = res.Outcome
 	}
@@ -123,6 +124,14 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 		status = pr.Status
 	}
 	httpx.WriteJSON(w, status, outcomes[0])
+}
+
+// failed is the answer to a message that could not be applied now.
+func failed(m Message) Outcome {
+	e := m.Event
+	return Outcome{ID: e.ID(), Source: e.Source(), Type: e.Type(), Tenant: m.Tenant, Integration: m.Integration, Status: StatusFailed,
+		Problem: httpx.NewProblem(http.StatusServiceUnavailable, httpx.KindUnavailable, "Not answered",
+			"the message could not be applied now; send it again with the same ce-id (what was applied is not applied twice)")}
 }
 
 // outcome is GET /v1/events/outcome?source=S&id=I[&tenant=T][&integration=N]: the first

@@ -13,11 +13,21 @@ import (
 
 // Message is one inbound CloudEvent as a door received it.
 type Message struct {
-	Tenant      string       // the tenant it is for
-	Integration string       // who sent it: the inbox subject's last token, or the HTTP principal's name
-	Actor       string       // the ce-actor of the events it causes
-	Event       *event.Event // nil when it is no CloudEvent (Err says why)
-	Err         error
+	Tenant      string // the tenant it is for
+	Integration string // who sent it: the inbox subject's last token, or the HTTP principal's name
+	Actor       string // the ce-actor of the events it causes
+	// TicketSource is the source of the tickets it opens, which routing rules match
+	// (default: Integration; the alert webhooks say alertmanager or grafana).
+	TicketSource string
+	Event        *event.Event // nil when it is no CloudEvent (Err says why)
+	Err          error
+}
+
+func (m Message) ticketSource() string {
+	if m.TicketSource != "" {
+		return m.TicketSource
+	}
+	return m.Integration
 }
 
 // ceHeaderPrefix marks the CloudEvents attributes among a binary-mode message's headers

@@ -31,7 +31,9 @@ type Outcome struct {
 	Type        string `json:"type,omitempty"`   // its ce-type
 	Tenant      string `json:"tenant,omitempty"`
 	Integration string `json:"integration,omitempty"`
-	Status      string `json:"status"` // accepted or rejected
+	// ExternalID is the external reference the message named (an alert's fingerprint).
+	ExternalID string `json:"external_id,omitempty"`
+	Status     string `json:"status"` // accepted or rejected
 	// Ticket and Sequence, when accepted: the ticket the message was applied to and the
 	// stream sequence of its last event then (its version: ETag of GET /v1/tickets/{id}).
 	Ticket   string `json:"ticket,omitempty"`

@@ -157,14 +157,19 @@ func recordable(o Outcome) bool {
 
 func subjectToken(s string) bool { return s != "" && !strings.ContainsAny(s, ".*> \t\r\n") }
 
+// refOf is the ticket or reference a message's data names, if any (before it is validated).
+func refOf(m Message) events.TicketRef {
+	var ref events.TicketRef
+	if m.Event != nil {
+		_ = json.Unmarshal(m.Event.Data(), &ref)
+	}
+	return ref
+}
+
 // orderKey is what a message must be applied in order with: its reference, else its
 // ticket; "" for a message that orders with nothing.
 func orderKey(m Message) string {
-	if m.Event == nil {
-		return ""
-	}
-	var ref events.TicketRef
-	_ = json.Unmarshal(m.Event.Data(), &ref)
+	ref := refOf(m)
 	switch {
 	case ref.ExternalID != "":
 		return referenceKey(m.Tenant, m.Event.Source(), ref.ExternalID)
@@ -184,7 +189,7 @@ func (p *Processor) one(ctx context.Context, m Message) Result {
 	}
 	e := m.Event
 	if e != nil {
-		o.ID, o.Source, o.Type = e.ID(), e.Source(), e.Type()
+		o.ID, o.Source, o.Type, o.ExternalID = e.ID(), e.Source(), e.Type(), refOf(m).ExternalID
 		if e.ID() != "" && e.Source() != "" {
 			o.key = messageKey(m.Tenant, m.Integration, e.Source(), e.ID())
 		}
@@ -267,21 +272,34 @@ func derivedID(key string, i int) string {
 	return uuid.NewSHA1(derivedNamespace, fmt.Appendf(nil, "%s/%d", key, i)).String()
 }
 
-// apply appends the message's command and returns the ticket it applied to and the
-// ticket's version after.
+// applying is one message being applied: its effects' ids derive from its key.
+type applying struct {
+	p           *Processor
+	m           Message
+	key         string
+	now         time.Time
+	correlation string // the events' correlation id: the message's correlationid extension, else its ce-id
+}
+
+// event is the i-th event the message causes.
+func (a *applying) event(i int, data events.Payload) events.Event {
+	return events.Event{ID: derivedID(a.key, i), Data: data, Source: Source, Actor: a.m.Actor,
+		CorrelationID: a.correlation, CausationID: a.m.Event.ID()}
+}
+
+// apply appends the message's command and returns the ticket it applied to, the ticket's
+// version after, and whether the message addressed a ticket it did not open.
 func (p *Processor) apply(ctx context.Context, m Message, key string, in events.Inbound, now time.Time) (string, uint64, bool, error) {
-	ref, cmd := in.Command(m.Integration)
-	cause := m.Event.ID()
-	correlation := cause
+	a := &applying{p: p, m: m, key: key, now: now, correlation: m.Event.ID()}
 	if c, ok := m.Event.Extensions()["correlationid"].(string); ok && c != "" && len(c) <= 128 {
-		correlation = c
+		a.correlation = c
 	}
-	newEvent := func(i int, data events.Payload) events.Event {
-		return events.Event{ID: derivedID(key, i), Data: data, Source: Source, Actor: m.Actor,
-			CorrelationID: correlation, CausationID: cause}
-	}
-	if open, ok := in.(events.InboxOpen); ok {
-		return p.open(ctx, m, key, open, cmd, newEvent, now)
+	ref, cmd := in.Command(m.ticketSource())
+	switch in := in.(type) {
+	case events.InboxOpen:
+		return a.open(ctx, in, cmd)
+	case events.InboxAlert:
+		return a.alert(ctx, in)
 	}
 	ticket := ref.Ticket
 	if ref.ExternalID != "" {
@@ -294,89 +312,115 @@ func (p *Processor) apply(ctx context.Context, m Message, key string, in events.
 				fmt.Sprintf("no ticket was opened for external_id %q from %q", ref.ExternalID, m.Event.Source()))
 		}
 	}
-	up, err := p.cfg.Store.Update(ctx, ticket, func(tr events.Trail) ([]events.Event, error) {
-		if tr.Head.Tenant != m.Tenant {
+	version, err := a.update(ctx, ticket, func(events.Ticket) (events.Payload, error) { return cmd, nil })
+	if err != nil {
+		return "", 0, false, err
+	}
+	return ticket, version, false, nil
+}
+
+// update applies the command decide chooses for the ticket (nil: nothing to do), at most
+// once per message, and returns the ticket's version after.
+func (a *applying) update(ctx context.Context, ticket string, decide func(events.Ticket) (events.Payload, error)) (uint64, error) {
+	up, err := a.p.cfg.Store.Update(ctx, ticket, func(tr events.Trail) ([]events.Event, error) {
+		if tr.Head.Tenant != a.m.Tenant {
 			return nil, events.ErrNotFound // another tenant's ticket does not exist for this one
 		}
-		if first := derivedID(key, 0); tr.Has(first) {
+		if first := derivedID(a.key, 0); tr.Has(first) {
 			return []events.Event{{ID: first}}, nil // applied before: Update drops it
 		}
-		decided, err := events.Decide(tr.Ticket(), cmd, now)
+		t := tr.Ticket()
+		cmd, err := decide(t)
+		if err != nil || cmd == nil {
+			return nil, err
+		}
+		decided, err := events.Decide(t, cmd, a.now)
 		if err != nil {
 			return nil, err
 		}
 		evs := make([]events.Event, len(decided))
 		for i, d := range decided {
-			evs[i] = newEvent(i, d)
+			evs[i] = a.event(i, d)
 		}
 		return evs, nil
-	}, events.UpdateOptions{Via: p.cfg.Committer, Attempts: 4})
-	if err != nil {
-		return "", 0, false, err
-	}
-	return ticket, up.Version, false, nil
+	}, events.UpdateOptions{Via: a.p.cfg.Committer, Attempts: 4})
+	return up.Version, err
 }
 
 // open opens the message's ticket, whose id is derived from the message's key; with an
 // external reference it first makes the reference name that ticket, unless it names one
 // still open, which the message then addresses instead.
-func (p *Processor) open(ctx context.Context, m Message, key string, in events.InboxOpen, cmd events.Payload,
-	newEvent func(int, events.Payload) events.Event, now time.Time) (string, uint64, bool, error) {
-	decided, err := events.Decide(events.Ticket{}, cmd, now)
+func (a *applying) open(ctx context.Context, in events.InboxOpen, cmd events.Payload) (string, uint64, bool, error) {
+	decided, err := events.Decide(events.Ticket{}, cmd, a.now)
 	if err != nil {
 		return "", 0, false, err
 	}
-	ticket := derivedID(key, -1)
+	ticket := derivedID(a.key, -1)
 	if in.ExternalID != "" {
-		existing, version, err := p.claim(ctx, m, in.ExternalID, ticket)
-		if err != nil || existing != "" {
-			return existing, version, existing != "", err
+		named, version, _, err := a.claim(ctx, in.ExternalID, ticket, func(named string) (uint64, bool, error) {
+			tr, err := a.p.cfg.Store.LoadTrail(ctx, named)
+			switch {
+			case err == nil && tr.Head.Tenant == a.m.Tenant && !ended(tr.Ticket().State):
+				return tr.Version, true, nil
+			case err != nil && !errors.Is(err, events.ErrNotFound):
+				return 0, false, err
+			}
+			return 0, false, nil
+		})
+		if err != nil || named != "" {
+			return named, version, named != "", err
 		}
 	}
-	ev := newEvent(0, decided[0])
-	ap, err := p.cfg.Committer.Append(ctx, events.Append{Tenant: m.Tenant, TicketID: ticket, Events: []events.Event{ev}})
-	switch {
-	case err == nil:
-		return ticket, ap.Version, false, nil
-	case errors.Is(err, events.ErrConflict):
-		// Opened before, beyond the duplicate window: the ticket's history holds the event.
-		tr, lerr := p.cfg.Store.LoadTrail(ctx, ticket)
-		if lerr == nil && tr.Has(ev.ID) {
-			return ticket, tr.Version, false, nil
-		}
-	}
-	return "", 0, false, err
+	version, err := a.append(ctx, ticket, []events.Event{a.event(0, decided[0])})
+	return ticket, version, false, err
 }
 
-// claim makes the external reference name ticket and returns "", or returns the ticket
-// it names that is still open (not closed or cancelled) and that ticket's version.
-func (p *Processor) claim(ctx context.Context, m Message, externalID, ticket string) (string, uint64, error) {
-	key := referenceKey(m.Tenant, m.Event.Source(), externalID)
-	ref := reference{Ticket: ticket, Source: m.Event.Source(), ExternalID: externalID}
-	for range 5 {
-		named, rev, err := p.refs.get(ctx, key)
-		if err != nil {
-			return "", 0, err
-		}
-		if named == ticket {
-			return "", 0, nil // claimed before, by this very message
-		}
-		if named != "" {
-			tr, err := p.cfg.Store.LoadTrail(ctx, named)
-			switch {
-			case err == nil && tr.Head.Tenant == m.Tenant && !ended(tr.Ticket().State):
-				return named, tr.Version, nil
-			case err != nil && !errors.Is(err, events.ErrNotFound):
-				return "", 0, err
-			}
-			// Ended, or claimed by an open that never got appended: the reference moves.
-		}
-		ok, err := p.refs.set(ctx, key, ref, rev)
-		if err != nil || ok {
-			return "", 0, err
+// append appends the first events of a ticket the message opens; a repeat of the message
+// finds them appended and gets the ticket's version.
+func (a *applying) append(ctx context.Context, ticket string, evs []events.Event) (uint64, error) {
+	ap, err := a.p.cfg.Committer.Append(ctx, events.Append{Tenant: a.m.Tenant, TicketID: ticket, Events: evs})
+	switch {
+	case err == nil:
+		return ap.Version, nil
+	case errors.Is(err, events.ErrConflict):
+		// Opened before, beyond the duplicate window: the ticket's history holds the events.
+		tr, lerr := a.p.cfg.Store.LoadTrail(ctx, ticket)
+		if lerr == nil && tr.Has(evs[0].ID) {
+			return tr.Version, nil
 		}
 	}
-	return "", 0, fmt.Errorf("inbox: reference %s: %w", key, events.ErrConflict)
+	return 0, err
+}
+
+// claim makes the external reference name ticket, the one the message opens, unless the
+// reference names another that address takes the message to (address reports the
+// version it left that ticket at, and whether it did): then claim returns that ticket. It
+// also returns the ticket the reference named before, which the new one may link to.
+func (a *applying) claim(ctx context.Context, externalID, ticket string,
+	address func(named string) (version uint64, addressed bool, err error)) (addressedTo string, version uint64, previous string, err error) {
+	key := referenceKey(a.m.Tenant, a.m.Event.Source(), externalID)
+	ref := reference{Ticket: ticket, Source: a.m.Event.Source(), ExternalID: externalID}
+	for range 5 {
+		named, rev, err := a.p.refs.get(ctx, key)
+		if err != nil {
+			return "", 0, "", err
+		}
+		if named == ticket {
+			return "", 0, "", nil // claimed before, by this very message
+		}
+		if named != "" {
+			version, addressed, err := address(named)
+			if err != nil || addressed {
+				return named, version, "", err
+			}
+			// Over, or claimed by an open that never got appended: the reference moves.
+		}
+		ok, err := a.p.refs.set(ctx, key, ref, rev)
+		if err != nil || ok {
+			return "", 0, named, err
+		}
+	}
+	return "", 0, "", fmt.Errorf("inbox: reference %s: %w", key, events.ErrConflict)
 }
 
 // ended reports whether a ticket in state s is over for good: a new open of its

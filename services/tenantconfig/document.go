@@ -3,6 +3,8 @@ package tenantconfig
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"strings"
 	"time"
 
 	"github.com/ledgerdesk/ledgerdesk/events"
@@ -37,6 +39,89 @@ type Document struct {
 	CustomerContact *Contact `json:"customer_contact,omitempty"`
 	// Webhooks receive every notification whose role they list (all roles when empty).
 	Webhooks []Webhook `json:"webhooks,omitempty"`
+	// Alerts says how monitoring alerts become incidents (default: DefaultAlerts).
+	Alerts *Alerts `json:"alerts,omitempty"`
+}
+
+// Alerts says how monitoring alerts (inbound alert messages, the Alertmanager and Grafana
+// webhooks) become incidents. Every field left out takes its DefaultAlerts value.
+type Alerts struct {
+	// Severities maps an alert's severity label to its incident's impact and urgency;
+	// the entry "default" applies to any other severity and to none.
+	Severities map[string]AlertSeverity `json:"severities,omitempty"`
+	// Category is the incidents' category.
+	Category string `json:"category,omitempty"`
+	// Requester is the incidents' requester.
+	Requester *Contact `json:"requester,omitempty"`
+	// OnResolved is what a resolved alert does to its open incident: resolve it (code
+	// auto_resolved) or only comment.
+	OnResolved string `json:"on_resolved,omitempty"`
+	// CommentInterval: an alert still firing adds at most one comment per interval
+	// (Alertmanager's group_interval by default).
+	CommentInterval Duration `json:"comment_interval,omitempty"`
+}
+
+// AlertSeverity is the impact and urgency of an alert's incident.
+type AlertSeverity struct {
+	Impact  events.Level `json:"impact"`
+	Urgency events.Level `json:"urgency"`
+}
+
+// What a resolved alert does (Alerts.OnResolved).
+const (
+	OnResolvedResolve = "resolve"
+	OnResolvedComment = "comment"
+)
+
+// DefaultAlerts is the alert policy of a tenant that sets none: critical P1, high or
+// error P2, warning P3, info P5, anything else P4; category monitoring; resolved alerts
+// resolve their incidents; one comment per 5 minutes while an alert keeps firing.
+var DefaultAlerts = Alerts{
+	Severities: map[string]AlertSeverity{
+		"critical": {events.High, events.High},
+		"high":     {events.High, events.Medium},
+		"error":    {events.High, events.Medium},
+		"warning":  {events.Medium, events.Medium},
+		"info":     {events.Low, events.Low},
+		"default":  {events.Medium, events.Low},
+	},
+	Category:        "monitoring",
+	Requester:       &Contact{Name: "Monitoring", Email: "monitoring@ledgerdesk.invalid"},
+	OnResolved:      OnResolvedResolve,
+	CommentInterval: Duration(5 * time.Minute),
+}
+
+// AlertPolicy is the tenant's alert policy with DefaultAlerts filling what it leaves out
+// (severities merge: the tenant's entries over the defaults).
+func (d *Document) AlertPolicy() Alerts {
+	out := DefaultAlerts
+	out.Severities = maps.Clone(DefaultAlerts.Severities)
+	a := d.Alerts
+	if a == nil {
+		return out
+	}
+	maps.Copy(out.Severities, a.Severities)
+	if a.Category != "" {
+		out.Category = a.Category
+	}
+	if a.Requester != nil {
+		out.Requester = a.Requester
+	}
+	if a.OnResolved != "" {
+		out.OnResolved = a.OnResolved
+	}
+	if a.CommentInterval > 0 {
+		out.CommentInterval = a.CommentInterval
+	}
+	return out
+}
+
+// Severity is the impact and urgency of an alert of severity s.
+func (a Alerts) Severity(s string) AlertSeverity {
+	if v, ok := a.Severities[strings.ToLower(s)]; ok {
+		return v
+	}
+	return a.Severities["default"]
 }
 
 // Calendar is a named business calendar.

@@ -112,6 +112,38 @@ func (v *validator) run() {
 		v.email("customer_contact.email", c.Email, true)
 	}
 	v.webhooks()
+	v.alerts()
+}
+
+func (v *validator) alerts() {
+	a := v.d.Alerts
+	if a == nil {
+		return
+	}
+	for name, s := range a.Severities {
+		p := "alerts.severities." + name
+		if name != strings.ToLower(name) || name == "" {
+			v.add(p, "severity names are lower case (alerts' severity labels are matched case-insensitively)")
+		}
+		if !slices.Contains(events.Levels(), s.Impact) {
+			v.add(p+".impact", "%q is not a level (%s)", s.Impact, list(events.Levels()))
+		}
+		if !slices.Contains(events.Levels(), s.Urgency) {
+			v.add(p+".urgency", "%q is not a level (%s)", s.Urgency, list(events.Levels()))
+		}
+	}
+	if a.Requester != nil {
+		v.email("alerts.requester.email", a.Requester.Email, true)
+		if strings.TrimSpace(a.Requester.Name) == "" {
+			v.add("alerts.requester.name", "required")
+		}
+	}
+	if a.OnResolved != "" && a.OnResolved != OnResolvedResolve && a.OnResolved != OnResolvedComment {
+		v.add("alerts.on_resolved", "%q is not %s or %s", a.OnResolved, OnResolvedResolve, OnResolvedComment)
+	}
+	if a.CommentInterval < 0 {
+		v.add("alerts.comment_interval", "must not be negative")
+	}
 }
 
 // index collects the ids other parts refer to and checks every list's ids.

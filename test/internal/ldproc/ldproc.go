@@ -263,27 +263,47 @@ func (p *Proc) LogTail(n int) string {
 // natsCLIVersion is the nats CLI the suites drive: the real tool an operator or auditor uses.
 const natsCLIVersion = "v0.5.0"
 
+// alertmanagerVersion is the Alertmanager the alert webhook's test runs: the newest
+// release `go install` builds from the module proxy (from v0.32 on, the module embeds a
+// UI build that its zip does not hold, and the build fails).
+const alertmanagerVersion = "v0.28.1"
+
 // NatsCLI returns the path of the real `nats` CLI: the one on PATH, else one built with
 // `go install github.com/nats-io/natscli/nats@` + natsCLIVersion into the user cache
 // (through the Go module proxy; the first build takes a minute or two).
 func NatsCLI(t testing.TB) string {
 	t.Helper()
-	if p, err := exec.LookPath("nats"); err == nil {
+	return tool(t, "nats", "natscli", "github.com/nats-io/natscli/nats", natsCLIVersion)
+}
+
+// Alertmanager returns the path of the real Prometheus Alertmanager: the one on PATH,
+// else one built with `go install github.com/prometheus/alertmanager/cmd/alertmanager@` +
+// alertmanagerVersion into the user cache (the first build takes a few minutes).
+func Alertmanager(t testing.TB) string {
+	t.Helper()
+	return tool(t, "alertmanager", "alertmanager", "github.com/prometheus/alertmanager/cmd/alertmanager", alertmanagerVersion)
+}
+
+// tool is the path of the command name: on PATH, else built once from pkg@version with
+// go install into <user cache>/ledgerdesk-test/<project>-<version>.
+func tool(t testing.TB, name, project, pkg, version string) string {
+	t.Helper()
+	if p, err := exec.LookPath(name); err == nil {
 		return p
 	}
 	cache, err := os.UserCacheDir()
 	if err != nil {
 		cache = os.TempDir()
 	}
-	dir := filepath.Join(cache, "ledgerdesk-test", "natscli-"+natsCLIVersion)
-	bin := filepath.Join(dir, "nats")
+	dir := filepath.Join(cache, "ledgerdesk-test", project+"-"+version)
+	bin := filepath.Join(dir, name)
 	if _, err := os.Stat(bin); err == nil {
 		return bin
 	}
-	cmd := exec.Command("go", "install", "github.com/nats-io/natscli/nats@"+natsCLIVersion)
+	cmd := exec.Command("go", "install", pkg+"@"+version)
 	cmd.Env = append(os.Environ(), "GOBIN="+dir)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build the nats CLI: %v\n%s", err, out)
+		t.Fatalf("build %s: %v\n%s", name, err, out)
 	}
 	return bin
 }
