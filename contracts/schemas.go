@@ -13,6 +13,19 @@ import (
 //go:embed schemas
 var schemaFiles embed.FS
 
+// OpenAPIPath is where the HTTP API serves its OpenAPI document.
+const OpenAPIPath = "/v1/contracts/openapi.json"
+
+// The OpenAPI 3.1 document of the HTTP API, generated from the routes the server registers
+// (services/contractsapi.OpenAPI; services/app's test checks it is current: every route
+// documented, every documented path served).
+//
+//go:embed openapi.json
+var openAPIDoc []byte
+
+// OpenAPI returns the OpenAPI document.
+func OpenAPI() []byte { return openAPIDoc }
+
 // SchemaPath is where the HTTP API serves an event type's data schema, also its $id.
 func SchemaPath(eventType string) string { return "/v1/contracts/events/" + eventType + ".schema.json" }
 

@@ -32,6 +32,19 @@ func strs[T ~string](vs []T) []string {
 	return out
 }
 
+// enumMapper gives the enumerated string types their values.
+func enumMapper(rt reflect.Type) *jsonschema.Schema {
+	values, ok := enums[rt]
+	if !ok {
+		return nil
+	}
+	s := &jsonschema.Schema{Type: "string"}
+	for _, v := range values {
+		s.Enum = append(s.Enum, v)
+	}
+	return s
+}
+
 // Reflect generates the schema of a payload type's data from its Go type (see reflectType).
 func Reflect(t events.PayloadType) ([]byte, error) {
 	return reflectType(t.EventType, t.Go, description(t))
@@ -47,19 +60,7 @@ func ReflectInbound(t events.InboundType) ([]byte, error) {
 // names; required unless omitempty; no other fields; the enumerated types' values; times
 // as date-time.
 func reflectType(name string, goType reflect.Type, desc string) ([]byte, error) {
-	r := &jsonschema.Reflector{
-		Mapper: func(rt reflect.Type) *jsonschema.Schema {
-			values, ok := enums[rt]
-			if !ok {
-				return nil
-			}
-			s := &jsonschema.Schema{Type: "string"}
-			for _, v := range values {
-				s.Enum = append(s.Enum, v)
-			}
-			return s
-		},
-	}
+	r := &jsonschema.Reflector{Mapper: enumMapper}
 	s := r.ReflectFromType(goType)
 	s.ID = jsonschema.ID(contracts.SchemaPath(name))
 	s.Title = name
@@ -77,4 +78,22 @@ func description(t events.PayloadType) string {
 		return "The data of a " + t.EventType + " event, appended by a ledgerdesk service as the effect of another event."
 	}
 	return "The data of a " + t.EventType + " event, appended by the " + t.Command + " command."
+}
+
+// Inline is the JSON Schema of a Go value's type with every definition inline (no $ref),
+// the enumerated types' values listed and times as date-time: a body of the OpenAPI
+// document (services/contractsapi).
+func Inline(v any) map[string]any {
+	r := &jsonschema.Reflector{DoNotReference: true, Mapper: enumMapper}
+	s := r.Reflect(v)
+	s.Version, s.ID = "", ""
+	b, err := json.Marshal(s)
+	if err != nil {
+		panic(fmt.Sprintf("schemagen: schema of %T: %v", v, err)) // a reflected schema always encodes
+	}
+	var out map[string]any
+	if err := json.Unmarshal(b, &out); err != nil {
+		panic(fmt.Sprintf("schemagen: schema of %T: %v", v, err))
+	}
+	return out
 }

@@ -12,9 +12,9 @@ import (
 // Handler serves /v1/tokens: grant (POST), list (GET) and revoke (DELETE /v1/tokens/{id}).
 // Authentication is Guard's concern; every route declares its operation.
 type Handler struct {
-	reg *Registry
-	log *zap.Logger
-	mux *http.ServeMux
+	reg    *Registry
+	log    *zap.Logger
+	routes *httpx.Routes
 }
 
 // Granted is the answer to a grant: the principal and its token, shown only here.
@@ -28,15 +28,21 @@ func NewHandler(reg *Registry, log *zap.Logger) (*Handler, error) {
 	if reg == nil || log == nil {
 		return nil, errors.New("access: handler needs a registry and a logger")
 	}
-	h := &Handler{reg: reg, log: log, mux: http.NewServeMux()}
-	h.mux.Handle("POST /v1/tokens", RequireFunc(OpTokenManage, h.grant))
-	h.mux.Handle("GET /v1/tokens", RequireFunc(OpTokenRead, h.list))
-	h.mux.Handle("DELETE /v1/tokens/{id}", RequireFunc(OpTokenManage, h.revoke))
-	h.mux.HandleFunc("/", httpx.NotFound)
+	h := &Handler{reg: reg, log: log, routes: httpx.NewRoutes()}
+	Handle(h.routes, OpTokenManage, httpx.Route{Method: "POST", Path: "/v1/tokens", ID: "grantToken",
+		Summary: "Grant a principal a token (shown once), with a role and tenants within the granter's", Request: Request{},
+		Status: http.StatusCreated, Response: Granted{}}, h.grant)
+	Handle(h.routes, OpTokenRead, httpx.Route{Method: "GET", Path: "/v1/tokens", ID: "listTokens",
+		Summary: "The active principals within the caller's scope", Response: []Principal{}}, h.list)
+	Handle(h.routes, OpTokenManage, httpx.Route{Method: "DELETE", Path: "/v1/tokens/{id}", ID: "revokeToken",
+		Summary: "Revoke a principal's token", Status: http.StatusNoContent}, h.revoke)
 	return h, nil
 }
 
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+// Routes are the token API's routes.
+func (h *Handler) Routes() *httpx.Routes { return h.routes }
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.routes.ServeHTTP(w, r) }
 
 func (h *Handler) grant(w http.ResponseWriter, r *http.Request) {
 	var q Request

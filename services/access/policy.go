@@ -66,3 +66,10 @@ func Require(op Operation, next http.Handler) http.Handler {
 
 // RequireFunc is Require for a handler function.
 func RequireFunc(op Operation, next http.HandlerFunc) http.Handler { return Require(op, next) }
+
+// Handle serves route r on rs with h behind Require(op): the one way an API route is
+// registered, so that the route's documented operation is the one enforced.
+func Handle(rs *httpx.Routes, op Operation, r httpx.Route, h http.HandlerFunc) {
+	r.Operation = string(op)
+	rs.Handle(r, Require(op, h))
+}

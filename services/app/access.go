@@ -47,13 +47,6 @@ func StartAccess(ctx context.Context, store *events.Store, adminToken string, ra
 	return &Access{Registry: reg, Guard: guard, Tokens: tokens}, nil
 }
 
-// MountTokens registers the /v1/tokens API on v1. Only a process on the intake role may
-// serve it: granting and revoking publish to ACCESS (`serve reporting` only reads it).
-func (a *Access) MountTokens(v1 *http.ServeMux) {
-	v1.Handle("/v1/tokens", a.Tokens)
-	v1.Handle("/v1/tokens/", a.Tokens)
-}
-
 // Protect returns the /v1/ API behind the guard.
 func (a *Access) Protect(v1 *http.ServeMux) http.Handler { return a.Guard.Authenticate(v1) }
 

@@ -418,6 +418,9 @@ func TestContracts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if index.OpenAPI != contracts.OpenAPIPath {
+		t.Errorf("the index names the OpenAPI document %q", index.OpenAPI)
+	}
 	if r := c.do("GET", index.AsyncAPI, ""); r.status != http.StatusOK || !bytes.Equal(r.body, want) {
 		t.Errorf("GET %s: %d, %d bytes; want the AsyncAPI document", index.AsyncAPI, r.status, len(r.body))
 	}

@@ -3,11 +3,11 @@ package app
 import (
 	"context"
 	"fmt"
-	"net/http"
 
 	"go.uber.org/zap"
 
 	"github.com/ledgerdesk/ledgerdesk/events"
+	"github.com/ledgerdesk/ledgerdesk/services/httpx"
 	"github.com/ledgerdesk/ledgerdesk/services/inbox"
 	"github.com/ledgerdesk/ledgerdesk/services/reactor"
 )
@@ -45,8 +45,8 @@ func StartInbox(ctx context.Context, store *events.Store, committer *events.Comm
 	}
 }
 
-// Mount registers POST /v1/events and GET /v1/events/outcome on mux.
-func (b *Inbox) Mount(mux *http.ServeMux) { inbox.NewHandler(b.processor, b.log).Mount(mux) }
+// Routes are POST /v1/events, GET /v1/events/outcome and the alert webhooks.
+func (b *Inbox) Routes() *httpx.Routes { return inbox.NewHandler(b.processor, b.log).Routes() }
 
 // Stop stops consuming, after the batch in hand is answered.
 func (b *Inbox) Stop() error {

@@ -17,6 +17,7 @@ import (
 	"github.com/ledgerdesk/ledgerdesk/events"
 	"github.com/ledgerdesk/ledgerdesk/events/natsauth"
 	"github.com/ledgerdesk/ledgerdesk/services/app"
+	"github.com/ledgerdesk/ledgerdesk/services/httpx"
 	"github.com/ledgerdesk/ledgerdesk/services/inbox"
 )
 
@@ -171,7 +172,7 @@ func TestInboxOverNATS(t *testing.T) {
 	if err := zbx.publish("inbox.acme.zabbix", events.TypeInboxOpen, "alert-1", strings.Replace(alertOpen, "db-01", "db-02", 1)); err != nil {
 		t.Fatal(err)
 	}
-	if o := zbx.outcome("alert-1"); o.Status != inbox.StatusRejected || o.Problem == nil || o.Problem.Type != "urn:ledgerdesk:problem:"+inbox.KindIDReused {
+	if o := zbx.outcome("alert-1"); o.Status != inbox.StatusRejected || o.Problem == nil || o.Problem.Type != "urn:ledgerdesk:problem:"+httpx.KindIDReused {
 		t.Errorf("alert-1 with another body: %+v, want rejected as a reused ce-id", o)
 	}
 
@@ -181,7 +182,7 @@ func TestInboxOverNATS(t *testing.T) {
 		t.Fatal(err)
 	}
 	bad := zbx.outcome("bad-1")
-	if bad.Status != inbox.StatusRejected || bad.Problem.Type != "urn:ledgerdesk:problem:"+inbox.KindSchema || len(bad.Problem.Errors) != 2 {
+	if bad.Status != inbox.StatusRejected || bad.Problem.Type != "urn:ledgerdesk:problem:"+httpx.KindSchema || len(bad.Problem.Errors) != 2 {
 		t.Fatalf("schema violations: %+v", bad)
 	}
 	for _, e := range bad.Problem.Errors {
@@ -265,5 +266,5 @@ func TestInboxOverHTTP(t *testing.T) {
 	if r := c.doAs(other.Token, "GET", "/v1/events/outcome?tenant=acme&integration=rmm&source=x&id=rmm-3", ""); r.status != http.StatusNotFound {
 		t.Errorf("another tenant's integration read acme's outcome: %d %s", r.status, r.body)
 	}
-	c.doAs(g.Token, "POST", "/v1/events", "{", "Content-Type", "application/cloudevents+json").problem(t, http.StatusBadRequest, inbox.KindMalformedEvent)
+	c.doAs(g.Token, "POST", "/v1/events", "{", "Content-Type", "application/cloudevents+json").problem(t, http.StatusBadRequest, httpx.KindMalformedEvent)
 }

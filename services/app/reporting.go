@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"net/http"
 	"path/filepath"
 	"time"
 
@@ -10,6 +9,7 @@ import (
 
 	"github.com/ledgerdesk/ledgerdesk/events"
 	"github.com/ledgerdesk/ledgerdesk/projections"
+	"github.com/ledgerdesk/ledgerdesk/services/httpx"
 	"github.com/ledgerdesk/ledgerdesk/services/reactor"
 	"github.com/ledgerdesk/ledgerdesk/services/reporting"
 )
@@ -27,7 +27,7 @@ const ProjectionsDir = "projections"
 // into <data>/projections and the reporting API over it.
 type Reporting struct {
 	Projector *projections.Projector
-	handler   http.Handler
+	handler   *reporting.Handler
 	cancel    context.CancelFunc
 	done      chan struct{}
 }
@@ -68,15 +68,9 @@ func StartReporting(ctx context.Context, dataDir string, store *events.Store, lo
 	return r, nil
 }
 
-// Mount registers the reporting routes on mux, which must be behind an access.Guard (see
-// Access.Protect); each route declares its operation in the reporting handler.
-func (r *Reporting) Mount(mux *http.ServeMux) {
-	h := r.handler
-	mux.Handle("GET /v1/queues", h)
-	mux.Handle("GET /v1/sla/board", h)
-	mux.Handle("GET /v1/tickets/{id}/view", h)
-	mux.Handle("/v1/reports/", h)
-}
+// Routes are the reporting routes, to mount behind an access.Guard (see Access.Protect);
+// each declares its operation.
+func (r *Reporting) Routes() *httpx.Routes { return r.handler.Routes() }
 
 // Stop stops the projector and closes the read models.
 func (r *Reporting) Stop() error {

@@ -138,6 +138,7 @@ type System struct {
 	inbox     *Inbox
 	logWatch  *logWatch
 	access    *Access
+	routes    []*httpx.Routes // what http serves: the probes first, then every /v1/ API
 	http      *http.Server
 	debug     *http.Server
 	httpDone  chan error
@@ -243,18 +244,24 @@ func Start(ctx context.Context, cfg RunConfig, log *zap.Logger) (*System, error)
 		return nil, err
 	}
 
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	mux.HandleFunc("GET /readyz", sys.readyz)
-	v1 := http.NewServeMux()
-	v1.Handle("/v1/tenants/", configAPI)
+	// The probes, then every API's routes behind the guard; the token API only here, on
+	// the intake role: granting and revoking publish to ACCESS.
+	probes := httpx.NewRoutes()
+	probes.Handle(httpx.Route{Method: "GET", Path: "/livez", ID: "livez", Summary: "Alive", ResponseType: "text/plain"},
+		http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) }))
+	probes.Handle(httpx.Route{Method: "GET", Path: "/readyz", ID: "readyz", Summary: "Ready: connected and the log's streams intact",
+		ResponseType: "text/plain"}, http.HandlerFunc(sys.readyz))
+	sys.routes = []*httpx.Routes{probes, api.Routes(), configAPI.Routes(), sys.access.Tokens.Routes(),
+		contractsapi.NewHandler().Routes(), sys.inbox.Routes()}
 	if sys.reporting != nil {
-		sys.reporting.Mount(v1)
+		sys.routes = append(sys.routes, sys.reporting.Routes())
 	}
-	sys.access.MountTokens(v1)
-	contractsapi.NewHandler().Mount(v1)
-	sys.inbox.Mount(v1)
-	v1.Handle("/v1/", api)
+	mux, v1 := http.NewServeMux(), http.NewServeMux()
+	for _, rs := range sys.routes[1:] {
+		rs.MountOn(v1)
+	}
+	v1.HandleFunc("/", httpx.NotFound)
+	probes.MountOn(mux)
 	mux.Handle("/v1/", sys.access.Protect(v1))
 	mux.HandleFunc("/", httpx.NotFound)
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
@@ -273,6 +280,15 @@ func Start(ctx context.Context, cfg RunConfig, log *zap.Logger) (*System, error)
 	log.Info("ledgerdesk ready", zap.String("http", "http://"+sys.HTTPAddr.String()))
 	ok = true
 	return sys, nil
+}
+
+// Routes lists every route the HTTP API serves, the OpenAPI document's source.
+func (s *System) Routes() []httpx.Route {
+	var out []httpx.Route
+	for _, rs := range s.routes {
+		out = append(out, rs.List()...)
+	}
+	return out
 }
 
 // AuthFailures is how many HTTP requests failed authentication since the start.

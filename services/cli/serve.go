@@ -155,7 +155,7 @@ func serveReporting(ctx context.Context, dataDir, addr, token string, store *eve
 		return nil, err
 	}
 	v1 := http.NewServeMux()
-	rep.Mount(v1)
+	rep.Routes().MountOn(v1)
 	v1.HandleFunc("/", httpx.NotFound)
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", acc.Protect(v1))

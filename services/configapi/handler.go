@@ -20,9 +20,9 @@ import (
 // (access.Guard); every route declares its operation, a tenant outside the caller's scope
 // answers 404, and the caller is the actor of what it applies.
 type Handler struct {
-	store *events.Store
-	log   *zap.Logger
-	mux   *http.ServeMux
+	store  *events.Store
+	log    *zap.Logger
+	routes *httpx.Routes
 }
 
 // Redacted stands for a webhook secret in a configuration shown to a non-admin.
@@ -33,14 +33,19 @@ func NewHandler(store *events.Store, log *zap.Logger) (*Handler, error) {
 	if store == nil || log == nil {
 		return nil, errors.New("configapi: store and logger are required")
 	}
-	h := &Handler{store: store, log: log, mux: http.NewServeMux()}
-	h.mux.Handle("PUT /v1/tenants/{tenant}/config", access.RequireFunc(access.OpConfigWrite, h.put))
-	h.mux.Handle("GET /v1/tenants/{tenant}/config", access.RequireFunc(access.OpConfigRead, h.get))
-	h.mux.HandleFunc("/", httpx.NotFound)
+	h := &Handler{store: store, log: log, routes: httpx.NewRoutes()}
+	access.Handle(h.routes, access.OpConfigWrite, httpx.Route{Method: "PUT", Path: "/v1/tenants/{tenant}/config", ID: "putTenantConfig",
+		Summary: "Validate and apply the tenant's configuration document (YAML or JSON; every problem listed)",
+		Request: tenantconfig.Document{}, Response: tenantconfig.Document{}}, h.put)
+	access.Handle(h.routes, access.OpConfigRead, httpx.Route{Method: "GET", Path: "/v1/tenants/{tenant}/config", ID: "getTenantConfig",
+		Summary: "The tenant's current configuration (webhook secrets redacted but for admin)", Response: tenantconfig.Document{}}, h.get)
 	return h, nil
 }
 
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+// Routes are the configuration API's routes.
+func (h *Handler) Routes() *httpx.Routes { return h.routes }
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.routes.ServeHTTP(w, r) }
 
 // put validates the whole document (JSON or YAML) and stores it as the next version.
 func (h *Handler) put(w http.ResponseWriter, r *http.Request) {

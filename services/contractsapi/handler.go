@@ -2,7 +2,8 @@
 // integrators to code against: GET /v1/contracts lists them,
 // GET /v1/contracts/events/<type>.schema.json is the JSON Schema (2020-12) of an event
 // type's or inbound message type's data, and GET /v1/contracts/asyncapi.json the AsyncAPI 3.0 document of the NATS
-// channels.
+// channels, GET /v1/contracts/openapi.json the OpenAPI 3.1 document of the HTTP API
+// (OpenAPI makes it from the routes the server registers).
 package contractsapi
 
 import (
@@ -17,25 +18,27 @@ import (
 )
 
 // Handler serves /v1/contracts; every authenticated role may read them (access.OpContractRead).
-type Handler struct{ mux *http.ServeMux }
+type Handler struct{ routes *httpx.Routes }
 
 // NewHandler returns the handler.
 func NewHandler() *Handler {
-	h := &Handler{mux: http.NewServeMux()}
-	h.mux.Handle("GET /v1/contracts", access.RequireFunc(access.OpContractRead, index))
-	h.mux.Handle("GET /v1/contracts/events/{file}", access.RequireFunc(access.OpContractRead, eventSchema))
-	h.mux.Handle("GET "+contracts.AsyncAPIPath, access.RequireFunc(access.OpContractRead, asyncAPI))
-	h.mux.HandleFunc("/", httpx.NotFound)
+	h := &Handler{routes: httpx.NewRoutes()}
+	access.Handle(h.routes, access.OpContractRead, httpx.Route{Method: "GET", Path: "/v1/contracts", ID: "listContracts",
+		Summary: "Every event type and inbound message type, with its data schema's path", Response: Index{}}, index)
+	access.Handle(h.routes, access.OpContractRead, httpx.Route{Method: "GET", Path: "/v1/contracts/events/{file}", ID: "getSchema",
+		Summary: "The JSON Schema (2020-12) of a type's data", ResponseType: "application/schema+json",
+		PathParams: []httpx.Param{{Name: "file", Description: "<type>.schema.json, a type GET /v1/contracts lists"}}}, eventSchema)
+	access.Handle(h.routes, access.OpContractRead, httpx.Route{Method: "GET", Path: contracts.AsyncAPIPath, ID: "getAsyncAPI",
+		Summary: "The AsyncAPI 3.0 document of the NATS channels"}, asyncAPI)
+	access.Handle(h.routes, access.OpContractRead, httpx.Route{Method: "GET", Path: contracts.OpenAPIPath, ID: "getOpenAPI",
+		Summary: "This OpenAPI 3.1 document of the HTTP API"}, openAPI)
 	return h
 }
 
-// Mount registers the handler's routes on mux.
-func (h *Handler) Mount(mux *http.ServeMux) {
-	mux.Handle("/v1/contracts", h)
-	mux.Handle("/v1/contracts/", h)
-}
+// Routes are the contracts API's routes.
+func (h *Handler) Routes() *httpx.Routes { return h.routes }
 
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.routes.ServeHTTP(w, r) }
 
 // EventType is one entry of the index.
 type EventType struct {
@@ -55,12 +58,13 @@ type InboundType struct {
 // Index is GET /v1/contracts.
 type Index struct {
 	AsyncAPI string        `json:"asyncapi"` // the path of the AsyncAPI document
+	OpenAPI  string        `json:"openapi"`  // the path of the OpenAPI document
 	Events   []EventType   `json:"events"`
 	Inbound  []InboundType `json:"inbound"`
 }
 
 func index(w http.ResponseWriter, _ *http.Request) {
-	out := Index{AsyncAPI: contracts.AsyncAPIPath}
+	out := Index{AsyncAPI: contracts.AsyncAPIPath, OpenAPI: contracts.OpenAPIPath}
 	for _, t := range events.PayloadTypes() {
 		out.Events = append(out.Events, EventType{Type: t.EventType, Command: t.Command, Derived: t.Command == "",
 			Schema: contracts.SchemaPath(t.EventType)})
@@ -82,6 +86,11 @@ func asyncAPI(w http.ResponseWriter, _ *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(doc)
+}
+
+func openAPI(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(contracts.OpenAPI())
 }
 
 func eventSchema(w http.ResponseWriter, r *http.Request) {

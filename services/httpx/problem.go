@@ -55,7 +55,47 @@ const (
 	KindInternal           = "internal"
 	KindForbidden          = "forbidden"
 	KindRateLimited        = "rate-limited"
+	// Of inbound messages (services/inbox), over HTTP and in outcomes.
+	KindMalformedEvent = "malformed-cloudevent"
+	KindUnknownType    = "unknown-type"
+	KindSchema         = "schema-violation"
+	KindUnknownTenant  = "unknown-tenant"
+	KindIDReused       = "ce-id-reused"
 )
+
+// ProblemKind documents one problem type the API answers.
+type ProblemKind struct {
+	Kind   string
+	Status int
+	When   string
+}
+
+// ProblemKinds is every problem type of the API, for the published documents (README's
+// table says the same). NB: add a kind here when you add one above.
+func ProblemKinds() []ProblemKind {
+	return []ProblemKind{
+		{KindMalformedJSON, 400, "unparsable body, empty body, more than one JSON value"},
+		{KindValidation, 400, "unknown, missing or wrongly typed field, bad enum value (field names it), bad If-Match; errors lists every problem"},
+		{KindMalformedEvent, 400, "an inbound message that is no CloudEvent (binary, structured or batch mode), or whose data is not JSON"},
+		{KindUnknownType, 400, "an inbound message of a type that is not an inbound type (allowed lists them)"},
+		{KindSchema, 400, "an inbound message whose data violates its published schema (errors[].schema names the keyword)"},
+		{KindUnauthorized, 401, "missing, wrong or revoked bearer token"},
+		{KindForbidden, 403, "the principal's role may not do this"},
+		{KindNotFound, 404, "no such route, ticket, outcome or reference, or one of a tenant outside the principal's scope"},
+		{KindUnknownCommand, 404, "no such ticket command (allowed lists them)"},
+		{KindUnknownTenant, 404, "an inbound message for a tenant without configuration"},
+		{KindInvalidTransition, 409, "the state machine refuses the command (allowed lists what it allows)"},
+		{KindConflict, 409, "lost a race after retries"},
+		{KindIDReused, 409, "a ce-id accepted before, sent again with another type or data"},
+		{KindPreconditionFailed, 412, "If-Match is not the ticket's current version"},
+		{KindBodyTooLarge, 413, "body over its limit (1 MiB; 8 MiB for an alert notification; 256 events a batch)"},
+		{KindIdempotencyReuse, 422, "an Idempotency-Key sent again with a different ticket"},
+		{KindInvalidConfig, 422, "a tenant configuration document with problems (errors lists each)"},
+		{KindRateLimited, 429, "over the principal's rate limit (Retry-After says when to retry)"},
+		{KindInternal, 500, "the server's fault; the cause is in its log"},
+		{KindUnavailable, 503, "the event store or read models are not ready (Retry-After)"},
+	}
+}
 
 // kinds is the status and title of every error kind: the one table where a kinded
 // domain error (events.KindError) becomes an HTTP status.

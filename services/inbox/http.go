@@ -20,30 +20,52 @@ const StatusFailed = "failed"
 // Handler serves POST /v1/events, GET /v1/events/outcome and the alert webhooks
 // POST /v1/integrations/alertmanager and /v1/integrations/grafana.
 type Handler struct {
-	p   *Processor
-	log *zap.Logger
-	mux *http.ServeMux
+	p      *Processor
+	log    *zap.Logger
+	routes *httpx.Routes
 }
 
 // NewHandler returns the HTTP door of p.
 func NewHandler(p *Processor, log *zap.Logger) *Handler {
-	h := &Handler{p: p, log: log, mux: http.NewServeMux()}
-	h.mux.Handle("POST /v1/events", access.RequireFunc(access.OpEventPublish, h.publish))
-	h.mux.Handle("GET /v1/events/outcome", access.RequireFunc(access.OpOutcomeRead, h.outcome))
-	h.mux.Handle("POST /v1/integrations/alertmanager", access.RequireFunc(access.OpEventPublish, h.receive(alertmanagerHook)))
-	h.mux.Handle("POST /v1/integrations/grafana", access.RequireFunc(access.OpEventPublish, h.receive(grafanaHook)))
-	h.mux.HandleFunc("/", httpx.NotFound)
+	h := &Handler{p: p, log: log, routes: httpx.NewRoutes()}
+	rs := h.routes
+	tenant := httpx.Param{Name: "tenant", Description: "the tenant (default: the token's one tenant)"}
+	access.Handle(rs, access.OpEventPublish, httpx.Route{Method: "POST", Path: "/v1/events", ID: "publishEvents",
+		Summary: "One CloudEvent (binary or structured mode) or a batch (application/cloudevents-batch+json) of inbound messages; the outcome of each",
+		Query:   []httpx.Param{tenant}, Request: Envelope{}, RequestType: event.ApplicationCloudEventsJSON, Response: Outcome{}}, h.publish)
+	access.Handle(rs, access.OpOutcomeRead, httpx.Route{Method: "GET", Path: "/v1/events/outcome", ID: "getOutcome",
+		Summary: "The outcome of an inbound message: its first acceptance, else its latest rejection", Response: Outcome{},
+		Query: []httpx.Param{{Name: "source", Required: true, Description: "its ce-source"}, {Name: "id", Required: true, Description: "its ce-id"},
+			tenant, {Name: "integration", Description: "the integration that sent it (default: the caller's name)"}}}, h.outcome)
+	for _, hook := range []webhook{alertmanagerHook, grafanaHook} {
+		access.Handle(rs, access.OpEventPublish, httpx.Route{Method: "POST", Path: "/v1/integrations/" + hook.source, ID: hook.source + "Webhook",
+			Summary: hook.summary, Query: []httpx.Param{tenant}, Request: notification{}, Response: Outcomes{}}, h.receive(hook))
+	}
 	return h
 }
 
-// Mount registers the handler's routes on mux.
-func (h *Handler) Mount(mux *http.ServeMux) {
-	mux.Handle("/v1/events", h)
-	mux.Handle("/v1/events/", h)
-	mux.Handle("/v1/integrations/", h)
+// Envelope stands for a structured-mode CloudEvent in the OpenAPI document: its data is
+// one of the inbound message types' (GET /v1/contracts).
+type Envelope struct {
+	SpecVersion     string         `json:"specversion"`
+	ID              string         `json:"id"`
+	Source          string         `json:"source"`
+	Type            string         `json:"type"`
+	Time            string         `json:"time,omitempty"`
+	DataContentType string         `json:"datacontenttype,omitempty"`
+	Tenant          string         `json:"tenant,omitempty"`
+	Data            map[string]any `json:"data"`
 }
 
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+// Outcomes is an alert webhook's answer: one outcome per alert, in order.
+type Outcomes struct {
+	Outcomes []Outcome `json:"outcomes"`
+}
+
+// Routes are the inbox's routes.
+func (h *Handler) Routes() *httpx.Routes { return h.routes }
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.routes.ServeHTTP(w, r) }
 
 // integrationOf is the integration a principal sends as: its name, as one subject token.
 func integrationOf(p access.Principal) string { return strings.ReplaceAll(p.Name, ".", "_") }
@@ -73,7 +95,7 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 			httpx.Fail(w, r, h.log, err)
 			return
 		}
-		httpx.WriteProblem(w, httpx.NewProblem(http.StatusBadRequest, KindMalformedEvent, "Malformed CloudEvent",
+		httpx.WriteProblem(w, httpx.NewProblem(http.StatusBadRequest, httpx.KindMalformedEvent, "Malformed CloudEvent",
 			"the body is no CloudEvent in binary, structured or batch mode: "+err.Error()))
 		return
 	}

@@ -26,15 +26,6 @@ const Source = "/ledgerdesk/intake"
 // change it: redeliveries and re-sends find their effects by these ids.
 var derivedNamespace = uuid.MustParse("0d6b1b1e-5a52-4f0e-9b7e-6c1f5d2a9e33")
 
-// Problem kinds of inbound messages (urn:ledgerdesk:problem:<kind>). NB: API contract.
-const (
-	KindMalformedEvent = "malformed-cloudevent"
-	KindUnknownType    = "unknown-type"
-	KindSchema         = "schema-violation"
-	KindUnknownTenant  = "unknown-tenant"
-	KindIDReused       = "ce-id-reused"
-)
-
 // Config wires a Processor.
 type Config struct {
 	Store     *events.Store     // required: the ticket log
@@ -209,7 +200,7 @@ func (p *Processor) one(ctx context.Context, m Message) Result {
 	}
 	if prev != nil {
 		if prev.Digest != o.Digest {
-			return reject(httpx.NewProblem(http.StatusConflict, KindIDReused, "ce-id reused",
+			return reject(httpx.NewProblem(http.StatusConflict, httpx.KindIDReused, "ce-id reused",
 				fmt.Sprintf("ce-id %q from %q was accepted on %s with another type or data; a new message needs a new id",
 					e.ID(), e.Source(), prev.At.Format(time.RFC3339))))
 		}
@@ -240,20 +231,20 @@ func (p *Processor) envelope(ctx context.Context, m Message) *httpx.Problem {
 		if m.Err != nil {
 			detail = m.Err.Error()
 		}
-		return httpx.NewProblem(http.StatusBadRequest, KindMalformedEvent, "Malformed CloudEvent", detail)
+		return httpx.NewProblem(http.StatusBadRequest, httpx.KindMalformedEvent, "Malformed CloudEvent", detail)
 	}
 	e := m.Event
 	if err := e.Validate(); err != nil {
-		return httpx.NewProblem(http.StatusBadRequest, KindMalformedEvent, "Malformed CloudEvent", err.Error())
+		return httpx.NewProblem(http.StatusBadRequest, httpx.KindMalformedEvent, "Malformed CloudEvent", err.Error())
 	}
 	if !p.schemas.known(e.Type()) {
-		pr := httpx.NewProblem(http.StatusBadRequest, KindUnknownType, "Unknown message type",
+		pr := httpx.NewProblem(http.StatusBadRequest, httpx.KindUnknownType, "Unknown message type",
 			e.Type()+" is not an inbound message type; GET /v1/contracts lists them")
 		pr.Allowed = events.InboundTypeNames()
 		return pr
 	}
 	if !jsonData(e) {
-		return httpx.NewProblem(http.StatusUnsupportedMediaType, KindMalformedEvent, "Unsupported data content type",
+		return httpx.NewProblem(http.StatusUnsupportedMediaType, httpx.KindMalformedEvent, "Unsupported data content type",
 			"datacontenttype "+e.DataContentType()+": the data must be application/json")
 	}
 	if !events.ValidToken(m.Tenant) {
@@ -261,7 +252,7 @@ func (p *Processor) envelope(ctx context.Context, m Message) *httpx.Problem {
 			"tenant "+fmt.Sprintf("%q", m.Tenant)+": 1-64 letters, digits, '-' or '_'")
 	}
 	if _, _, err := p.cfg.Configs.Current(ctx, m.Tenant); err != nil {
-		return httpx.NewProblem(http.StatusNotFound, KindUnknownTenant, "Unknown tenant",
+		return httpx.NewProblem(http.StatusNotFound, httpx.KindUnknownTenant, "Unknown tenant",
 			"tenant "+m.Tenant+" has no configuration: an admin applies one first (PUT /v1/tenants/"+m.Tenant+"/config)")
 	}
 	return nil

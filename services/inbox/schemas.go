@@ -55,7 +55,7 @@ var printer = message.NewPrinter(language.English)
 // reason: each schema violation with the data's field and the schema's path.
 func (s *schemas) decode(typ string, data []byte) (events.Inbound, *httpx.Problem) {
 	invalid := func(detail string, errs []httpx.FieldError) *httpx.Problem {
-		p := httpx.NewProblem(http.StatusBadRequest, KindSchema, "Data does not match its schema", detail)
+		p := httpx.NewProblem(http.StatusBadRequest, httpx.KindSchema, "Data does not match its schema", detail)
 		p.Errors = errs
 		return p
 	}

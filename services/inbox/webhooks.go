@@ -58,12 +58,14 @@ type alert struct {
 
 // webhook is one alert webhook's format.
 type webhook struct {
-	source, version string
+	source, version, summary string
 }
 
 var (
-	alertmanagerHook = webhook{source: SourceAlertmanager, version: "4"}
-	grafanaHook      = webhook{source: SourceGrafana, version: "1"}
+	alertmanagerHook = webhook{source: SourceAlertmanager, version: "4",
+		summary: "Prometheus Alertmanager's webhook (version 4): each alert opens, comments on, reopens or resolves its incident"}
+	grafanaHook = webhook{source: SourceGrafana, version: "1",
+		summary: "Grafana alerting's webhook (version 1): each alert opens, comments on, reopens or resolves its incident"}
 )
 
 // receive is POST /v1/integrations/alertmanager and /v1/integrations/grafana: each alert
@@ -111,7 +113,7 @@ func (h *Handler) receive(hook webhook) http.HandlerFunc {
 			}
 			outcomes[i] = res.Outcome
 		}
-		httpx.WriteJSON(w, status, map[string]any{"outcomes": outcomes})
+		httpx.WriteJSON(w, status, Outcomes{Outcomes: outcomes})
 	}
 }
 

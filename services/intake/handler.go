@@ -32,8 +32,8 @@ type Config struct {
 // concern (access.Guard); every route declares its operation, and the request's principal
 // is the actor of every event it causes and sees only its tenants' tickets.
 type Handler struct {
-	cfg Config
-	mux *http.ServeMux
+	cfg    Config
+	routes *httpx.Routes
 }
 
 // NewHandler returns the intake API; it refuses missing dependencies.
@@ -54,17 +54,33 @@ func NewHandler(cfg Config) (*Handler, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	h := &Handler{cfg: cfg, mux: http.NewServeMux()}
-	h.mux.Handle("POST /v1/tickets", access.RequireFunc(access.OpTicketOpen, h.create))
-	h.mux.Handle("GET /v1/tickets/{id}", access.RequireFunc(access.OpTicketRead, h.get))
-	h.mux.Handle("GET /v1/tickets/{id}/events", access.RequireFunc(access.OpTicketRead, h.history))
-	h.mux.Handle("POST /v1/tickets/{id}/comment", access.RequireFunc(access.OpTicketComment, h.comment))
-	h.mux.Handle("POST /v1/tickets/{id}/{command}", access.RequireFunc(access.OpTicketCommand, h.command))
-	h.mux.HandleFunc("/", httpx.NotFound)
+	h := &Handler{cfg: cfg, routes: httpx.NewRoutes()}
+	rs := h.routes
+	access.Handle(rs, access.OpTicketOpen, httpx.Route{Method: "POST", Path: "/v1/tickets", ID: "openTicket",
+		Summary: "Open a ticket (Idempotency-Key: a repeat within 24 h returns the same ticket)",
+		Request: createRequest{}, Status: http.StatusCreated, Response: TicketJSON{}}, h.create)
+	access.Handle(rs, access.OpTicketRead, httpx.Route{Method: "GET", Path: "/v1/tickets/{id}", ID: "getTicket",
+		Summary: "The ticket folded from its events (ETag: its version)", Response: TicketJSON{}}, h.get)
+	access.Handle(rs, access.OpTicketRead, httpx.Route{Method: "GET", Path: "/v1/tickets/{id}/events", ID: "getTicketEvents",
+		Summary: "The ticket's events in log order, a CloudEvents batch", Response: []events.Structured{},
+		ResponseType: "application/cloudevents-batch+json"}, h.history)
+	access.Handle(rs, access.OpTicketComment, httpx.Route{Method: "POST", Path: "/v1/tickets/{id}/comment", ID: "commentTicket",
+		Summary: "Comment on a ticket", Request: events.Commented{}, Response: TicketJSON{}}, h.comment)
+	access.Handle(rs, access.OpTicketCommand, httpx.Route{Method: "POST", Path: "/v1/tickets/{id}/{command}", ID: "commandTicket",
+		Summary: "Apply a command (" + strings.Join(exposedCommands, ", ") + "); its body is the data of the event it appends " +
+			"(GET /v1/contracts); If-Match makes it conditional", Request: CommandBody{}, Response: TicketJSON{},
+		PathParams: []httpx.Param{{Name: "command", Enum: exposedCommands}}}, h.command)
 	return h, nil
 }
 
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+// CommandBody stands for a command's body in the OpenAPI document: the fields of the
+// event type the command appends, whose schemas GET /v1/contracts lists.
+type CommandBody map[string]any
+
+// Routes are the intake's routes.
+func (h *Handler) Routes() *httpx.Routes { return h.routes }
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.routes.ServeHTTP(w, r) }
 
 func writeTicket(w http.ResponseWriter, status int, t events.Ticket, version uint64) {
 	w.Header().Set("Content-Type", "application/json")

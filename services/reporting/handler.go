@@ -40,7 +40,7 @@ type Config struct {
 type Handler struct {
 	cfg     Config
 	replays chan struct{} // one token per as_of replay running
-	mux     *http.ServeMux
+	routes  *httpx.Routes
 }
 
 // NewHandler returns the reporting API; it refuses missing dependencies.
@@ -67,17 +67,34 @@ func NewHandler(cfg Config) (*Handler, error) {
 	if cfg.MaxReplays <= 0 {
 		cfg.MaxReplays = 2
 	}
-	h := &Handler{cfg: cfg, replays: make(chan struct{}, cfg.MaxReplays), mux: http.NewServeMux()}
-	h.mux.Handle("GET /v1/queues", access.Require(access.OpQueueRead, h.read(h.queue)))
-	h.mux.Handle("GET /v1/tickets/{id}/view", access.Require(access.OpTicketRead, h.read(h.view)))
-	h.mux.Handle("GET /v1/sla/board", access.Require(access.OpQueueRead, h.read(h.board)))
-	h.mux.Handle("GET /v1/reports/summary", access.Require(access.OpReportRead, h.read(h.summary)))
-	h.mux.Handle("GET /v1/reports/trends", access.Require(access.OpReportRead, h.read(h.trends)))
-	h.mux.HandleFunc("/", httpx.NotFound)
+	h := &Handler{cfg: cfg, replays: make(chan struct{}, cfg.MaxReplays), routes: httpx.NewRoutes()}
+	rs := h.routes
+	tenant := httpx.Param{Name: "tenant", Description: "the tenant (default: the caller's one tenant)"}
+	page := []httpx.Param{{Name: "limit", Description: "tickets a page (1 to 500, default 50)"}, {Name: "cursor", Description: "next_cursor of the page before"}}
+	minSeq := httpx.Param{Name: "min_seq", Description: "answer once the read models are at this stream sequence (at most 5 s)"}
+	period := []httpx.Param{tenant, {Name: "from", Description: "first day, YYYY-MM-DD (tenant's zone)"}, {Name: "to", Description: "last day, YYYY-MM-DD"},
+		{Name: "as_of", Description: "RFC 3339: the report as it stood then, replayed from the log"}, minSeq}
+	access.Handle(rs, access.OpQueueRead, httpx.Route{Method: "GET", Path: "/v1/queues", ID: "getQueue",
+		Summary: "A queue of open tickets by SLA due time", Response: PageJSON{},
+		Query: append([]httpx.Param{tenant, {Name: "group"}, {Name: "tier"}, {Name: "agent"}, minSeq}, page...)}, h.read(h.queue))
+	access.Handle(rs, access.OpTicketRead, httpx.Route{Method: "GET", Path: "/v1/tickets/{id}/view", ID: "getTicketView",
+		Summary: "The ticket's read model: the ticket with its SLA clocks", Response: ViewJSON{}, Query: []httpx.Param{minSeq}}, h.read(h.view))
+	access.Handle(rs, access.OpQueueRead, httpx.Route{Method: "GET", Path: "/v1/sla/board", ID: "getSLABoard",
+		Summary: "Tickets at risk of or past their SLA", Response: PageJSON{},
+		Query: append([]httpx.Param{tenant, {Name: "status", Description: "at_risk or breached"}, minSeq}, page...)}, h.read(h.board))
+	access.Handle(rs, access.OpReportRead, httpx.Route{Method: "GET", Path: "/v1/reports/summary", ID: "getSummaryReport",
+		Summary: "The monthly ticket summary: JSON, CSV (Accept: text/csv) or printable HTML (format=html)", Response: SummaryJSON{},
+		Query: append(period, httpx.Param{Name: "format", Description: "json (default), csv or html"})}, h.read(h.summary))
+	access.Handle(rs, access.OpReportRead, httpx.Route{Method: "GET", Path: "/v1/reports/trends", ID: "getTrendsReport",
+		Summary: "Recurring categories and sources over a period", Response: TrendsJSON{},
+		Query: append(period, httpx.Param{Name: "min_tickets"}, httpx.Param{Name: "min_share"})}, h.read(h.trends))
 	return h, nil
 }
 
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+// Routes are the reporting API's routes.
+func (h *Handler) Routes() *httpx.Routes { return h.routes }
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.routes.ServeHTTP(w, r) }
 
 // read wraps a query: it waits for min_seq, then runs it and writes its errors as problems.
 func (h *Handler) read(query func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
