@@ -94,6 +94,14 @@ func Channels() []Channel {
 			Parameters:  map[string]string{"tenant": tenant, "key": "32 hex digits of SHA-256 over tenant, ce-source and external_id"},
 			Messages:    []string{"reference"}, Send: []natsauth.Role{natsauth.RoleIntake},
 			Receive: []natsauth.Role{natsauth.RoleIntake, natsauth.RoleAuditor}},
+		{ID: "evidence", Address: "evidence.{tenant}.{kind}.{key}",
+			Description: "The tenants' evidence as the intake records it from inbound messages, in the EVIDENCE stream (deny delete, deny purge): " +
+				"backup results on evidence.{tenant}.backup.{system key}.{status}, patch scans on evidence.{tenant}.patch.{device key}; " +
+				"the monthly summary's backup and patch sections are read from it.",
+			Parameters: map[string]string{"tenant": tenant, "kind": "backup or patch",
+				"key": "32 hex digits of SHA-256 of the system's or device's name (and, for a backup, .{status})"},
+			Messages: []string{events.TypeEvidenceBackup, events.TypeEvidencePatch}, Send: []natsauth.Role{natsauth.RoleIntake},
+			Receive: []natsauth.Role{natsauth.RoleReporting, natsauth.RoleAuditor}},
 		{ID: "routingSnapshotChunks", Address: "$O." + natsauth.BucketRoutingSnapshots + ".C.{nuid}",
 			Description: "The chunks of routing's view snapshot, an object of the object store bucket " + natsauth.BucketRoutingSnapshots + ".",
 			Parameters:  map[string]string{"nuid": "the object version's id"},
@@ -176,6 +184,11 @@ func AsyncAPI() ([]byte, error) {
 	messages["lease"] = other("A replica's host, process id and start time.", "application/json")
 	messages["outcome"] = other("The outcome: id, source, type, tenant, integration, status (accepted or rejected), ticket and sequence when accepted, "+
 		"problem (RFC 9457, with errors[].field, reason and schema) when rejected, replayed for a repeat, digest and at.", "application/json")
+	for stored, inbound := range map[string]string{events.TypeEvidenceBackup: events.TypeInboxBackupResult, events.TypeEvidencePatch: events.TypeInboxPatchScan} {
+		messages[stored] = map[string]any{"name": stored, "contentType": events.DataContentType,
+			"summary": "Evidence recorded from a " + inbound + " message: its data as received.",
+			"payload": map[string]any{"$ref": strings.TrimPrefix(SchemaPath(inbound), "/v1/contracts/")}}
+	}
 	messages["reference"] = other("The ticket an external reference names: ticket, source, external_id.", "application/json")
 	messages["objectChunk"] = other("A chunk of an object's bytes.", "application/octet-stream")
 	messages["objectMeta"] = other("An object's metadata, as the NATS object store writes it.", "application/json")

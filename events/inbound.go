@@ -21,7 +21,63 @@ const (
 	TypeInboxReopen  = "ledgerdesk.inbox.reopen.v1"
 	TypeInboxLink    = "ledgerdesk.inbox.link.v1"
 	TypeInboxAlert   = "ledgerdesk.inbox.alert.v1"
+
+	// Evidence an MSP owes its customers: recorded as facts of the tenant (the EVIDENCE
+	// stream), not ticket commands.
+	TypeInboxBackupResult = "ledgerdesk.inbox.backup_result.v1"
+	TypeInboxPatchScan    = "ledgerdesk.inbox.patch_scan.v1"
 )
+
+// The evidence types as the EVIDENCE stream stores them: the data of the inbound message
+// they were recorded from. NB: wire names.
+const (
+	TypeEvidenceBackup = "ledgerdesk.evidence.backup_result.v1"
+	TypeEvidencePatch  = "ledgerdesk.evidence.patch_scan.v1"
+)
+
+// BackupStatus is how a backup job ended.
+type BackupStatus string
+
+// Backup statuses.
+const (
+	BackupSuccess BackupStatus = "success"
+	BackupPartial BackupStatus = "partial" // some items failed
+	BackupFailed  BackupStatus = "failed"
+)
+
+// BackupStatuses lists the backup statuses (the published schema's enumeration).
+func BackupStatuses() []BackupStatus {
+	return []BackupStatus{BackupSuccess, BackupPartial, BackupFailed}
+}
+
+// InboxBackupResult is the result of one backup job run on a system: the backup
+// verification log an MSP shows its customer. A failed or partial run opens an incident
+// once per system and day.
+type InboxBackupResult struct {
+	System        string       `json:"system"`
+	Job           string       `json:"job"`
+	Started       time.Time    `json:"started"`
+	Finished      time.Time    `json:"finished"`
+	Status        BackupStatus `json:"status"`
+	Bytes         int64        `json:"bytes"`
+	RestoreTested bool         `json:"restore_tested"` // a restore of this backup was tested and verified
+}
+
+// PatchCounts are missing patches by severity.
+type PatchCounts struct {
+	Critical  int `json:"critical"`
+	Important int `json:"important"`
+	Moderate  int `json:"moderate"`
+	Low       int `json:"low"`
+}
+
+// InboxPatchScan is a device's patch compliance scan: the patches it misses by severity.
+type InboxPatchScan struct {
+	Device      string      `json:"device"`
+	ScannedAt   time.Time   `json:"scanned_at"`
+	Missing     PatchCounts `json:"missing"`
+	LastPatched time.Time   `json:"last_patched"`
+}
 
 // AlertStatus is an alert's state, as Alertmanager and Grafana send it.
 type AlertStatus string
@@ -112,12 +168,14 @@ type Inbound interface {
 	Command(source string) (TicketRef, Payload)
 }
 
-func (InboxOpen) InboundType() string    { return TypeInboxOpen }
-func (InboxComment) InboundType() string { return TypeInboxComment }
-func (InboxResolve) InboundType() string { return TypeInboxResolve }
-func (InboxReopen) InboundType() string  { return TypeInboxReopen }
-func (InboxLink) InboundType() string    { return TypeInboxLink }
-func (InboxAlert) InboundType() string   { return TypeInboxAlert }
+func (InboxOpen) InboundType() string         { return TypeInboxOpen }
+func (InboxComment) InboundType() string      { return TypeInboxComment }
+func (InboxResolve) InboundType() string      { return TypeInboxResolve }
+func (InboxReopen) InboundType() string       { return TypeInboxReopen }
+func (InboxLink) InboundType() string         { return TypeInboxLink }
+func (InboxAlert) InboundType() string        { return TypeInboxAlert }
+func (InboxBackupResult) InboundType() string { return TypeInboxBackupResult }
+func (InboxPatchScan) InboundType() string    { return TypeInboxPatchScan }
 
 // Command is the open; source becomes the ticket's source (routing rules match it).
 func (m InboxOpen) Command(source string) (TicketRef, Payload) {
@@ -132,6 +190,10 @@ func (m InboxLink) Command(string) (TicketRef, Payload)    { return m.TicketRef,
 func (m InboxAlert) Command(string) (TicketRef, Payload) {
 	return TicketRef{ExternalID: m.ExternalID}, nil
 }
+
+// Command of evidence is none: it is recorded, not applied to a ticket.
+func (InboxBackupResult) Command(string) (TicketRef, Payload) { return TicketRef{}, nil }
+func (InboxPatchScan) Command(string) (TicketRef, Payload)    { return TicketRef{}, nil }
 
 // InboundType is one registered inbound message type. NB: inboundTypes is the one table.
 type InboundType struct {
@@ -166,6 +228,8 @@ var inboundTypes = []InboundType{
 	registerInbound[InboxReopen]("reopens a resolved ticket"),
 	registerInbound[InboxLink]("links a ticket to another"),
 	registerInbound[InboxAlert]("opens, comments on, reopens or resolves the incident of a monitoring alert"),
+	registerInbound[InboxBackupResult]("records a backup job's result as evidence (a failed one opens an incident once per system and day)"),
+	registerInbound[InboxPatchScan]("records a device's patch compliance scan as evidence"),
 }
 
 // InboundTypes lists every inbound message type, in the registry's order.
@@ -184,7 +248,7 @@ func DecodeInbound(typ string, data []byte) (Inbound, error) {
 	if err != nil {
 		return nil, err
 	}
-	if ref, _ := m.Command(""); typ != TypeInboxOpen {
+	if ref, cmd := m.Command(""); typ != TypeInboxOpen && (cmd != nil || ref != TicketRef{}) {
 		if err := ref.validate(); err != nil {
 			return nil, err
 		}
@@ -200,6 +264,26 @@ func DecodeInbound(typ string, data []byte) (Inbound, error) {
 		}
 		if strings.TrimSpace(v.Title) == "" {
 			return nil, required("title")
+		}
+	case InboxBackupResult:
+		if err := oneOf("status", v.Status, BackupStatuses()); err != nil {
+			return nil, err
+		}
+		switch {
+		case strings.TrimSpace(v.System) == "" || len(v.System) > MaxExternalID:
+			return nil, &ValidationError{Field: "system", Reason: "required, at most 256 characters"}
+		case v.Finished.Before(v.Started):
+			return nil, &ValidationError{Field: "finished", Reason: "is before started"}
+		case v.Bytes < 0:
+			return nil, &ValidationError{Field: "bytes", Reason: "must not be negative"}
+		}
+	case InboxPatchScan:
+		m := v.Missing
+		switch {
+		case strings.TrimSpace(v.Device) == "" || len(v.Device) > MaxExternalID:
+			return nil, &ValidationError{Field: "device", Reason: "required, at most 256 characters"}
+		case m.Critical < 0 || m.Important < 0 || m.Moderate < 0 || m.Low < 0:
+			return nil, &ValidationError{Field: "missing", Reason: "counts must not be negative"}
 		}
 	}
 	return m, nil

@@ -16,12 +16,13 @@ import (
 
 // enums are the values of the enumerated string types, as Decide allows them.
 var enums = map[reflect.Type][]string{
-	reflect.TypeFor[events.TicketType]():  strs(events.TicketTypes()),
-	reflect.TypeFor[events.Level]():       strs(events.Levels()),
-	reflect.TypeFor[events.Priority]():    strs(events.Priorities()),
-	reflect.TypeFor[events.HoldReason]():  strs(events.HoldReasons()),
-	reflect.TypeFor[events.LinkKind]():    strs(events.LinkKinds()),
-	reflect.TypeFor[events.AlertStatus](): strs(events.AlertStatuses()),
+	reflect.TypeFor[events.TicketType]():   strs(events.TicketTypes()),
+	reflect.TypeFor[events.Level]():        strs(events.Levels()),
+	reflect.TypeFor[events.Priority]():     strs(events.Priorities()),
+	reflect.TypeFor[events.HoldReason]():   strs(events.HoldReasons()),
+	reflect.TypeFor[events.LinkKind]():     strs(events.LinkKinds()),
+	reflect.TypeFor[events.AlertStatus]():  strs(events.AlertStatuses()),
+	reflect.TypeFor[events.BackupStatus](): strs(events.BackupStatuses()),
 }
 
 func strs[T ~string](vs []T) []string {

@@ -52,6 +52,8 @@ const (
 	StreamOutcomes = "OUTCOMES"
 	// BucketReferences is the KV bucket of external references (services/inbox).
 	BucketReferences = "REFERENCES"
+	// StreamEvidence keeps the tenants' backup results and patch scans (services/inbox).
+	StreamEvidence = "EVIDENCE"
 
 	// SubjectTickets is the subject every ticket event is published to:
 	// tickets.<tenant>.<ticket> (the stream stores it on tickets.<p>.<tenant>.<ticket>,
@@ -65,6 +67,8 @@ const (
 	// SubjectOutcomes is where the intake answers them:
 	// outcomes.<tenant>.<integration>.<message key>.
 	SubjectOutcomes = "outcomes.*.*.*"
+	// SubjectEvidence is where evidence is recorded: evidence.<tenant>.<kind>.>.
+	SubjectEvidence = "evidence.>"
 
 	// anyStream in a row of the table means every stream of the account, present and future.
 	anyStream = "*"
@@ -140,8 +144,8 @@ type access struct {
 // table is every role's rights. NB: the one place they are stated.
 var table = map[Role]access{
 	RoleIntake: {
-		publish: []string{SubjectTickets, SubjectConfig, SubjectAccess, SubjectOutcomes},
-		read:    []string{StreamTickets, StreamConfig, StreamAccess, StreamInbox, StreamOutcomes},
+		publish: []string{SubjectTickets, SubjectConfig, SubjectAccess, SubjectOutcomes, SubjectEvidence},
+		read:    []string{StreamTickets, StreamConfig, StreamAccess, StreamInbox, StreamOutcomes, StreamEvidence},
 		ordered: []string{StreamAccess, StreamConfig}, // the token registry, configurations
 		durables: []durable{
 			{stream: StreamInbox, name: "intake-inbox"},
@@ -184,8 +188,8 @@ var table = map[Role]access{
 	},
 	RoleReporting: {
 		publish: []string{SubjectDeadLetter(RoleReporting)},
-		read:    []string{StreamTickets, StreamConfig, StreamAccess, StreamDeadLetter},
-		ordered: []string{StreamTickets, StreamAccess}, // the projector, the token registry
+		read:    []string{StreamTickets, StreamConfig, StreamAccess, StreamDeadLetter, StreamEvidence},
+		ordered: []string{StreamTickets, StreamAccess, StreamEvidence}, // the projector, the token registry, the summary's evidence
 		inbox:   "_INBOX_reporting",
 	},
 	RoleAuditor: {

@@ -51,6 +51,7 @@ func newEnv(t *testing.T) env {
 		{Name: natsauth.StreamSLATimers, Subjects: []string{natsauth.SubjectSLASchedule, "sla.due.>"}, AllowMsgSchedules: true},
 		{Name: natsauth.StreamInbox, Subjects: []string{natsauth.SubjectInbox}, AllowDirect: true},
 		{Name: natsauth.StreamOutcomes, Subjects: []string{natsauth.SubjectOutcomes}, AllowDirect: true},
+		{Name: natsauth.StreamEvidence, Subjects: []string{natsauth.SubjectEvidence}, AllowDirect: true},
 	} {
 		c.Storage = jetstream.MemoryStorage
 		if _, err := js.CreateStream(ctx, c); err != nil {
@@ -79,7 +80,7 @@ func newEnv(t *testing.T) env {
 		t.Fatal(err)
 	}
 	for _, subj := range []string{"tickets.acme.t1", "tickets.acme.t1", "config.acme", "access.acme.grant", "deadletter.routing",
-		"inbox.acme.zabbix", "outcomes.acme.zabbix.k0"} {
+		"inbox.acme.zabbix", "outcomes.acme.zabbix.k0", "evidence.acme.patch.k0"} {
 		if _, err := js.Publish(ctx, subj, []byte("{}")); err != nil {
 			t.Fatal(err)
 		}
@@ -213,6 +214,8 @@ var ops = []op{
 		orderedOn(natsauth.StreamConfig)},
 	{"publish an outcome", []natsauth.Role{natsauth.RoleIntake, natsauth.RoleAdmin}, publish("outcomes.acme.zabbix.k1")},
 	{"publish to the inbox", adminOnly, publish("inbox.acme.zabbix")},
+	{"record evidence", []natsauth.Role{natsauth.RoleIntake, natsauth.RoleAdmin}, publish("evidence.acme.backup.k1.success")},
+	{"ordered consumer on evidence", []natsauth.Role{natsauth.RoleReporting, natsauth.RoleAuditor, natsauth.RoleAdmin}, orderedOn(natsauth.StreamEvidence)},
 	{"get an outcome", []natsauth.Role{natsauth.RoleIntake, natsauth.RoleAuditor, natsauth.RoleAdmin},
 		func(ctx context.Context, _ env, _ *nats.Conn, js jetstream.JetStream) error {
 			s, err := js.Stream(ctx, natsauth.StreamOutcomes)

@@ -24,9 +24,9 @@ func ProvisionStreams(ctx context.Context, admin *nats.Conn) error {
 
 // Provision creates every stream ledgerdesk uses, or upgrades it where that weakens
 // nothing (events.Provision: the log streams TICKETS, CONFIG and ACCESS, then DEADLETTER
-// and SLA_TIMERS), the replicas' lease bucket MEMBERS, routing's snapshot bucket
-// ROUTING_SNAPSHOTS, the integrations' INBOX and OUTCOMES streams and the REFERENCES
-// bucket, and returns the ticket log's partition count, which the roles' creds
+// and SLA_TIMERS, the integrations' INBOX and OUTCOMES and the tenants' EVIDENCE), the
+// replicas' lease bucket MEMBERS, routing's snapshot bucket ROUTING_SNAPSHOTS and the
+// integrations' REFERENCES bucket, and returns the ticket log's partition count, which the roles' creds
 // are issued for. partitions is a new log's (0: events.DefaultPartitions); an existing
 // log keeps its own, and another non-zero value is refused (events.ErrLayout). It needs a
 // connection with admin rights: no service role may create or update a stream
@@ -37,7 +37,8 @@ func Provision(ctx context.Context, admin *nats.Conn, partitions int) (int, erro
 	if err != nil {
 		return 0, fmt.Errorf("provision streams: %w", err)
 	}
-	if err := events.Provision(ctx, js, events.StoreConfig{Partitions: partitions}, reactor.DeadLetterStreamConfig(), sla.TimersStreamConfig()); err != nil {
+	if err := events.Provision(ctx, js, events.StoreConfig{Partitions: partitions}, reactor.DeadLetterStreamConfig(), sla.TimersStreamConfig(),
+		inbox.StreamConfig(), inbox.OutcomeStreamConfig(), inbox.EvidenceStreamConfig()); err != nil {
 		return 0, err
 	}
 	// Leases are worth nothing after a restart: the bucket is made as it is configured,
@@ -49,12 +50,7 @@ func Provision(ctx context.Context, admin *nats.Conn, partitions int) (int, erro
 	if _, err := js.CreateOrUpdateObjectStore(ctx, routing.SnapshotBucketConfig()); err != nil {
 		return 0, fmt.Errorf("provision object store %s: %w", routing.SnapshotBucket, err)
 	}
-	// The integrations' inbox, its outcomes and the external references.
-	for _, sc := range []jetstream.StreamConfig{inbox.StreamConfig(), inbox.OutcomeStreamConfig()} {
-		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
-			return 0, fmt.Errorf("provision stream %s: %w", sc.Name, err)
-		}
-	}
+	// The integrations' external references.
 	if _, err := js.CreateOrUpdateKeyValue(ctx, inbox.ReferencesBucketConfig()); err != nil {
 		return 0, fmt.Errorf("provision KV bucket %s: %w", inbox.ReferencesBucket, err)
 	}

@@ -244,3 +244,87 @@ func TestGoldenNotifications(t *testing.T) {
 		t.Errorf("an Alertmanager payload to the Grafana webhook: %d", resp.StatusCode)
 	}
 }
+
+// publish posts one binary-mode CloudEvent to POST /v1/events for acme.
+func (d *desk) publish(typ, id, data string) inbox.Outcome {
+	d.t.Helper()
+	req, _ := http.NewRequest("POST", d.url+"/v1/events?tenant=acme", strings.NewReader(data))
+	for k, v := range map[string]string{"Content-Type": "application/json", "ce-specversion": "1.0", "ce-id": id,
+		"ce-source": "//veeam.acme.example", "ce-type": typ} {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var o inbox.Outcome
+	if err := json.NewDecoder(resp.Body).Decode(&o); err != nil {
+		d.t.Fatal(err)
+	}
+	return o
+}
+
+func (d *desk) evidenceCount() uint64 {
+	d.t.Helper()
+	s, err := d.store.JetStream().Stream(context.Background(), inbox.EvidenceStream)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	info, err := s.Info(context.Background())
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	if !info.Config.DenyDelete || !info.Config.DenyPurge {
+		d.t.Errorf("EVIDENCE allows delete or purge")
+	}
+	return info.State.Msgs
+}
+
+// TestEvidence: backup results and patch scans are recorded in EVIDENCE, once each (a
+// repeat is replayed); a failed backup opens one incident per system and day, a second
+// failure that day addresses it; evidence with bad data is rejected and recorded nowhere.
+func TestEvidence(t *testing.T) {
+	d := newDesk(t)
+	backup := func(status, finished string) string {
+		return `{"system":"fs-01.acme.local","job":"nightly","started":"2026-12-01T01:00:00Z","finished":"` + finished +
+			`","status":"` + status + `","bytes":1024,"restore_tested":false}`
+	}
+	ok := d.publish(events.TypeInboxBackupResult, "b1", backup("success", "2026-12-01T02:00:00Z"))
+	if ok.Status != inbox.StatusAccepted || ok.Evidence == 0 || ok.Ticket != "" {
+		t.Fatalf("a successful backup: %+v", ok)
+	}
+	failed := d.publish(events.TypeInboxBackupResult, "b2", backup("failed", "2026-12-01T03:00:00Z"))
+	if failed.Status != inbox.StatusAccepted || failed.Evidence <= ok.Evidence || failed.Ticket == "" {
+		t.Fatalf("a failed backup: %+v", failed)
+	}
+	tk, _ := d.ticket(failed.Ticket)
+	if tk.Type != events.Incident || !strings.Contains(tk.Title, "fs-01.acme.local") || tk.Priority != "P2" {
+		t.Errorf("the failed backup's incident %+v", tk)
+	}
+	again := d.publish(events.TypeInboxBackupResult, "b3", backup("partial", "2026-12-01T04:00:00Z"))
+	if again.Ticket != failed.Ticket || !again.Existing {
+		t.Errorf("a second failure the same day: %+v, want ticket %s", again, failed.Ticket)
+	}
+	scan := d.publish(events.TypeInboxPatchScan, "p1", `{"device":"ws-1","scanned_at":"2026-12-01T06:00:00Z",
+		"missing":{"critical":1,"important":0,"moderate":0,"low":2},"last_patched":"2026-11-20T00:00:00Z"}`)
+	if scan.Status != inbox.StatusAccepted || scan.Evidence == 0 {
+		t.Fatalf("a patch scan: %+v", scan)
+	}
+	before := d.evidenceCount()
+	if before != 4 {
+		t.Errorf("EVIDENCE holds %d messages, want 4", before)
+	}
+	if r := d.publish(events.TypeInboxBackupResult, "b1", backup("success", "2026-12-01T02:00:00Z")); !r.Replayed || r.Evidence != ok.Evidence {
+		t.Errorf("a repeat: %+v", r)
+	}
+	if r := d.publish(events.TypeInboxBackupResult, "b4", backup("exploded", "2026-12-01T02:00:00Z")); r.Status != inbox.StatusRejected {
+		t.Errorf("a backup of status exploded: %+v", r)
+	}
+	if r := d.publish(events.TypeInboxBackupResult, "b5", backup("success", "2026-11-30T02:00:00Z")); r.Status != inbox.StatusRejected {
+		t.Errorf("a backup finished before it started: %+v", r)
+	}
+	if after := d.evidenceCount(); after != before {
+		t.Errorf("EVIDENCE went from %d to %d on a repeat and rejections", before, after)
+	}
+}

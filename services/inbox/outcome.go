@@ -41,6 +41,9 @@ type Outcome struct {
 	// Existing: an open whose external reference names a ticket still open, which it
 	// addresses instead of opening another.
 	Existing bool `json:"existing,omitempty"`
+	// Evidence, for a backup result or a patch scan: the EVIDENCE stream sequence it is
+	// recorded at (and Ticket the incident a failed backup opened or commented on).
+	Evidence uint64 `json:"evidence,omitempty"`
 	// Replayed: the message was answered before (the same key, type and data); this is
 	// that first answer again, and nothing was applied now.
 	Replayed bool `json:"replayed,omitempty"`

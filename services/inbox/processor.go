@@ -211,7 +211,7 @@ func (p *Processor) one(ctx context.Context, m Message) Result {
 	if pr != nil {
 		return reject(pr)
 	}
-	ticket, seq, existing, err := p.apply(ctx, m, o.key, in, now)
+	ticket, seq, existing, evidence, err := p.apply(ctx, m, o.key, in, now)
 	if err != nil {
 		pr := httpx.ProblemFor(err)
 		if pr.Status >= 500 || errors.Is(err, events.ErrConflict) || errors.Is(err, events.ErrDuplicate) {
@@ -219,7 +219,7 @@ func (p *Processor) one(ctx context.Context, m Message) Result {
 		}
 		return reject(pr)
 	}
-	o.Status, o.Ticket, o.Sequence, o.Existing = StatusAccepted, ticket, seq, existing
+	o.Status, o.Ticket, o.Sequence, o.Existing, o.Evidence = StatusAccepted, ticket, seq, existing, evidence
 	return Result{Outcome: o}
 }
 
@@ -279,8 +279,10 @@ func (a *applying) event(i int, data events.Payload) events.Event {
 }
 
 // apply appends the message's command and returns the ticket it applied to, the ticket's
-// version after, and whether the message addressed a ticket it did not open.
-func (p *Processor) apply(ctx context.Context, m Message, key string, in events.Inbound, now time.Time) (string, uint64, bool, error) {
+// version after, whether the message addressed a ticket it did not open, and the EVIDENCE
+// sequence of the evidence it recorded.
+func (p *Processor) apply(ctx context.Context, m Message, key string, in events.Inbound, now time.Time) (
+	ticket string, version uint64, existing bool, evidence uint64, err error) {
 	a := &applying{p: p, m: m, key: key, now: now, correlation: m.Event.ID()}
 	if c, ok := m.Event.Extensions()["correlationid"].(string); ok && c != "" && len(c) <= 128 {
 		a.correlation = c
@@ -288,26 +290,28 @@ func (p *Processor) apply(ctx context.Context, m Message, key string, in events.
 	ref, cmd := in.Command(m.ticketSource())
 	switch in := in.(type) {
 	case events.InboxOpen:
-		return a.open(ctx, in, cmd)
+		ticket, version, existing, err = a.open(ctx, in, cmd)
+		return ticket, version, existing, 0, err
 	case events.InboxAlert:
-		return a.alert(ctx, in)
+		ticket, version, existing, err = a.alert(ctx, in)
+		return ticket, version, existing, 0, err
+	case events.InboxBackupResult, events.InboxPatchScan:
+		return a.evidence(ctx, in)
 	}
-	ticket := ref.Ticket
+	ticket = ref.Ticket
 	if ref.ExternalID != "" {
-		var err error
 		if ticket, _, err = p.refs.get(ctx, referenceKey(m.Tenant, m.Event.Source(), ref.ExternalID)); err != nil {
-			return "", 0, false, err
+			return "", 0, false, 0, err
 		}
 		if ticket == "" {
-			return "", 0, false, events.NewError(events.KindNotFound, "inbox: unknown reference",
+			return "", 0, false, 0, events.NewError(events.KindNotFound, "inbox: unknown reference",
 				fmt.Sprintf("no ticket was opened for external_id %q from %q", ref.ExternalID, m.Event.Source()))
 		}
 	}
-	version, err := a.update(ctx, ticket, func(events.Ticket) (events.Payload, error) { return cmd, nil })
-	if err != nil {
-		return "", 0, false, err
+	if version, err = a.update(ctx, ticket, func(events.Ticket) (events.Payload, error) { return cmd, nil }); err != nil {
+		return "", 0, false, 0, err
 	}
-	return ticket, version, false, nil
+	return ticket, version, false, 0, nil
 }
 
 // update applies the command decide chooses for the ticket (nil: nothing to do), at most

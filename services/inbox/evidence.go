@@ -1,0 +1,89 @@
+package inbox
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ledgerdesk/ledgerdesk/events"
+)
+
+// EvidenceStream keeps the evidence of every tenant: backup job results and patch scans,
+// immutable like the ticket log (deny delete, deny purge). NB: wire names; never rename.
+const EvidenceStream = "EVIDENCE"
+
+// EvidenceStreamConfig is the EVIDENCE stream: evidence.<tenant>.backup.<system key>.<status>
+// and evidence.<tenant>.patch.<device key> (keys: hashKey of the name, which may hold
+// dots), file storage, nothing deleted or purged, a day's duplicate window.
+func EvidenceStreamConfig() jetstream.StreamConfig {
+	return jetstream.StreamConfig{Name: EvidenceStream, Description: "ledgerdesk: backup results and patch scans, per tenant (evidence.<tenant>.<kind>.>)",
+		Subjects: []string{"evidence.>"}, Storage: jetstream.FileStorage, Retention: jetstream.LimitsPolicy,
+		DenyDelete: true, DenyPurge: true, Duplicates: 24 * time.Hour, AllowDirect: true}
+}
+
+// BackupSubject is where a backup result of a tenant's system is stored; "*" as status
+// filters them all.
+func BackupSubject(tenant, system string, status events.BackupStatus) string {
+	return "evidence." + tenant + ".backup." + hashKey(system) + "." + string(status)
+}
+
+// PatchSubject is where a tenant's device's patch scans are stored.
+func PatchSubject(tenant, device string) string {
+	return "evidence." + tenant + ".patch." + hashKey(device)
+}
+
+// TenantEvidence filters every evidence of a tenant.
+func TenantEvidence(tenant string) string { return "evidence." + tenant + ".>" }
+
+// evidence records the message's evidence in EVIDENCE and returns its sequence; a failed
+// or partial backup also opens its incident (once per system and day, see backupIncident).
+func (a *applying) evidence(ctx context.Context, in events.Inbound) (ticket string, version uint64, existing bool, seq uint64, err error) {
+	var subject, typ string
+	switch v := in.(type) {
+	case events.InboxBackupResult:
+		subject, typ = BackupSubject(a.m.Tenant, v.System, v.Status), events.TypeEvidenceBackup
+	case events.InboxPatchScan:
+		subject, typ = PatchSubject(a.m.Tenant, v.Device), events.TypeEvidencePatch
+	default:
+		return "", 0, false, 0, fmt.Errorf("inbox: %T is no evidence", in)
+	}
+	data, err := json.Marshal(in)
+	if err != nil {
+		return "", 0, false, 0, err
+	}
+	id := derivedID(a.key, -2)
+	m := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{}}
+	for k, v := range map[string]string{events.HeaderSpecVersion: events.SpecVersion, events.HeaderID: id, events.HeaderSource: Source,
+		events.HeaderType: typ, events.HeaderTime: a.now.Format(time.RFC3339Nano), events.HeaderDataContentType: events.DataContentType,
+		events.HeaderTenant: a.m.Tenant, events.HeaderActor: a.m.Actor, events.HeaderCausationID: a.m.Event.ID(),
+		events.HeaderCorrelationID: a.correlation, jetstream.MsgIDHeader: id} {
+		m.Header.Set(k, v)
+	}
+	ack, err := a.p.cfg.Store.JetStream().PublishMsg(ctx, m, jetstream.WithExpectStream(EvidenceStream))
+	if err != nil {
+		return "", 0, false, 0, fmt.Errorf("inbox: record evidence: %w", err)
+	}
+	if b, ok := in.(events.InboxBackupResult); ok && b.Status != events.BackupSuccess {
+		ticket, version, existing, err = a.alert(ctx, a.backupIncident(ctx, b))
+	}
+	return ticket, version, existing, ack.Sequence, err
+}
+
+// backupIncident is the alert a failed or partial backup raises: keyed by the system and
+// the tenant's local day of the run, so that a system's failures of one day are one
+// incident (a later one comments at most once per comment interval).
+func (a *applying) backupIncident(ctx context.Context, b events.InboxBackupResult) events.InboxAlert {
+	loc := time.UTC
+	if doc, _, err := a.p.cfg.Configs.Current(ctx, a.m.Tenant); err == nil {
+		loc = doc.Location()
+	}
+	day := b.Finished.In(loc).Format(time.DateOnly)
+	return events.InboxAlert{ExternalID: "backup:" + b.System + ":" + day, Status: events.AlertFiring,
+		Title:       fmt.Sprintf("Backup %s of %s: %s", b.Status, b.System, b.Job),
+		Description: fmt.Sprintf("Backup job %s on %s ended %s at %s (started %s).", b.Job, b.System, b.Status, b.Finished.Format(time.RFC3339), b.Started.Format(time.RFC3339)),
+		Severity:    "high", Labels: map[string]string{"system": b.System, "job": b.Job, "evidence": "backup"}, StartsAt: b.Started}
+}
