@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"go.uber.org/zap"
 
@@ -20,9 +21,11 @@ type Inbox struct {
 	log       *zap.Logger
 	quit      chan struct{}
 	done      chan error
+	watching  sync.WaitGroup
 }
 
-// StartInbox starts answering the inbox and returns once it consumes. Stop it with Stop.
+// StartInbox starts answering the inbox, and watching the tenants' backups, and returns
+// once it consumes. Stop it with Stop.
 func StartInbox(ctx context.Context, store *events.Store, committer *events.Committer, log *zap.Logger) (*Inbox, error) {
 	configs, err := reactor.FollowConfigs(ctx, store, log)
 	if err != nil {
@@ -38,6 +41,7 @@ func StartInbox(ctx context.Context, store *events.Store, committer *events.Comm
 	go func() { b.done <- p.Consume(context.WithoutCancel(ctx), b.quit, func() { close(started) }) }()
 	select {
 	case <-started:
+		b.watching.Go(func() { p.WatchBackups(context.WithoutCancel(ctx), b.quit, inbox.BackupWatchInterval) })
 		return b, nil
 	case err := <-b.done:
 		configs.Close()
@@ -48,10 +52,11 @@ func StartInbox(ctx context.Context, store *events.Store, committer *events.Comm
 // Routes are POST /v1/events, GET /v1/events/outcome and the alert webhooks.
 func (b *Inbox) Routes() *httpx.Routes { return inbox.NewHandler(b.processor, b.log).Routes() }
 
-// Stop stops consuming, after the batch in hand is answered.
+// Stop stops consuming, after the batch in hand is answered, and watching backups.
 func (b *Inbox) Stop() error {
 	close(b.quit)
 	err := <-b.done
+	b.watching.Wait()
 	b.configs.Close()
 	return err
 }

@@ -27,13 +27,13 @@ func (a *applying) alert(ctx context.Context, al events.InboxAlert) (string, uin
 	}
 	policy := doc.AlertPolicy()
 	if al.Status == events.AlertResolved {
-		named, _, err := a.p.refs.get(ctx, referenceKey(a.m.Tenant, a.m.Event.Source(), al.ExternalID))
+		named, _, err := a.p.refs.get(ctx, referenceKey(a.m.Tenant, a.referenceSource(), al.ExternalID))
 		if err != nil {
 			return "", 0, false, err
 		}
 		if named == "" {
 			return "", 0, false, events.NewError(events.KindNotFound, "inbox: resolved alert without incident",
-				fmt.Sprintf("no incident was opened for alert %q from %q", al.ExternalID, a.m.Event.Source()))
+				fmt.Sprintf("no incident was opened for alert %q from %q", al.ExternalID, a.referenceSource()))
 		}
 		version, err := a.update(ctx, named, func(t events.Ticket) (events.Payload, error) {
 			switch {

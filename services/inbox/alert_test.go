@@ -26,17 +26,20 @@ import (
 // desk is a processor on a real embedded JetStream, with a clock the test moves, behind
 // the inbox's HTTP handler as an integration principal of acme and beta.
 type desk struct {
-	t     *testing.T
-	store *events.Store
-	url   string
-	mu    sync.Mutex
-	now   time.Time
+	t         *testing.T
+	store     *events.Store
+	processor *inbox.Processor
+	url       string
+	mu        sync.Mutex
+	now       time.Time
 }
 
 // beta's alert policy: resolved alerts only comment; critical is a P5 there.
 const betaConfig = `tenant: beta
 groups: [{id: noc, tier: 1, agents: [{id: n1}]}]
 default_group: noc
+evidence:
+  backup_window: 24h
 alerts:
   on_resolved: comment
   comment_interval: 10m
@@ -82,6 +85,7 @@ func newDesk(t *testing.T) *desk {
 	if err != nil {
 		t.Fatal(err)
 	}
+	d.processor = p
 	h := inbox.NewHandler(p, zap.NewNop())
 	principal := access.Principal{ID: "p1", Name: "prometheus", Role: access.RoleIntegration, Tenants: []string{"acme", "beta"}}
 	srvHTTP := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -248,7 +252,12 @@ func TestGoldenNotifications(t *testing.T) {
 // publish posts one binary-mode CloudEvent to POST /v1/events for acme.
 func (d *desk) publish(typ, id, data string) inbox.Outcome {
 	d.t.Helper()
-	req, _ := http.NewRequest("POST", d.url+"/v1/events?tenant=acme", strings.NewReader(data))
+	return d.publishFor("acme", typ, id, data)
+}
+
+func (d *desk) publishFor(tenant, typ, id, data string) inbox.Outcome {
+	d.t.Helper()
+	req, _ := http.NewRequest("POST", d.url+"/v1/events?tenant="+tenant, strings.NewReader(data))
 	for k, v := range map[string]string{"Content-Type": "application/json", "ce-specversion": "1.0", "ce-id": id,
 		"ce-source": "//veeam.acme.example", "ce-type": typ} {
 		req.Header.Set(k, v)
@@ -326,5 +335,41 @@ func TestEvidence(t *testing.T) {
 	}
 	if after := d.evidenceCount(); after != before {
 		t.Errorf("EVIDENCE went from %d to %d on a repeat and rejections", before, after)
+	}
+}
+
+// TestBackupWatch: under beta's backup window of 24 h, a system whose last success is
+// older gets one incident a day, and its failure that day is the same incident; acme,
+// without a window, is not watched.
+func TestBackupWatch(t *testing.T) {
+	d := newDesk(t)
+	backup := func(status, finished string) string {
+		return `{"system":"db-01","job":"nightly","started":"2026-12-01T00:00:00Z","finished":"` + finished +
+			`","status":"` + status + `","bytes":1,"restore_tested":true}`
+	}
+	for _, tenant := range []string{"acme", "beta"} {
+		if o := d.publishFor(tenant, events.TypeInboxBackupResult, "ok-"+tenant, backup("success", "2026-12-01T01:00:00Z")); o.Status != inbox.StatusAccepted {
+			t.Fatalf("%s: %+v", tenant, o)
+		}
+	}
+	if rs := d.processor.CheckBackups(context.Background()); len(rs) != 0 {
+		t.Fatalf("within the window: %d incidents", len(rs))
+	}
+	d.advance(26 * time.Hour) // 2026-12-02 11:00, 34 h after the success
+	rs := d.processor.CheckBackups(context.Background())
+	if len(rs) != 1 || rs[0].Err != nil || rs[0].Outcome.Tenant != "beta" || rs[0].Outcome.Ticket == "" {
+		t.Fatalf("past beta's window: %+v", rs)
+	}
+	incident := rs[0].Outcome.Ticket
+	tk, _ := d.ticket(incident)
+	if !strings.Contains(tk.Title, "No successful backup of db-01") || tk.Source != "evidence" {
+		t.Errorf("incident %+v", tk)
+	}
+	if again := d.processor.CheckBackups(context.Background()); len(again) != 1 || !again[0].Outcome.Replayed || again[0].Outcome.Ticket != incident {
+		t.Errorf("a second look the same day: %+v", again)
+	}
+	failed := d.publishFor("beta", events.TypeInboxBackupResult, "failed-beta", backup("failed", "2026-12-02T10:30:00Z"))
+	if failed.Ticket != incident {
+		t.Errorf("the same day's failure: %+v, want incident %s", failed, incident)
 	}
 }

@@ -68,21 +68,34 @@ func (a *applying) evidence(ctx context.Context, in events.Inbound) (ticket stri
 		return "", 0, false, 0, fmt.Errorf("inbox: record evidence: %w", err)
 	}
 	if b, ok := in.(events.InboxBackupResult); ok && b.Status != events.BackupSuccess {
-		ticket, version, existing, err = a.alert(ctx, a.backupIncident(ctx, b))
+		a.references = evidenceSource
+		ticket, version, existing, err = a.alert(ctx, backupIncident(a.p.location(ctx, a.m.Tenant), b))
 	}
 	return ticket, version, existing, ack.Sequence, err
 }
 
-// backupIncident is the alert a failed or partial backup raises: keyed by the system and
-// the tenant's local day of the run, so that a system's failures of one day are one
-// incident (a later one comments at most once per comment interval).
-func (a *applying) backupIncident(ctx context.Context, b events.InboxBackupResult) events.InboxAlert {
-	loc := time.UTC
-	if doc, _, err := a.p.cfg.Configs.Current(ctx, a.m.Tenant); err == nil {
-		loc = doc.Location()
+// evidenceSource keys the references of backup incidents, whoever reported the backup,
+// and is the ce-source of the backup watch's messages.
+const evidenceSource = "/ledgerdesk/evidence"
+
+// location is the tenant's time zone (UTC without one): backup incidents are per local day.
+func (p *Processor) location(ctx context.Context, tenant string) *time.Location {
+	if doc, _, err := p.cfg.Configs.Current(ctx, tenant); err == nil {
+		return doc.Location()
 	}
-	day := b.Finished.In(loc).Format(time.DateOnly)
-	return events.InboxAlert{ExternalID: "backup:" + b.System + ":" + day, Status: events.AlertFiring,
+	return time.UTC
+}
+
+// backupIncidentID keys a system's backup incident of a day: a failed run and a missing
+// one of the same system and day are one incident.
+func backupIncidentID(system string, day time.Time) string {
+	return "backup:" + system + ":" + day.Format(time.DateOnly)
+}
+
+// backupIncident is the alert a failed or partial backup raises, keyed by the system and
+// the tenant's local day of the run (a later failure that day comments on it).
+func backupIncident(loc *time.Location, b events.InboxBackupResult) events.InboxAlert {
+	return events.InboxAlert{ExternalID: backupIncidentID(b.System, b.Finished.In(loc)), Status: events.AlertFiring,
 		Title:       fmt.Sprintf("Backup %s of %s: %s", b.Status, b.System, b.Job),
 		Description: fmt.Sprintf("Backup job %s on %s ended %s at %s (started %s).", b.Job, b.System, b.Status, b.Finished.Format(time.RFC3339), b.Started.Format(time.RFC3339)),
 		Severity:    "high", Labels: map[string]string{"system": b.System, "job": b.Job, "evidence": "backup"}, StartsAt: b.Started}

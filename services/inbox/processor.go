@@ -270,6 +270,16 @@ type applying struct {
 	key         string
 	now         time.Time
 	correlation string // the events' correlation id: the message's correlationid extension, else its ce-id
+	// references is the source its external references are keyed under (default: its
+	// ce-source; backup incidents: evidenceSource, whoever reported the backup).
+	references string
+}
+
+func (a *applying) referenceSource() string {
+	if a.references != "" {
+		return a.references
+	}
+	return a.m.Event.Source()
 }
 
 // event is the i-th event the message causes.
@@ -393,8 +403,8 @@ func (a *applying) append(ctx context.Context, ticket string, evs []events.Event
 // also returns the ticket the reference named before, which the new one may link to.
 func (a *applying) claim(ctx context.Context, externalID, ticket string,
 	address func(named string) (version uint64, addressed bool, err error)) (addressedTo string, version uint64, previous string, err error) {
-	key := referenceKey(a.m.Tenant, a.m.Event.Source(), externalID)
-	ref := reference{Ticket: ticket, Source: a.m.Event.Source(), ExternalID: externalID}
+	key := referenceKey(a.m.Tenant, a.referenceSource(), externalID)
+	ref := reference{Ticket: ticket, Source: a.referenceSource(), ExternalID: externalID}
 	for range 5 {
 		named, rev, err := a.p.refs.get(ctx, key)
 		if err != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -157,6 +159,13 @@ func (c *Configs) Current(_ context.Context, tenant string) (*tenantconfig.Docum
 	}
 	doc, err := c.decode(k)
 	return doc, int(k.version), err
+}
+
+// Tenants lists the tenants that have a configuration, sorted, as of the last Sync.
+func (c *Configs) Tenants() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Sorted(maps.Keys(c.latest))
 }
 
 // At returns version v of the tenant's document, or events.ErrNotFound.

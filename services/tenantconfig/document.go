@@ -41,6 +41,47 @@ type Document struct {
 	Webhooks []Webhook `json:"webhooks,omitempty"`
 	// Alerts says how monitoring alerts become incidents (default: DefaultAlerts).
 	Alerts *Alerts `json:"alerts,omitempty"`
+	// Evidence is what the tenant's backups and patches are held to (default: no backup
+	// watch; DefaultPatchPolicy).
+	Evidence *Evidence `json:"evidence,omitempty"`
+}
+
+// Evidence is what a tenant's backup results and patch scans are held to.
+type Evidence struct {
+	// BackupWindow: a system without a successful backup for this long gets an incident,
+	// once a day (0 or absent: backups are not watched).
+	BackupWindow Duration `json:"backup_window,omitempty"`
+	// Patches is the patch policy (default: DefaultPatchPolicy).
+	Patches *PatchPolicy `json:"patches,omitempty"`
+}
+
+// PatchPolicy says when a device is out of policy: it misses more patches of a severity
+// than that severity allows (absent: any number), or its last patch is older than MaxAge.
+type PatchPolicy struct {
+	Critical  *int     `json:"critical,omitempty"`
+	Important *int     `json:"important,omitempty"`
+	Moderate  *int     `json:"moderate,omitempty"`
+	Low       *int     `json:"low,omitempty"`
+	MaxAge    Duration `json:"max_age,omitempty"`
+}
+
+// DefaultPatchPolicy: no critical or important patch missing, patched within 30 days.
+var DefaultPatchPolicy = PatchPolicy{Critical: new(int), Important: new(int), MaxAge: Duration(30 * 24 * time.Hour)}
+
+// PatchPolicy is the tenant's patch policy, DefaultPatchPolicy when it sets none.
+func (d *Document) PatchPolicy() PatchPolicy {
+	if d.Evidence == nil || d.Evidence.Patches == nil {
+		return DefaultPatchPolicy
+	}
+	return *d.Evidence.Patches
+}
+
+// BackupWindow is the tenant's backup window; 0 when backups are not watched.
+func (d *Document) BackupWindow() time.Duration {
+	if d.Evidence == nil {
+		return 0
+	}
+	return time.Duration(d.Evidence.BackupWindow)
 }
 
 // Alerts says how monitoring alerts (inbound alert messages, the Alertmanager and Grafana

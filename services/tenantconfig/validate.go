@@ -113,6 +113,27 @@ func (v *validator) run() {
 	}
 	v.webhooks()
 	v.alerts()
+	v.evidence()
+}
+
+func (v *validator) evidence() {
+	e := v.d.Evidence
+	if e == nil {
+		return
+	}
+	if e.BackupWindow < 0 {
+		v.add("evidence.backup_window", "must not be negative")
+	}
+	if p := e.Patches; p != nil {
+		for name, n := range map[string]*int{"critical": p.Critical, "important": p.Important, "moderate": p.Moderate, "low": p.Low} {
+			if n != nil && *n < 0 {
+				v.add("evidence.patches."+name, "must not be negative (leave it out for any number)")
+			}
+		}
+		if p.MaxAge < 0 {
+			v.add("evidence.patches.max_age", "must not be negative")
+		}
+	}
 }
 
 func (v *validator) alerts() {
