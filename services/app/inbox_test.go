@@ -268,3 +268,52 @@ func TestInboxOverHTTP(t *testing.T) {
 	}
 	c.doAs(g.Token, "POST", "/v1/events", "{", "Content-Type", "application/cloudevents+json").problem(t, http.StatusBadRequest, httpx.KindMalformedEvent)
 }
+
+// TestSummaryHasTheEvidence: backup results and patch scans sent to POST /v1/events are
+// in the monthly summary's backup and patch sections, in JSON, CSV and HTML.
+func TestSummaryHasTheEvidence(t *testing.T) {
+	c := startWith(t, app.RunConfig{SeedConfigDir: filepath.Join("..", "..", "deploy", "demo-config"), Services: []string{app.ReportingName}})
+	send := func(typ, id, data string) {
+		t.Helper()
+		r := c.do("POST", "/v1/events?tenant=acme", data, "Content-Type", "application/json", "ce-specversion", "1.0",
+			"ce-id", id, "ce-source", "//veeam.acme.example", "ce-type", typ)
+		var o inbox.Outcome
+		if r.json(t, &o); r.status != 200 || o.Status != inbox.StatusAccepted {
+			t.Fatalf("%s: %d %s", id, r.status, r.body)
+		}
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	started, finished := now.Add(-3*time.Hour).Format(time.RFC3339), now.Add(-2*time.Hour).Format(time.RFC3339)
+	send(events.TypeInboxBackupResult, "b1", `{"system":"fs-01","job":"nightly","started":"`+started+`","finished":"`+finished+`","status":"success","bytes":10,"restore_tested":true}`)
+	send(events.TypeInboxBackupResult, "b2", `{"system":"fs-01","job":"hourly","started":"`+started+`","finished":"`+finished+`","status":"failed","bytes":0,"restore_tested":false}`)
+	send(events.TypeInboxPatchScan, "p1", `{"device":"ws-1","scanned_at":"`+finished+`","missing":{"critical":1,"important":0,"moderate":0,"low":0},"last_patched":"`+started+`"}`)
+	period := "/v1/reports/summary?tenant=acme&from=" + now.AddDate(0, 0, -1).Format(time.DateOnly) + "&to=" + now.AddDate(0, 0, 2).Format(time.DateOnly)
+	var s struct {
+		Backups struct {
+			Jobs    int
+			Systems []struct {
+				System              string
+				Succeeded           int
+				LastVerifiedRestore *time.Time `json:"last_verified_restore"`
+			}
+		}
+		Patches struct {
+			Devices     int
+			OutOfPolicy []string `json:"out_of_policy"`
+		}
+	}
+	c.do("GET", period, "").json(t, &s)
+	if s.Backups.Jobs != 2 || len(s.Backups.Systems) != 1 || s.Backups.Systems[0].Succeeded != 1 || s.Backups.Systems[0].LastVerifiedRestore == nil {
+		t.Errorf("backup section %+v", s.Backups)
+	}
+	if s.Patches.Devices != 1 || len(s.Patches.OutOfPolicy) != 1 || s.Patches.OutOfPolicy[0] != "ws-1" {
+		t.Errorf("patch section %+v", s.Patches)
+	}
+	if r := c.do("GET", period, "", "Accept", "text/csv"); !strings.Contains(string(r.body), "backup_system_last_verified_restore,fs-01,") ||
+		!strings.Contains(string(r.body), "patch_out_of_policy,ws-1,1 critical missing") {
+		t.Errorf("CSV:\n%s", r.body)
+	}
+	if r := c.do("GET", period+"&format=html", ""); !strings.Contains(string(r.body), "<h2>Backups</h2>") || !strings.Contains(string(r.body), "ws-1") {
+		t.Errorf("HTML lacks the evidence sections")
+	}
+}

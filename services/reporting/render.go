@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ledgerdesk/ledgerdesk/projections"
@@ -55,6 +56,35 @@ func writeSummaryCSV(w http.ResponseWriter, s SummaryJSON) error {
 	}
 	for _, c := range s.TopCategories {
 		row("top_categories", c.Category, i(c.Tickets))
+	}
+	stamp := func(t *time.Time) string {
+		if t == nil {
+			return ""
+		}
+		return t.Format(time.RFC3339)
+	}
+	b := s.Backups
+	row("backup_jobs", "", i(b.Jobs))
+	row("backup_success_rate", "", f(b.SuccessRate))
+	for _, sys := range b.Systems {
+		row("backup_system_jobs", sys.System, i(sys.Jobs))
+		row("backup_system_success_rate", sys.System, f(sys.SuccessRate))
+		row("backup_system_last_success", sys.System, stamp(sys.LastSuccess))
+		row("backup_system_last_verified_restore", sys.System, stamp(sys.LastVerifiedRestore))
+		for _, g := range sys.Gaps {
+			row("backup_system_gap", sys.System, g.From.Format(time.RFC3339)+"/"+g.To.Format(time.RFC3339))
+		}
+	}
+	pt := s.Patches
+	row("patch_devices", "", i(pt.Devices))
+	row("patch_compliance_rate", "", f(pt.ComplianceRate))
+	for _, k := range slices.Sorted(maps.Keys(pt.BySeverity)) {
+		row("patch_compliance", k, f(pt.BySeverity[k]))
+	}
+	for _, d := range pt.DeviceList {
+		if !d.Compliant {
+			row("patch_out_of_policy", d.Device, strings.Join(d.Reasons, "; "))
+		}
 	}
 	c.Flush()
 	return c.Error()
@@ -117,6 +147,18 @@ var summaryPage = template.Must(template.New("summary").Parse(`<!doctype html>
  <rect class="bar" x="150" y="{{$b.Top}}" height="14" width="{{$b.W}}"></rect>
  <text class="label" x="{{$b.End}}" y="{{$b.Y}}">{{$b.Value}}</text>{{end}}
 </svg>{{end}}
+<h2>Backups</h2>
+{{with .S.Backups}}<p>{{.Jobs}} backup jobs, {{$.BackupRate}} successful.</p>
+{{if .Systems}}<table>
+ <tr><td><b>System</b></td><td class="n"><b>Jobs</b></td><td class="n"><b>Successful</b></td><td><b>Last success</b></td><td><b>Last verified restore</b></td><td><b>Gaps</b></td></tr>
+ {{range $.BackupRows}}<tr><td>{{.System}}</td><td class="n">{{.Jobs}}</td><td class="n">{{.Rate}}</td><td>{{.LastSuccess}}</td><td>{{.LastRestore}}</td><td>{{.Gaps}}</td></tr>{{end}}
+</table>{{else}}<p>No backup results were reported in the period.</p>{{end}}{{end}}
+<h2>Patch compliance</h2>
+{{with .S.Patches}}{{if .Devices}}<p>{{.Compliant}} of {{.Devices}} devices within the patch policy ({{$.PatchRate}}).</p>
+<table>
+ <tr><td><b>Device</b></td><td class="n"><b>Critical</b></td><td class="n"><b>Important</b></td><td class="n"><b>Moderate</b></td><td class="n"><b>Low</b></td><td><b>Last patched</b></td><td><b>Policy</b></td></tr>
+ {{range $.PatchRows}}<tr><td>{{.Device}}</td><td class="n">{{.Missing.Critical}}</td><td class="n">{{.Missing.Important}}</td><td class="n">{{.Missing.Moderate}}</td><td class="n">{{.Missing.Low}}</td><td>{{.LastPatched}}</td><td>{{.Policy}}</td></tr>{{end}}
+</table>{{else}}<p>No patch scans were reported in the period.</p>{{end}}{{end}}
 <h2>Rates</h2>
 <table>
  <tr><td>Reopen rate (reopens per resolution)</td><td class="n">{{.Reopen}}</td></tr>
@@ -188,6 +230,40 @@ func writeSummaryHTML(w http.ResponseWriter, s SummaryJSON) error {
 			newChart("Open backlog by age", bars(s.Backlog, backlogOrder)),
 		},
 	}
+	day := func(t *time.Time) string {
+		if t == nil {
+			return "—"
+		}
+		return t.In(loc).Format("2 Jan 2006 15:04")
+	}
+	type backupRow struct {
+		System, Rate, LastSuccess, LastRestore, Gaps string
+		Jobs                                         int
+	}
+	var backupRows []backupRow
+	for _, sys := range s.Backups.Systems {
+		var gaps []string
+		for _, g := range sys.Gaps {
+			gaps = append(gaps, g.From.In(loc).Format("2 Jan 15:04")+" – "+g.To.In(loc).Format("2 Jan 15:04"))
+		}
+		backupRows = append(backupRows, backupRow{System: sys.System, Jobs: sys.Jobs, Rate: percent(sys.SuccessRate),
+			LastSuccess: day(sys.LastSuccess), LastRestore: day(sys.LastVerifiedRestore), Gaps: strings.Join(gaps, "; ")})
+	}
+	type patchRow struct {
+		PatchDevice
+		LastPatched, Policy string
+	}
+	var patchRows []patchRow
+	for _, d := range s.Patches.DeviceList {
+		policy := "within"
+		if !d.Compliant {
+			policy = "out: " + strings.Join(d.Reasons, "; ")
+		}
+		patched := d.LastPatched
+		patchRows = append(patchRows, patchRow{PatchDevice: d, LastPatched: day(&patched), Policy: policy})
+	}
+	data["BackupRate"], data["BackupRows"] = percent(s.Backups.SuccessRate), backupRows
+	data["PatchRate"], data["PatchRows"] = percent(s.Patches.ComplianceRate), patchRows
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	return summaryPage.Execute(w, data)
 }

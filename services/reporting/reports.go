@@ -25,7 +25,8 @@ type period struct {
 	loc      *time.Location
 	from, to time.Time
 	asOf     time.Time
-	replay   bool // asOf came from as_of: the read models are replayed up to it
+	replay   bool                   // asOf came from as_of: the read models are replayed up to it
+	doc      *tenantconfig.Document // the tenant's current configuration; nil without one
 }
 
 // parsePeriod reads tenant, from, to (RFC 3339, or YYYY-MM-DD for local midnight in the
@@ -46,7 +47,7 @@ func (h *Handler) parsePeriod(ctx context.Context, r *http.Request) (period, err
 		if err := json.Unmarshal(cv.Document, &doc); err != nil {
 			return p, fmt.Errorf("decode configuration %d of %s: %w", cv.Version, p.tenant, err)
 		}
-		p.loc = doc.Location()
+		p.loc, p.doc = doc.Location(), &doc
 	case !errors.Is(err, events.ErrNotFound):
 		return p, err
 	}
@@ -109,10 +110,14 @@ func (h *Handler) readModels(ctx context.Context, p period) (*projections.Projec
 	return past, func() { _ = past.Close(); <-h.replays }, nil
 }
 
-// SummaryJSON is the summary report with the time zone its period is read in.
+// SummaryJSON is the summary report with the time zone its period is read in and the
+// evidence sections, read from the EVIDENCE stream as recorded up to as_of, under the
+// tenant's current evidence policy.
 type SummaryJSON struct {
 	projections.Summary
-	TimeZone string `json:"time_zone"`
+	TimeZone string        `json:"time_zone"`
+	Backups  BackupSection `json:"backups"`
+	Patches  PatchSection  `json:"patches"`
 }
 
 // summary serves GET /v1/reports/summary: JSON, CSV (Accept: text/csv) or a printable
@@ -136,6 +141,9 @@ func (h *Handler) summary(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	out := SummaryJSON{Summary: s, TimeZone: p.loc.String()}
+	if out.Backups, out.Patches, err = evidenceSections(r.Context(), h.cfg.Store.JetStream(), p.doc, p.tenant, p.from, p.to, p.asOf); err != nil {
+		return err
+	}
 	writeSeq(w, s.Seq)
 	switch {
 	case format == "html":
