@@ -207,6 +207,22 @@ func TestInboxOverNATS(t *testing.T) {
 		t.Errorf("TICKETS went from %d to %d messages on repeats and rejections", before, after)
 	}
 
+	// A message too big for the inbox is refused at publish time, with the reason.
+	if err := zbx.publish("inbox.acme.zabbix", events.TypeInboxComment, "big", `{"external_id":"zbx-1","body":"`+strings.Repeat("x", inbox.MaxMessage)+`"}`); err == nil {
+		t.Error("a message over 1 MiB was taken")
+	}
+	// A tenant without configuration is unknown: rejected, nothing opened.
+	nowhere := connectIntegration(t, c, "zabbix", "nowhere")
+	if err := nowhere.publish("inbox.nowhere.zabbix", events.TypeInboxOpen, "lost-1", alertOpen); err != nil {
+		t.Fatal(err)
+	}
+	if o := nowhere.outcome("lost-1"); o.Status != inbox.StatusRejected || o.Problem.Type != "urn:ledgerdesk:problem:"+httpx.KindUnknownTenant {
+		t.Errorf("a tenant without configuration: %+v", o)
+	}
+	if after := c.streamMsgs(); after != before {
+		t.Errorf("TICKETS went from %d to %d messages on an oversized message and an unknown tenant", before, after)
+	}
+
 	// The creds publish under their own name and tenants only.
 	for _, subject := range []string{"inbox.globex.zabbix", "inbox.acme.nagios", "tickets.acme.x"} {
 		// The server drops a refused publish: no ack comes.
