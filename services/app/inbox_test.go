@@ -283,6 +283,15 @@ func TestInboxOverHTTP(t *testing.T) {
 		t.Errorf("another tenant's integration read acme's outcome: %d %s", r.status, r.body)
 	}
 	c.doAs(g.Token, "POST", "/v1/events", "{", "Content-Type", "application/cloudevents+json").problem(t, http.StatusBadRequest, httpx.KindMalformedEvent)
+
+	// One ce-id twice in a batch, with two bodies: the first applies, the second is refused.
+	twice := `[{"specversion":"1.0","id":"rmm-6","source":"//rmm.acme.example","type":"` + events.TypeInboxComment + `","data":{"ticket":"` + o.Ticket + `","body":"first"}},
+	 {"specversion":"1.0","id":"rmm-6","source":"//rmm.acme.example","type":"` + events.TypeInboxComment + `","data":{"ticket":"` + o.Ticket + `","body":"second"}}]`
+	r = c.doAs(g.Token, "POST", "/v1/events", twice, "Content-Type", "application/cloudevents-batch+json")
+	if r.json(t, &outs); len(outs) != 2 || outs[0].Status != inbox.StatusAccepted || outs[1].Problem == nil ||
+		outs[1].Problem.Type != "urn:ledgerdesk:problem:"+httpx.KindIDReused {
+		t.Errorf("one ce-id twice in a batch: %s", r.body)
+	}
 }
 
 // TestSummaryHasTheEvidence: backup results and patch scans sent to POST /v1/events are

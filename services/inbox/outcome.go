@@ -92,19 +92,20 @@ type outcomes struct {
 	stream jetstream.Stream
 }
 
-// record publishes o to its outcome subject, deduplicated by msgID when given (the
-// inbox message's stream sequence: a redelivery's outcome is the same message).
-func (s outcomes) record(ctx context.Context, o Outcome, msgID string) (jetstream.PubAckFuture, error) {
+// record stores o on its outcome subject, deduplicated by msgID when given (the inbox
+// message's stream sequence: a redelivery's outcome is the same message).
+func (s outcomes) record(ctx context.Context, o Outcome, msgID string) error {
 	b, err := json.Marshal(o)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	m := &nats.Msg{Subject: subjectOutcome(o.Tenant, o.Integration, o.key), Data: b, Header: nats.Header{}}
 	m.Header.Set("Content-Type", "application/json")
 	if msgID != "" {
 		m.Header.Set(jetstream.MsgIDHeader, msgID)
 	}
-	return s.js.PublishMsgAsync(m)
+	_, err = s.js.PublishMsg(ctx, m, jetstream.WithExpectStream(OutcomeStream))
+	return err
 }
 
 // accepted returns the first accepted outcome kept under the message key, if any: what a

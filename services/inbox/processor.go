@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
 	"github.com/ledgerdesk/ledgerdesk/events"
@@ -107,36 +106,15 @@ func (p *Processor) Handle(ctx context.Context, msgs []Message, msgIDs []string)
 		wg.Go(func() {
 			defer func() { <-sem }()
 			for _, i := range g {
-				results[i] = p.one(ctx, msgs[i])
+				id := ""
+				if msgIDs != nil {
+					id = msgIDs[i]
+				}
+				results[i] = p.one(ctx, msgs[i], id)
 			}
 		})
 	}
 	wg.Wait()
-	acks := make([]jetstream.PubAckFuture, len(msgs))
-	for i := range results {
-		if results[i].Err != nil || !recordable(results[i].Outcome) {
-			continue
-		}
-		id := ""
-		if msgIDs != nil {
-			id = msgIDs[i]
-		}
-		if acks[i], results[i].Err = p.outcomes.record(ctx, results[i].Outcome, id); results[i].Err != nil {
-			results[i].Err = fmt.Errorf("inbox: record outcome: %w", results[i].Err)
-		}
-	}
-	for i, a := range acks {
-		if a == nil {
-			continue
-		}
-		select {
-		case <-a.Ok():
-		case err := <-a.Err():
-			results[i].Err = fmt.Errorf("inbox: record outcome: %w", err)
-		case <-ctx.Done():
-			results[i].Err = ctx.Err()
-		}
-	}
 	return results
 }
 
@@ -170,10 +148,35 @@ func orderKey(m Message) string {
 	return ""
 }
 
-// one decides a message's outcome.
-func (p *Processor) one(ctx context.Context, m Message) Result {
+// one answers a message: it decides its outcome and records it (msgID, when given, is its
+// Nats-Msg-Id) before another message of its key is looked at, so that a repeat finds it.
+func (p *Processor) one(ctx context.Context, m Message, msgID string) Result {
+	key := keyOf(m)
+	unlock := p.locks.lock(key)
+	defer unlock()
+	res := p.decide(ctx, m, key)
+	if res.Err != nil || !recordable(res.Outcome) {
+		return res
+	}
+	if err := p.outcomes.record(ctx, res.Outcome, msgID); err != nil {
+		res.Err = fmt.Errorf("inbox: record outcome: %w", err)
+	}
+	return res
+}
+
+// keyOf is a message's key (messageKey); a message without ce-id or ce-source gets one of
+// its own, which no lookup finds.
+func keyOf(m Message) string {
+	if e := m.Event; e != nil && e.ID() != "" && e.Source() != "" {
+		return messageKey(m.Tenant, m.Integration, e.Source(), e.ID())
+	}
+	return "unkeyed-" + strings.ReplaceAll(uuid.NewString(), "-", "")
+}
+
+// decide decides a message's outcome.
+func (p *Processor) decide(ctx context.Context, m Message, key string) Result {
 	now := p.cfg.Now().UTC()
-	o := Outcome{Tenant: m.Tenant, Integration: m.Integration, At: now}
+	o := Outcome{Tenant: m.Tenant, Integration: m.Integration, At: now, key: key}
 	reject := func(pr *httpx.Problem) Result {
 		o.Status, o.Problem = StatusRejected, pr
 		return Result{Outcome: o}
@@ -181,19 +184,11 @@ func (p *Processor) one(ctx context.Context, m Message) Result {
 	e := m.Event
 	if e != nil {
 		o.ID, o.Source, o.Type, o.ExternalID = e.ID(), e.Source(), e.Type(), refOf(m).ExternalID
-		if e.ID() != "" && e.Source() != "" {
-			o.key = messageKey(m.Tenant, m.Integration, e.Source(), e.ID())
-		}
-	}
-	if o.key == "" {
-		o.key = "unkeyed-" + strings.ReplaceAll(uuid.NewString(), "-", "")
 	}
 	if pr := p.envelope(ctx, m); pr != nil {
 		return reject(pr)
 	}
 	o.Digest = digestOf(e)
-	unlock := p.locks.lock(o.key)
-	defer unlock()
 	prev, err := p.outcomes.accepted(ctx, m.Tenant, m.Integration, o.key)
 	if err != nil {
 		return Result{Err: err}
