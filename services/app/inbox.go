@@ -44,6 +44,7 @@ func StartInbox(ctx context.Context, store *events.Store, committer *events.Comm
 		b.watching.Go(func() { p.WatchBackups(context.WithoutCancel(ctx), b.quit, inbox.BackupWatchInterval) })
 		return b, nil
 	case err := <-b.done:
+		p.Close()
 		configs.Close()
 		return nil, err
 	}
@@ -57,6 +58,7 @@ func (b *Inbox) Stop() error {
 	close(b.quit)
 	err := <-b.done
 	b.watching.Wait()
+	b.processor.Close()
 	b.configs.Close()
 	return err
 }

@@ -8,12 +8,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/synadia-io/orbit.go/jetstreamext"
 
+	"github.com/ledgerdesk/ledgerdesk/events"
 	"github.com/ledgerdesk/ledgerdesk/services/httpx"
 )
 
@@ -90,10 +93,40 @@ func digestOf(e *event.Event) string {
 type outcomes struct {
 	js     jetstream.JetStream
 	stream jetstream.Stream
+	// group gathers concurrent records into atomic batches: one fsync for many outcomes.
+	group *events.Group[*nats.Msg, error]
 }
 
+func newOutcomes(js jetstream.JetStream, stream jetstream.Stream) outcomes {
+	return outcomes{js: js, stream: stream, group: events.NewGroup(2, events.MaxBatch, func(*nats.Msg) int { return 1 },
+		func(msgs []*nats.Msg) []error {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			out := make([]error, len(msgs))
+			if len(msgs) > 1 {
+				batch := make([]*nats.Msg, len(msgs)) // copies: the batch sets headers of its own on them
+				for i, m := range msgs {
+					batch[i] = &nats.Msg{Subject: m.Subject, Data: m.Data, Header: maps.Clone(m.Header)}
+				}
+				if _, err := jetstreamext.PublishMsgBatch(ctx, js, batch, jetstreamext.BatchFlowControl{AckTimeout: 10 * time.Second}); err == nil {
+					return out
+				}
+				// One duplicate Nats-Msg-Id (a redelivery's outcome) refuses the whole
+				// batch: each is then published alone, a duplicate answered as stored.
+			}
+			for i, m := range msgs {
+				_, out[i] = js.PublishMsg(ctx, m, jetstream.WithExpectStream(OutcomeStream))
+			}
+			return out
+		})}
+}
+
+// close records what is queued and stops.
+func (s outcomes) close() { s.group.Close() }
+
 // record stores o on its outcome subject, deduplicated by msgID when given (the inbox
-// message's stream sequence: a redelivery's outcome is the same message).
+// message's stream sequence: a redelivery's outcome is the same message), and returns once
+// it is stored.
 func (s outcomes) record(ctx context.Context, o Outcome, msgID string) error {
 	b, err := json.Marshal(o)
 	if err != nil {
@@ -104,8 +137,8 @@ func (s outcomes) record(ctx context.Context, o Outcome, msgID string) error {
 	if msgID != "" {
 		m.Header.Set(jetstream.MsgIDHeader, msgID)
 	}
-	_, err = s.js.PublishMsg(ctx, m, jetstream.WithExpectStream(OutcomeStream))
-	return err
+	err, qerr := s.group.Do(ctx, m)
+	return errors.Join(qerr, err)
 }
 
 // accepted returns the first accepted outcome kept under the message key, if any: what a

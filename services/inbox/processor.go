@@ -72,8 +72,11 @@ func NewProcessor(ctx context.Context, cfg Config) (*Processor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Processor{cfg: cfg, outcomes: outcomes{js: js, stream: stream}, refs: references{kv: kv}, schemas: sc}, nil
+	return &Processor{cfg: cfg, outcomes: newOutcomes(js, stream), refs: references{kv: kv}, schemas: sc}, nil
 }
+
+// Close records the outcomes still queued and stops; call it once nothing is handled any more.
+func (p *Processor) Close() { p.outcomes.close() }
 
 // Result is a message's outcome, or the error that kept it from one (the store
 // unavailable, say): such a message is to be tried again, and nothing is recorded.

@@ -49,7 +49,8 @@ func StreamConfig() jetstream.StreamConfig {
 func OutcomeStreamConfig() jetstream.StreamConfig {
 	return jetstream.StreamConfig{Name: OutcomeStream, Description: "ledgerdesk: the outcome of every inbound message (outcomes.<tenant>.<integration>.<key>)",
 		Subjects: []string{"outcomes.*.*.*"}, Storage: jetstream.FileStorage, Retention: jetstream.LimitsPolicy,
-		MaxAge: OutcomeRetention, Duplicates: 2 * time.Minute, AllowDirect: true}
+		MaxAge: OutcomeRetention, Duplicates: 2 * time.Minute, AllowDirect: true,
+		AllowAtomicPublish: true} // concurrent outcomes are recorded in atomic batches
 }
 
 // ReferencesBucketConfig is the REFERENCES bucket: <tenant>.<reference key> → ticket id.
