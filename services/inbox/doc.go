@@ -23,4 +23,12 @@
 // A message may name its origin's id (external_id, e.g. an RMM alert id or a PSA ticket
 // number); with its ce-source it keys the REFERENCES KV bucket, which maps it to the
 // ticket opened for it, so later messages address that ticket by it: one key lookup.
+//
+// # Alerts and evidence
+//
+// The Alertmanager and Grafana webhooks turn each alert into an alert message keyed by
+// its fingerprint, which opens, comments on, reopens or resolves its incident under the
+// tenant's alert policy (alert.go, webhooks.go). Backup results and patch scans are
+// recorded as evidence in the EVIDENCE stream; a failed backup, or none within the
+// tenant's backup window (WatchBackups), opens an incident once per system and day.
 package inbox
