@@ -6,9 +6,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
 
+	"github.com/ledgerdesk/ledgerdesk/events"
 	"github.com/ledgerdesk/ledgerdesk/events/eventstest"
 )
 
@@ -59,4 +62,18 @@ func jetstreamOf(t *testing.T, nc *nats.Conn) jetstream.JetStream {
 		t.Fatal(err)
 	}
 	return js
+}
+
+// TestPanicIsARejection: a message whose handling panics is answered, rejected with an
+// internal problem, not left to be delivered again and again.
+func TestPanicIsARejection(t *testing.T) {
+	p := &Processor{cfg: Config{Logger: zap.NewNop(), Now: time.Now}} // no schemas: handling panics
+	e := event.New(event.CloudEventsVersionV1)
+	e.SetID("m1")
+	e.SetSource("//x")
+	e.SetType(events.TypeInboxComment)
+	res := p.safeDecide(context.Background(), Message{Tenant: "acme", Integration: "zabbix", Event: &e}, "k1")
+	if res.Err != nil || res.Outcome.Status != StatusRejected || res.Outcome.Problem.Status != 500 || res.Outcome.ID != "m1" {
+		t.Fatalf("a panicking message: %+v", res)
+	}
 }

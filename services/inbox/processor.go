@@ -157,7 +157,7 @@ func (p *Processor) one(ctx context.Context, m Message, msgID string) Result {
 	key := keyOf(m)
 	unlock := p.locks.lock(key)
 	defer unlock()
-	res := p.decide(ctx, m, key)
+	res := p.safeDecide(ctx, m, key)
 	if res.Err != nil || !recordable(res.Outcome) {
 		return res
 	}
@@ -165,6 +165,22 @@ func (p *Processor) one(ctx context.Context, m Message, msgID string) Result {
 		res.Err = fmt.Errorf("inbox: record outcome: %w", err)
 	}
 	return res
+}
+
+// safeDecide is decide with a panic turned into the message's rejection (an internal
+// problem, logged with its stack): answered once, not delivered again and again.
+func (p *Processor) safeDecide(ctx context.Context, m Message, key string) (res Result) {
+	defer func() {
+		if v := recover(); v != nil {
+			p.cfg.Logger.Error("inbox: message handling panicked; rejected", zap.Any("panic", v), zap.Stack("stack"))
+			res = Result{Outcome: Outcome{Tenant: m.Tenant, Integration: m.Integration, Status: StatusRejected, At: p.cfg.Now().UTC(), key: key,
+				Problem: httpx.NewProblem(http.StatusInternalServerError, httpx.KindInternal, "Internal error", "the message could not be handled; it is logged")}}
+			if m.Event != nil {
+				res.Outcome.ID, res.Outcome.Source, res.Outcome.Type = m.Event.ID(), m.Event.Source(), m.Event.Type()
+			}
+		}
+	}()
+	return p.decide(ctx, m, key)
 }
 
 // keyOf is a message's key (messageKey); a message without ce-id or ce-source gets one of
