@@ -87,9 +87,16 @@ type Result struct {
 
 // Handle applies msgs and records their outcomes in OUTCOMES (msgIDs, when given, are the
 // outcomes' Nats-Msg-Ids, one a message). Messages about the same ticket or reference are
-// applied in their order, the others concurrently.
+// applied in their order, the others concurrently. Every configuration applied before the
+// call counts: a tenant configured a moment ago is known.
 func (p *Processor) Handle(ctx context.Context, msgs []Message, msgIDs []string) []Result {
 	results := make([]Result, len(msgs))
+	if err := p.cfg.Configs.Sync(ctx); err != nil {
+		for i := range results {
+			results[i].Err = err
+		}
+		return results
+	}
 	var groups [][]int
 	byKey := map[string]int{}
 	for i, m := range msgs {

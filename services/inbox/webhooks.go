@@ -96,6 +96,10 @@ func (h *Handler) receive(hook webhook) http.HandlerFunc {
 			return
 		}
 		interval := tenantconfig.DefaultAlerts.CommentInterval
+		if err := h.p.cfg.Configs.Sync(r.Context()); err != nil {
+			httpx.Fail(w, r, h.log, err)
+			return
+		}
 		if doc, _, err := h.p.cfg.Configs.Current(r.Context(), tenant); err == nil {
 			interval = doc.AlertPolicy().CommentInterval
 		}
