@@ -91,7 +91,7 @@ func (s *Store) publishAccess(ctx context.Context, typ, id string, data any, act
 		return 0, fmt.Errorf("encode %s: %w", typ, err)
 	}
 	m := nats.NewMsg(accessSubject(id))
-	setEnvelope(m.Header, Event{ID: uuid.Must(uuid.NewV7()).String(), Type: typ, Source: accessSource,
+	SetEnvelope(m.Header, Event{ID: uuid.Must(uuid.NewV7()).String(), Type: typ, Source: accessSource,
 		TicketID: id, Time: time.Now().UTC(), Actor: actor})
 	m.Header.Del(HeaderTenant) // a principal spans tenants; they are in the data
 	m.Data = body

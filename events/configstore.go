@@ -96,7 +96,7 @@ func (s *Store) ApplyConfig(ctx context.Context, tenant string, doc json.RawMess
 	}
 	next := ConfigVersion{Tenant: tenant, Version: prev.Version + 1, AppliedAt: time.Now().UTC(), Actor: actor, Document: doc}
 	m := nats.NewMsg(configSubject(tenant))
-	setEnvelope(m.Header, Event{ID: uuid.Must(uuid.NewV7()).String(), Type: TypeConfigApplied, Source: "/ledgerdesk/config",
+	SetEnvelope(m.Header, Event{ID: uuid.Must(uuid.NewV7()).String(), Type: TypeConfigApplied, Source: "/ledgerdesk/config",
 		Tenant: tenant, TicketID: tenant, Time: next.AppliedAt, Actor: actor})
 	m.Header.Set(headerConfigVersion, strconv.FormatUint(next.Version, 10))
 	m.Data = doc

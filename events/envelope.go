@@ -69,16 +69,18 @@ func encodeData(p Payload) ([]byte, error) {
 // toMsg builds the NATS message of a ticket event whose Hash is already set.
 func toMsg(e Event, data []byte) *nats.Msg {
 	m := nats.NewMsg(Subject(e.Tenant, e.TicketID))
-	setEnvelope(m.Header, e)
+	SetEnvelope(m.Header, e)
 	setIf(m.Header, HeaderPrevHash, e.PrevHash)
 	m.Header.Set(HeaderHash, e.Hash)
 	m.Data = data
 	return m
 }
 
-// setEnvelope sets the CloudEvents attributes every ledgerdesk event carries, and the
-// Nats-Msg-Id (= ce-id) that deduplicates it. TicketID stands as ce-subject.
-func setEnvelope(h nats.Header, e Event) {
+// SetEnvelope sets the CloudEvents attributes every ledgerdesk event carries, and the
+// Nats-Msg-Id (= ce-id) that deduplicates it. TicketID stands as ce-subject: for the
+// records kept beside the ticket log (access grants, configurations, evidence), what the
+// record is about.
+func SetEnvelope(h nats.Header, e Event) {
 	h.Set(HeaderSpecVersion, SpecVersion)
 	h.Set(HeaderID, e.ID)
 	h.Set(HeaderSource, e.Source)

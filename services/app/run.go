@@ -138,7 +138,8 @@ type System struct {
 	inbox     *Inbox
 	logWatch  *logWatch
 	access    *Access
-	routes    []*httpx.Routes // what http serves: the probes first, then every /v1/ API
+	probes    *httpx.Routes   // /livez and /readyz
+	apis      []*httpx.Routes // every /v1/ API, behind the guard
 	http      *http.Server
 	debug     *http.Server
 	httpDone  chan error
@@ -246,22 +247,22 @@ func Start(ctx context.Context, cfg RunConfig, log *zap.Logger) (*System, error)
 
 	// The probes, then every API's routes behind the guard; the token API only here, on
 	// the intake role: granting and revoking publish to ACCESS.
-	probes := httpx.NewRoutes()
-	probes.Handle(httpx.Route{Method: "GET", Path: "/livez", ID: "livez", Summary: "Alive", ResponseType: "text/plain"},
+	sys.probes = httpx.NewRoutes()
+	sys.probes.Handle(httpx.Route{Method: "GET", Path: "/livez", ID: "livez", Summary: "Alive", ResponseType: "text/plain"},
 		http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) }))
-	probes.Handle(httpx.Route{Method: "GET", Path: "/readyz", ID: "readyz", Summary: "Ready: connected and the log's streams intact",
+	sys.probes.Handle(httpx.Route{Method: "GET", Path: "/readyz", ID: "readyz", Summary: "Ready: connected and the log's streams intact",
 		ResponseType: "text/plain"}, http.HandlerFunc(sys.readyz))
-	sys.routes = []*httpx.Routes{probes, api.Routes(), configAPI.Routes(), sys.access.Tokens.Routes(),
+	sys.apis = []*httpx.Routes{api.Routes(), configAPI.Routes(), sys.access.Tokens.Routes(),
 		contractsapi.NewHandler().Routes(), sys.inbox.Routes()}
 	if sys.reporting != nil {
-		sys.routes = append(sys.routes, sys.reporting.Routes())
+		sys.apis = append(sys.apis, sys.reporting.Routes())
 	}
 	mux, v1 := http.NewServeMux(), http.NewServeMux()
-	for _, rs := range sys.routes[1:] {
+	for _, rs := range sys.apis {
 		rs.MountOn(v1)
 	}
 	v1.HandleFunc("/", httpx.NotFound)
-	probes.MountOn(mux)
+	sys.probes.MountOn(mux)
 	mux.Handle("/v1/", sys.access.Protect(v1))
 	mux.HandleFunc("/", httpx.NotFound)
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
@@ -284,8 +285,11 @@ func Start(ctx context.Context, cfg RunConfig, log *zap.Logger) (*System, error)
 
 // Routes lists every route the HTTP API serves, the OpenAPI document's source.
 func (s *System) Routes() []httpx.Route {
-	var out []httpx.Route
-	for _, rs := range s.routes {
+	if s.probes == nil {
+		return nil
+	}
+	out := s.probes.List()
+	for _, rs := range s.apis {
 		out = append(out, rs.List()...)
 	}
 	return out

@@ -168,8 +168,13 @@ func natsIssue(dir string, role natsauth.Role, name string, partitions int, out 
 	if err != nil {
 		return err
 	}
+	return writeCreds(out, creds, stdout)
+}
+
+// writeCreds writes a creds file to out (0600), or to stdout when out is "".
+func writeCreds(out string, creds []byte, stdout io.Writer) error {
 	if out == "" {
-		_, err = stdout.Write(creds)
+		_, err := stdout.Write(creds)
 		return err
 	}
 	return natsauth.WritePrivate(out, creds)
@@ -190,11 +195,7 @@ func natsIntegration(dir, name string, tenants []string, out string, stdout, std
 	fmt.Fprintf(stderr, "integration %s may publish to %s; its client needs the inbox prefix %s "+
 		"(nats --inbox-prefix %[3]s) for the inbox's acks\n", name, strings.Join(integrationSubjects(name, tenants), ", "),
 		natsauth.IntegrationInboxPrefix(name))
-	if out == "" {
-		_, err = stdout.Write(creds)
-		return err
-	}
-	return natsauth.WritePrivate(out, creds)
+	return writeCreds(out, creds, stdout)
 }
 
 func integrationSubjects(name string, tenants []string) []string {

@@ -44,13 +44,20 @@ type Param struct {
 // else answers the not-found problem.
 type Routes struct {
 	mux    *http.ServeMux
-	routes []Route
-	h      map[string]http.Handler
+	routes []served
 }
+
+// served is a route and its handler.
+type served struct {
+	Route
+	h http.Handler
+}
+
+func (r Route) pattern() string { return r.Method + " " + r.Path }
 
 // NewRoutes returns an empty table.
 func NewRoutes() *Routes {
-	rs := &Routes{mux: http.NewServeMux(), h: map[string]http.Handler{}}
+	rs := &Routes{mux: http.NewServeMux()}
 	rs.mux.HandleFunc("/", NotFound)
 	return rs
 }
@@ -60,21 +67,24 @@ func (rs *Routes) Handle(r Route, h http.Handler) {
 	if r.Method == "" || !strings.HasPrefix(r.Path, "/") || r.ID == "" {
 		panic(fmt.Sprintf("httpx: route %+v: method, path and id are required", r))
 	}
-	pattern := r.Method + " " + r.Path
-	rs.mux.Handle(pattern, h)
-	rs.h[pattern] = h
-	rs.routes = append(rs.routes, r)
+	rs.mux.Handle(r.pattern(), h)
+	rs.routes = append(rs.routes, served{r, h})
 }
 
 func (rs *Routes) ServeHTTP(w http.ResponseWriter, r *http.Request) { rs.mux.ServeHTTP(w, r) }
 
 // List returns the routes, in registration order.
-func (rs *Routes) List() []Route { return append([]Route(nil), rs.routes...) }
+func (rs *Routes) List() []Route {
+	out := make([]Route, len(rs.routes))
+	for i, s := range rs.routes {
+		out[i] = s.Route
+	}
+	return out
+}
 
 // MountOn registers every route on mux, served as here.
 func (rs *Routes) MountOn(mux *http.ServeMux) {
-	for _, r := range rs.routes {
-		pattern := r.Method + " " + r.Path
-		mux.Handle(pattern, rs.h[pattern])
+	for _, s := range rs.routes {
+		mux.Handle(s.pattern(), s.h)
 	}
 }

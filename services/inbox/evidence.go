@@ -42,12 +42,12 @@ func TenantEvidence(tenant string) string { return "evidence." + tenant + ".>" }
 // evidence records the message's evidence in EVIDENCE and returns its sequence; a failed
 // or partial backup also opens its incident (once per system and day, see backupIncident).
 func (a *applying) evidence(ctx context.Context, in events.Inbound) (ticket string, version uint64, existing bool, seq uint64, err error) {
-	var subject, typ string
+	var subject, typ, about string
 	switch v := in.(type) {
 	case events.InboxBackupResult:
-		subject, typ = BackupSubject(a.m.Tenant, v.System, v.Status), events.TypeEvidenceBackup
+		subject, typ, about = BackupSubject(a.m.Tenant, v.System, v.Status), events.TypeEvidenceBackup, v.System
 	case events.InboxPatchScan:
-		subject, typ = PatchSubject(a.m.Tenant, v.Device), events.TypeEvidencePatch
+		subject, typ, about = PatchSubject(a.m.Tenant, v.Device), events.TypeEvidencePatch, v.Device
 	default:
 		return "", 0, false, 0, fmt.Errorf("inbox: %T is no evidence", in)
 	}
@@ -55,14 +55,9 @@ func (a *applying) evidence(ctx context.Context, in events.Inbound) (ticket stri
 	if err != nil {
 		return "", 0, false, 0, err
 	}
-	id := derivedID(a.key, -2)
 	m := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{}}
-	for k, v := range map[string]string{events.HeaderSpecVersion: events.SpecVersion, events.HeaderID: id, events.HeaderSource: Source,
-		events.HeaderType: typ, events.HeaderTime: a.now.Format(time.RFC3339Nano), events.HeaderDataContentType: events.DataContentType,
-		events.HeaderTenant: a.m.Tenant, events.HeaderActor: a.m.Actor, events.HeaderCausationID: a.m.Event.ID(),
-		events.HeaderCorrelationID: a.correlation, jetstream.MsgIDHeader: id} {
-		m.Header.Set(k, v)
-	}
+	events.SetEnvelope(m.Header, events.Event{ID: derivedID(a.key, -2), Type: typ, Source: Source, TicketID: about, Time: a.now,
+		Tenant: a.m.Tenant, Actor: a.m.Actor, CorrelationID: a.correlation, CausationID: a.m.Event.ID()})
 	ack, err := a.p.cfg.Store.JetStream().PublishMsg(ctx, m, jetstream.WithExpectStream(EvidenceStream))
 	if err != nil {
 		return "", 0, false, 0, fmt.Errorf("inbox: record evidence: %w", err)

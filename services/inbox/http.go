@@ -161,28 +161,30 @@ func failed(m Message) Outcome {
 // caller's one tenant, integration to the caller's name.
 func (h *Handler) outcome(w http.ResponseWriter, r *http.Request) {
 	principal := access.From(r.Context())
-	q := r.URL.Query()
-	tenant, integration, source, id := q.Get("tenant"), q.Get("integration"), q.Get("source"), q.Get("id")
-	if tenant == "" {
-		tenant, _ = principal.Only()
+	tenant, err := access.TenantParam(r)
+	if err != nil {
+		httpx.Fail(w, r, h.log, err)
+		return
 	}
+	q := r.URL.Query()
+	integration, source, id := q.Get("integration"), q.Get("source"), q.Get("id")
 	if integration == "" {
 		integration = integrationOf(principal)
 	}
 	var missing []string
-	for name, v := range map[string]string{"tenant": tenant, "source": source, "id": id} {
-		if v == "" {
-			missing = append(missing, name)
+	for _, p := range []struct{ name, v string }{{"source", source}, {"id", id}} {
+		if p.v == "" {
+			missing = append(missing, p.name)
 		}
 	}
 	if len(missing) > 0 {
 		httpx.WriteProblem(w, httpx.NewProblem(http.StatusBadRequest, httpx.KindValidation, "Missing parameters",
-			"give "+strings.Join(missing, ", ")+" (tenant may be left out by a caller of one tenant)"))
+			"give "+strings.Join(missing, " and ")))
 		return
 	}
 	notFound := httpx.NewProblem(http.StatusNotFound, httpx.KindNotFound, "Not found",
 		"no outcome of a message with that id and source from "+integration+" for "+tenant)
-	if !principal.Allows(tenant) || !subjectToken(tenant) || !subjectToken(integration) {
+	if !subjectToken(integration) {
 		httpx.WriteProblem(w, notFound)
 		return
 	}

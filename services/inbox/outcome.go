@@ -154,13 +154,9 @@ func (s outcomes) accepted(ctx context.Context, tenant, integration, key string)
 		if err != nil {
 			return nil, fmt.Errorf("inbox: look up outcome %s: %w", subject, err)
 		}
-		var o Outcome
-		if err := json.Unmarshal(m.Data, &o); err != nil {
-			return nil, fmt.Errorf("inbox: outcome %d (%s) undecodable: %w", m.Sequence, subject, err)
-		}
-		if o.Status == StatusAccepted {
-			o.key = key
-			return &o, nil
+		o, err := decodeOutcome(m, key)
+		if err != nil || o.Status == StatusAccepted {
+			return o, err
 		}
 		seq = m.Sequence + 1
 	}
@@ -180,9 +176,15 @@ func (s outcomes) lookup(ctx context.Context, tenant, integration, source, id st
 	if err != nil {
 		return nil, fmt.Errorf("inbox: look up outcome: %w", err)
 	}
+	return decodeOutcome(m, key)
+}
+
+// decodeOutcome decodes a stored outcome, kept under key.
+func decodeOutcome(m *jetstream.RawStreamMsg, key string) (*Outcome, error) {
 	var o Outcome
 	if err := json.Unmarshal(m.Data, &o); err != nil {
-		return nil, fmt.Errorf("inbox: outcome %d undecodable: %w", m.Sequence, err)
+		return nil, fmt.Errorf("inbox: outcome %d (%s) undecodable: %w", m.Sequence, m.Subject, err)
 	}
+	o.key = key
 	return &o, nil
 }

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
@@ -65,17 +64,11 @@ func (p *Processor) CheckBackups(ctx context.Context) []Result {
 				Title:       "No successful backup of " + b.System + " since " + since.In(loc).Format("2006-01-02 15:04 MST"),
 				Description: fmt.Sprintf("The backup window of %s has passed without a successful backup of %s (last job %s).", doc.BackupWindow(), b.System, b.Job),
 				Severity:    "high", Labels: map[string]string{"system": b.System, "evidence": "backup"}, StartsAt: since.Add(doc.BackupWindow())}
-			data, err := json.Marshal(al)
+			e, err := alertEvent("backup-missing:"+hashKey(tenant, b.System)+":"+now.In(loc).Format(time.DateOnly), evidenceSource, now, al)
 			if err != nil {
 				continue
 			}
-			e := event.New(event.CloudEventsVersionV1)
-			e.SetID("backup-missing:" + hashKey(tenant, b.System) + ":" + now.In(loc).Format(time.DateOnly))
-			e.SetSource(evidenceSource)
-			e.SetType(events.TypeInboxAlert)
-			e.SetTime(now)
-			_ = e.SetData(event.ApplicationJSON, data)
-			msgs = append(msgs, Message{Tenant: tenant, Integration: "ledgerdesk", Actor: "service:intake", Event: &e, TicketSource: "evidence"})
+			msgs = append(msgs, Message{Tenant: tenant, Integration: "ledgerdesk", Actor: "service:intake", Event: e, TicketSource: "evidence"})
 		}
 	}
 	if len(msgs) == 0 {

@@ -82,17 +82,9 @@ func (h *Handler) receive(hook webhook) http.HandlerFunc {
 			return
 		}
 		principal := access.From(r.Context())
-		tenant := r.URL.Query().Get("tenant")
-		if tenant == "" {
-			tenant, _ = principal.Only()
-		}
-		switch {
-		case tenant == "":
-			httpx.WriteProblem(w, httpx.NewProblem(http.StatusBadRequest, httpx.KindValidation, "Tenant required",
-				"name the tenant with the tenant query parameter (the token has several)"))
-			return
-		case !principal.Allows(tenant):
-			httpx.Fail(w, r, h.log, access.ErrNoTenant)
+		tenant, err := access.TenantParam(r)
+		if err != nil {
+			httpx.Fail(w, r, h.log, err)
 			return
 		}
 		interval := tenantconfig.DefaultAlerts.CommentInterval
@@ -163,15 +155,27 @@ func (hook webhook) event(a alert, externalURL string, now time.Time, interval t
 	if url == "" {
 		url = externalURL
 	}
-	data, _ := json.Marshal(events.InboxAlert{ExternalID: fp, Status: status, Title: title, Description: a.Annotations["description"],
-		Severity: a.Labels["severity"], Labels: a.Labels, StartsAt: a.StartsAt, URL: url})
+	// An alert that does not encode (a time past year 9999) goes on without data: its
+	// outcome says so.
+	e, _ := alertEvent(id, hook.source, now, events.InboxAlert{ExternalID: fp, Status: status, Title: title,
+		Description: a.Annotations["description"], Severity: a.Labels["severity"], Labels: a.Labels, StartsAt: a.StartsAt, URL: url})
+	return e
+}
+
+// alertEvent is the alert message a ledgerdesk door makes of an alert: ce-id id, ce-source
+// source, the alert as its data; the error says the alert did not encode (the event then
+// has no data).
+func alertEvent(id, source string, now time.Time, al events.InboxAlert) (*event.Event, error) {
+	data, err := json.Marshal(al)
 	e := event.New(event.CloudEventsVersionV1)
 	e.SetID(id)
-	e.SetSource(hook.source)
+	e.SetSource(source)
 	e.SetType(events.TypeInboxAlert)
 	e.SetTime(now)
-	_ = e.SetData(event.ApplicationJSON, data)
-	return &e
+	if err == nil {
+		err = e.SetData(event.ApplicationJSON, data)
+	}
+	return &e, err
 }
 
 // labelsFingerprint stands in for a missing fingerprint: a hash of the sorted labels.
