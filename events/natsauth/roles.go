@@ -275,6 +275,12 @@ func RolePermissions(role Role, partitions int) (Permissions, error) {
 			allow(js+"CONSUMER.NAMES."+s, js+"CONSUMER.LIST."+s)
 		}
 	}
+	// No consumer on INBOX but the intake's durable: NATS cannot look inside a create
+	// request, and a push consumer delivering the inbox's messages onto inbox.<tenant>.<name>
+	// would have them taken again, as that integration's, for that tenant.
+	if slices.Contains(ordered, anyStream) || slices.Contains(ordered, StreamInbox) {
+		p.PublishDeny = append(p.PublishDeny, js+"CONSUMER.CREATE."+StreamInbox+".*", js+"CONSUMER.CREATE."+StreamInbox+".*.>")
+	}
 	// Consumer rights on any name never reach another role's durable consumer, and no
 	// durable consumer is deleted but by admin (that would restart it from the beginning).
 	for other, oa := range table {

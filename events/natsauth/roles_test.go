@@ -214,6 +214,7 @@ var ops = []op{
 		orderedOn(natsauth.StreamConfig)},
 	{"publish an outcome", []natsauth.Role{natsauth.RoleIntake, natsauth.RoleAdmin}, publish("outcomes.acme.zabbix.k1")},
 	{"publish to the inbox", adminOnly, publish("inbox.acme.zabbix")},
+	{"ordered consumer on the inbox", adminOnly, orderedOn(natsauth.StreamInbox)},
 	{"record evidence", []natsauth.Role{natsauth.RoleIntake, natsauth.RoleAdmin}, publish("evidence.acme.backup.k1.success")},
 	{"ordered consumer on evidence", []natsauth.Role{natsauth.RoleReporting, natsauth.RoleAuditor, natsauth.RoleAdmin}, orderedOn(natsauth.StreamEvidence)},
 	{"get an outcome", []natsauth.Role{natsauth.RoleIntake, natsauth.RoleAuditor, natsauth.RoleAdmin},
