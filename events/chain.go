@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/nats-io/nats.go"
 )
@@ -19,21 +20,24 @@ const hashVersion = "ledgerdesk-chain-v1"
 // previous event's hash is part of it, which links the events of a ticket into a chain.
 func ComputeHash(e Event, data []byte) string {
 	h := sha256.New()
-	field := func(s []byte) {
-		var n [8]byte
-		binary.BigEndian.PutUint64(n[:], uint64(len(s)))
-		h.Write(n[:])
-		h.Write(s)
-	}
 	for _, s := range []string{
 		hashVersion, SpecVersion, e.ID, e.Source, e.Type, e.Tenant, e.TicketID,
 		e.Time.UTC().Format(timeFormat), DataContentType, e.Actor, e.CorrelationID,
 		e.CausationID, e.PrevHash,
 	} {
-		field([]byte(s))
+		writeField(h, []byte(s))
 	}
-	field(data)
+	writeField(h, data)
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// writeField writes b to w length-prefixed (8 bytes, big endian): the field encoding of
+// every record this package hashes.
+func writeField(w io.Writer, b []byte) {
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(len(b)))
+	_, _ = w.Write(n[:])
+	_, _ = w.Write(b)
 }
 
 // ChainError names the first broken link of a ticket's hash chain.

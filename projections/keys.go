@@ -14,7 +14,8 @@ import (
 //
 //	2: views keep their chain head (View.Hash)
 //	3: explicit snake_case JSON names for the ticket in a view (events.Ticket)
-const FormatVersion = 3
+//	4: the log's Merkle tree (prefixTree, keyTreeSize)
+const FormatVersion = 4
 
 // Key spaces. NB: persisted format (see FormatVersion).
 const (
@@ -23,11 +24,13 @@ const (
 	prefixQueue = "q\x00" // queue scope, due, priority, age, ticket id → nothing
 	prefixBoard = "b\x00" // tenant, board status, due, ticket id → nothing
 	prefixCount = "n\x00" // an index scope → number of entries (uint64)
+	prefixTree  = "t\x00" // the log's Merkle tree: level (1 byte), index (uint64) → node hash (32 bytes)
 )
 
 var (
 	keyCheckpoint = []byte(prefixMeta + "seq")
 	keyFormat     = []byte(prefixMeta + "format")
+	keyTreeSize   = []byte(prefixMeta + "tree") // the leaves of the log's tree (uint64)
 )
 
 // noDue sorts tickets without a running SLA clock after all others.

@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 
 	"github.com/ledgerdesk/ledgerdesk/events"
+	"github.com/ledgerdesk/ledgerdesk/events/audit"
 )
 
 // ErrNotFound is returned for a ticket the read models do not know (yet).
@@ -42,6 +43,9 @@ type Options struct {
 	// are not ledgerdesk events (events.Refused). A crash between the commit and the call
 	// loses the call, never an event.
 	Refused func(events.Refused)
+	// NoTree leaves the log's Merkle tree out (TreeHead stays empty): for read models of
+	// part of the log, such as Replay's.
+	NoTree bool
 }
 
 func (o *Options) setDefaults() {
@@ -76,6 +80,8 @@ type Projector struct {
 	tickets *simplelru.LRU[string, *ticketState]
 	// synced is when a commit last waited for its fsync (guarded by applying).
 	synced time.Time
+	// tree is the log's Merkle tree, committed with the read models.
+	tree *logTree
 
 	// beforeCommit, when set (tests), runs before each batch commits; an error aborts the
 	// batch as a crash inside it would.
@@ -95,7 +101,7 @@ func Open(dir string, opts Options) (*Projector, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("open read models: %w", err)
 	}
-	p := &Projector{db: db, opts: opts, tickets: tickets}
+	p := &Projector{db: db, opts: opts, tickets: tickets, tree: &logTree{rng: audit.Ranges.NewEmptyRange(0)}}
 	format, err := p.getUint(keyFormat)
 	if err == nil && format != FormatVersion {
 		err = p.Rebuild()
@@ -103,6 +109,9 @@ func Open(dir string, opts Options) (*Projector, error) {
 	var seq uint64
 	if err == nil {
 		seq, err = p.getUint(keyCheckpoint)
+	}
+	if err == nil {
+		p.tree, err = loadTree(db)
 	}
 	p.progress.Set(seq)
 	if err != nil {
@@ -147,7 +156,7 @@ func (p *Projector) Rebuild() error {
 	}
 	p.tickets.Purge()
 	p.progress.Set(0)
-	return nil
+	return p.tree.commit(audit.Ranges.NewEmptyRange(0))
 }
 
 // Seq is the stream sequence of the last event the read models include.
@@ -165,20 +174,20 @@ func (p *Projector) WaitFor(ctx context.Context, seq uint64) error {
 // tickets: a projector at the log's head commits each event as soon as it arrives (with
 // those that arrived with it), one behind it (a rebuild, a restart) commits full batches.
 func (p *Projector) Run(ctx context.Context, store *events.Store) error {
-	feed, err := readLog(ctx, store, p.Seq()+1, feedAhead)
+	feed, err := events.ReadLog(ctx, store.JetStream(), p.Seq()+1, feedAhead)
 	if err != nil {
 		return err
 	}
-	defer feed.stop()
+	defer feed.Stop()
 	for {
-		first, _, err := feed.next(ctx, true)
+		first, _, err := feed.Next(ctx, true)
 		if err == nil {
-			err = p.batch(false, func(add func(logEntry) error, full func() bool) error {
+			err = p.batch(false, func(add func(events.LogEntry) error, full func() bool) error {
 				for e := first; ; {
 					if err := add(e); err != nil || full() {
 						return err
 					}
-					next, more, err := feed.next(ctx, e.pending > 0) // wait while more are on their way
+					next, more, err := feed.Next(ctx, e.Pending > 0) // wait while more are on their way
 					if err != nil || !more {
 						return err
 					}
@@ -186,10 +195,10 @@ func (p *Projector) Run(ctx context.Context, store *events.Store) error {
 				}
 			})
 		}
-		var stopped *feedError
+		var stopped *events.FeedError
 		switch {
 		case err == nil:
-		case ctx.Err() != nil || errors.Is(err, errStopped):
+		case ctx.Err() != nil || errors.Is(err, events.ErrFeedStopped):
 			return nil
 		case errors.As(err, &stopped):
 			return fmt.Errorf("projector: the log subscription stopped at seq %d: %w", p.Seq(), err)
@@ -207,16 +216,16 @@ const feedAhead = 8192
 // at or below the checkpoint are skipped, so applying again is harmless; events that do
 // not link to their ticket's chain are left out (see Options.Refused).
 func (p *Projector) Apply(evs []events.Raw) error {
-	entries := make([]logEntry, len(evs))
+	entries := make([]events.LogEntry, len(evs))
 	for i, r := range evs {
-		entries[i] = logEntry{event: events.Check(r)}
+		entries[i] = events.EntryOf(r)
 	}
 	return p.apply(entries)
 }
 
 // apply applies entries in one synced batch (see batch).
-func (p *Projector) apply(entries []logEntry) error {
-	return p.batch(true, func(add func(logEntry) error, _ func() bool) error {
+func (p *Projector) apply(entries []events.LogEntry) error {
+	return p.batch(true, func(add func(events.LogEntry) error, _ func() bool) error {
 		for _, e := range entries {
 			if err := add(e); err != nil {
 				return err
@@ -241,7 +250,7 @@ const syncEvery = 100 * time.Millisecond
 // BatchTickets tickets. Entries at or below the checkpoint are skipped. The batch's
 // pending state may change tickets taken from the cache before it commits, so a failure
 // (fill's included) empties the cache: it holds committed state only.
-func (p *Projector) batch(always bool, fill func(add func(logEntry) error, full func() bool) error) (err error) {
+func (p *Projector) batch(always bool, fill func(add func(events.LogEntry) error, full func() bool) error) (err error) {
 	p.applying.Lock()
 	defer p.applying.Unlock()
 	pd := newPending(p.db, p.tickets)
@@ -251,18 +260,27 @@ func (p *Projector) batch(always bool, fill func(add func(logEntry) error, full 
 			p.tickets.Purge()
 		}
 	}()
+	rng, err := p.tree.grow()
+	if err != nil {
+		return err
+	}
 	last, n := p.Seq(), 0
-	add := func(e logEntry) error {
-		if e.seq() <= last {
+	add := func(e events.LogEntry) error {
+		if e.Seq() <= last {
 			return nil
 		}
-		last, n = e.seq(), n+1
-		if e.undecodable != nil {
-			pd.refused = append(pd.refused, e.undecodable)
+		last, n = e.Seq(), n+1
+		if !p.opts.NoTree {
+			if err := addLeaf(pd.b, rng, e); err != nil {
+				return fmt.Errorf("add event seq %d to the log's tree: %w", e.Seq(), err)
+			}
+		}
+		if e.Undecodable != nil {
+			pd.refused = append(pd.refused, e.Undecodable)
 			return nil
 		}
-		if err := pd.apply(e.event); err != nil {
-			return fmt.Errorf("project event seq %d: %w", e.seq(), err)
+		if err := pd.apply(e.Event); err != nil {
+			return fmt.Errorf("project event seq %d: %w", e.Seq(), err)
 		}
 		return nil
 	}
@@ -282,6 +300,9 @@ func (p *Projector) batch(always bool, fill func(add func(logEntry) error, full 
 	if err := pd.b.Set(keyFormat, u64(FormatVersion), nil); err != nil {
 		return err
 	}
+	if err := pd.b.Set(keyTreeSize, u64(rng.End()), nil); err != nil {
+		return err
+	}
 	if p.beforeCommit != nil {
 		if err := p.beforeCommit(last); err != nil {
 			return err
@@ -295,6 +316,9 @@ func (p *Projector) batch(always bool, fill func(add func(logEntry) error, full 
 		return fmt.Errorf("commit read models at seq %d: %w", last, err)
 	}
 	pd.cache()
+	if err := p.tree.commit(rng); err != nil {
+		return err
+	}
 	p.progress.Set(last)
 	if p.opts.Refused != nil {
 		for _, r := range pd.refused {

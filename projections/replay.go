@@ -15,7 +15,7 @@ import (
 // done.
 func Replay(ctx context.Context, store *events.Store, until time.Time) (*Projector, error) {
 	// A replay holds all of its read models in memory already: a small view cache only.
-	p, err := Open("replay", Options{FS: vfs.NewMem(), BatchSize: 10000, CachedViews: 1000})
+	p, err := Open("replay", Options{FS: vfs.NewMem(), BatchSize: 10000, CachedViews: 1000, NoTree: true})
 	if err != nil {
 		return nil, err
 	}
@@ -23,12 +23,12 @@ func Replay(ctx context.Context, store *events.Store, until time.Time) (*Project
 	if err != nil || last == 0 {
 		return p, err
 	}
-	feed, err := readLog(ctx, store, 1, p.opts.BatchSize)
+	feed, err := events.ReadLog(ctx, store.JetStream(), 1, p.opts.BatchSize)
 	if err != nil {
 		_ = p.Close()
 		return nil, err
 	}
-	defer feed.stop()
+	defer feed.Stop()
 	// A ticket stands as of its last accepted event at or before until: its first accepted
 	// event after until cuts it there, even when a later event carries an earlier time
 	// (the clocks of the services that append are not in step), so that its chain is
@@ -36,17 +36,17 @@ func Replay(ctx context.Context, store *events.Store, until time.Time) (*Project
 	// message, even one that is not an event, moves the replay on.
 	heads := map[string]events.ChainHead{}
 	cut := map[string]bool{}
-	var batch []logEntry
+	var batch []events.LogEntry
 	for seq := uint64(0); seq < last; {
-		e, _, err := feed.next(ctx, true)
+		e, _, err := feed.Next(ctx, true)
 		if err != nil {
 			_ = p.Close()
 			return nil, err
 		}
-		if seq = e.seq(); e.undecodable == nil {
+		if seq = e.Seq(); e.Undecodable == nil {
 			// Checked once by the feed: the batch links it again without hashing.
-			r := e.event.Raw()
-			if head, err := heads[r.TicketID].LinkChecked(e.event); err == nil {
+			r := e.Event.Raw()
+			if head, err := heads[r.TicketID].LinkChecked(e.Event); err == nil {
 				heads[r.TicketID] = head
 				if r.Time.After(until) {
 					cut[r.TicketID] = true

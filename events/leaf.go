@@ -1,0 +1,60 @@
+package events
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"slices"
+	"strconv"
+
+	"github.com/nats-io/nats.go"
+	"github.com/transparency-dev/merkle/rfc6962"
+)
+
+// The ticket log's Merkle tree (RFC 6962) has one leaf per message of the TICKETS stream,
+// in stream order: leaf i is the message at stream sequence i+1 (the stream denies
+// deletes, so its sequences have no gaps). Its signed checkpoints (events/audit) commit to
+// every message and its position, so that an auditor holding one can tell an event
+// altered, inserted or removed, or the log's tail cut, since.
+
+// leafVersion opens every leaf's record. NB: a persisted format: the leaves of every
+// checkpoint ever signed depend on it; a new record layout gets a new version.
+const leafVersion = "ledgerdesk-leaf-v1"
+
+// LeafHash is the RFC 6962 leaf hash of a message of the log: SHA-256 of 0x00 and its
+// record, which is leafVersion, the stream sequence, the stored subject and the
+// commitment to the message's content, each length-prefixed.
+func LeafHash(seq uint64, subject, commitment string) []byte {
+	var rec bytes.Buffer
+	for _, s := range []string{leafVersion, strconv.FormatUint(seq, 10), subject, commitment} {
+		writeField(&rec, []byte(s))
+	}
+	return rfc6962.DefaultHasher.HashLeaf(rec.Bytes())
+}
+
+// EventLeaf is the leaf of an event stored at seq on subject: its commitment is the hash
+// its content has (ComputeHash), which its ce-hash claims for a sound event. An event
+// altered after it was appended thus changes the tree, whatever its headers claim.
+func EventLeaf(seq uint64, subject string, c Checked) []byte {
+	return LeafHash(seq, subject, c.sum)
+}
+
+// MessageLeaf is the leaf of a message of the log that is not a ledgerdesk event: its
+// commitment is "raw:" and the hex SHA-256 of its headers (sorted, length-prefixed)
+// and data.
+func MessageLeaf(seq uint64, subject string, h nats.Header, data []byte) []byte {
+	sum := sha256.New()
+	keys := make([]string, 0, len(h))
+	for k := range h {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		for _, v := range h[k] {
+			writeField(sum, []byte(k))
+			writeField(sum, []byte(v))
+		}
+	}
+	writeField(sum, data)
+	return LeafHash(seq, subject, "raw:"+hex.EncodeToString(sum.Sum(nil)))
+}
