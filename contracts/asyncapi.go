@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/ledgerdesk/ledgerdesk/events"
+	"github.com/ledgerdesk/ledgerdesk/events/audit"
 	"github.com/ledgerdesk/ledgerdesk/events/natsauth"
 )
 
@@ -102,6 +103,11 @@ func Channels() []Channel {
 				"key": "32 hex digits of SHA-256 of the system's or device's name (and, for a backup, .{status})"},
 			Messages: []string{events.TypeEvidenceBackup, events.TypeEvidencePatch}, Send: []natsauth.Role{natsauth.RoleIntake},
 			Receive: []natsauth.Role{natsauth.RoleReporting, natsauth.RoleAuditor}},
+		{ID: "checkpoints", Address: natsauth.SubjectCheckpoints,
+			Description: "Signed checkpoints of the ticket log's Merkle tree (RFC 6962; a leaf per message of TICKETS in stream order), " +
+				"in the CHECKPOINTS stream (deny delete, deny purge), oldest first: reporting signs one every few seconds while the log grows.",
+			Messages: []string{"checkpoint"}, Send: []natsauth.Role{natsauth.RoleReporting},
+			Receive: []natsauth.Role{natsauth.RoleReporting, natsauth.RoleAuditor}},
 		{ID: "routingSnapshotChunks", Address: "$O." + natsauth.BucketRoutingSnapshots + ".C.{nuid}",
 			Description: "The chunks of routing's view snapshot, an object of the object store bucket " + natsauth.BucketRoutingSnapshots + ".",
 			Parameters:  map[string]string{"nuid": "the object version's id"},
@@ -191,6 +197,8 @@ func AsyncAPI() ([]byte, error) {
 	}
 	messages["reference"] = other("The ticket an external reference names: ticket, source, external_id.", "application/json")
 	messages["objectChunk"] = other("A chunk of an object's bytes.", "application/octet-stream")
+	messages["checkpoint"] = other("A C2SP tlog-checkpoint signed note: origin, tree size, base64 root hash, a blank line and the Ed25519 signature line; "+
+		"header "+audit.HeaderVerifierKey+" carries the verifier key.", "text/plain")
 	messages["objectMeta"] = other("An object's metadata, as the NATS object store writes it.", "application/json")
 
 	channels, operations := map[string]any{}, map[string]any{}

@@ -97,7 +97,7 @@ func (s *Store) publishAccess(ctx context.Context, typ, id string, data any, act
 	m.Data = body
 	ack, err := s.js.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(expect))
 	if err != nil {
-		if wrongLastSequence(err) {
+		if IsWrongLastSequence(err) {
 			return 0, fmt.Errorf("%w: access of %s changed concurrently", ErrConflict, id)
 		}
 		return 0, fmt.Errorf("store %s of %s: %w", typ, id, err)

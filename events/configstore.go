@@ -102,7 +102,7 @@ func (s *Store) ApplyConfig(ctx context.Context, tenant string, doc json.RawMess
 	m.Data = doc
 	ack, err := s.js.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(prev.Sequence))
 	if err != nil {
-		if wrongLastSequence(err) {
+		if IsWrongLastSequence(err) {
 			return ConfigVersion{}, fmt.Errorf("%w: configuration of %s changed concurrently", ErrConflict, tenant)
 		}
 		return ConfigVersion{}, fmt.Errorf("apply config of %s: %w", tenant, err)
@@ -137,9 +137,9 @@ func (s *Store) ConfigAt(ctx context.Context, tenant string, v uint64) (ConfigVe
 	}
 }
 
-// wrongLastSequence reports whether a publish failed its expected last subject sequence:
+// IsWrongLastSequence reports whether a publish failed its expected last subject sequence:
 // someone else appended to the subject first.
-func wrongLastSequence(err error) bool {
+func IsWrongLastSequence(err error) bool {
 	var apiErr *jetstream.APIError
 	return errors.As(err, &apiErr) && (apiErr.ErrorCode == codeWrongLastSequence || apiErr.ErrorCode == codeWrongLastSequenceConst)
 }

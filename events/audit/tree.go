@@ -66,6 +66,19 @@ func Root(r *compact.Range) ([]byte, error) {
 	return r.GetRootHash(nil)
 }
 
+// RootAt is the root hash of the tree of the first size leaves, from the nodes r holds.
+func RootAt(r NodeReader, size uint64) ([]byte, error) {
+	hashes, err := r.Nodes(compact.RangeNodes(0, size, nil))
+	if err != nil {
+		return nil, err
+	}
+	rng, err := Ranges.NewRange(0, size, hashes)
+	if err != nil {
+		return nil, err
+	}
+	return Root(rng)
+}
+
 // MemoryTree is a whole tree in memory, every perfect subtree's root by level: for a tool
 // that reads the log and then proves some of its leaves (audit export). It costs about
 // 64 bytes per leaf.
@@ -99,15 +112,7 @@ func (t *MemoryTree) RootAt(size uint64) ([]byte, error) {
 	if size > t.Size() {
 		return nil, fmt.Errorf("audit: the tree has %d leaves, not %d", t.Size(), size)
 	}
-	hashes, err := t.Nodes(compact.RangeNodes(0, size, nil))
-	if err != nil {
-		return nil, err
-	}
-	r, err := Ranges.NewRange(0, size, hashes)
-	if err != nil {
-		return nil, err
-	}
-	return Root(r)
+	return RootAt(t, size)
 }
 
 // Nodes implements NodeReader.

@@ -31,7 +31,7 @@ const (
 // The streams and subjects the table grants rights on. They restate wire names owned by
 // events (TICKETS, CONFIG), services/reactor (DEADLETTER, the MEMBERS bucket), services/sla
 // (SLA_TIMERS), services/routing (the ROUTING_SNAPSHOTS bucket), services/inbox (INBOX,
-// OUTCOMES, the REFERENCES bucket) and the token registry (ACCESS); services/app's tests run every service on its role connection, which fails if
+// OUTCOMES, the REFERENCES bucket), events/audit (CHECKPOINTS) and the token registry (ACCESS); services/app's tests run every service on its role connection, which fails if
 // they drift apart. NB: wire names; never rename.
 const (
 	StreamTickets    = "TICKETS"
@@ -54,6 +54,8 @@ const (
 	BucketReferences = "REFERENCES"
 	// StreamEvidence keeps the tenants' backup results and patch scans (services/inbox).
 	StreamEvidence = "EVIDENCE"
+	// StreamCheckpoints keeps the signed checkpoints of the ticket log (events/audit).
+	StreamCheckpoints = "CHECKPOINTS"
 
 	// SubjectTickets is the subject every ticket event is published to:
 	// tickets.<tenant>.<ticket> (the stream stores it on tickets.<p>.<tenant>.<ticket>,
@@ -69,6 +71,8 @@ const (
 	SubjectOutcomes = "outcomes.*.*.*"
 	// SubjectEvidence is where evidence is recorded: evidence.<tenant>.<kind>.>.
 	SubjectEvidence = "evidence.>"
+	// SubjectCheckpoints is where reporting stores the checkpoints it signs.
+	SubjectCheckpoints = "checkpoints"
 
 	// anyStream in a row of the table means every stream of the account, present and future.
 	anyStream = "*"
@@ -187,8 +191,8 @@ var table = map[Role]access{
 		inbox:  "_INBOX_escalation",
 	},
 	RoleReporting: {
-		publish: []string{SubjectDeadLetter(RoleReporting)},
-		read:    []string{StreamTickets, StreamConfig, StreamAccess, StreamDeadLetter, StreamEvidence},
+		publish: []string{SubjectDeadLetter(RoleReporting), SubjectCheckpoints},
+		read:    []string{StreamTickets, StreamConfig, StreamAccess, StreamDeadLetter, StreamEvidence, StreamCheckpoints},
 		ordered: []string{StreamTickets, StreamAccess, StreamEvidence}, // the projector, the token registry, the summary's evidence
 		inbox:   "_INBOX_reporting",
 	},

@@ -52,6 +52,7 @@ func newEnv(t *testing.T) env {
 		{Name: natsauth.StreamInbox, Subjects: []string{natsauth.SubjectInbox}, AllowDirect: true},
 		{Name: natsauth.StreamOutcomes, Subjects: []string{natsauth.SubjectOutcomes}, AllowDirect: true},
 		{Name: natsauth.StreamEvidence, Subjects: []string{natsauth.SubjectEvidence}, AllowDirect: true},
+		{Name: natsauth.StreamCheckpoints, Subjects: []string{natsauth.SubjectCheckpoints}, AllowDirect: true},
 	} {
 		c.Storage = jetstream.MemoryStorage
 		if _, err := js.CreateStream(ctx, c); err != nil {
@@ -80,7 +81,7 @@ func newEnv(t *testing.T) env {
 		t.Fatal(err)
 	}
 	for _, subj := range []string{"tickets.acme.t1", "tickets.acme.t1", "config.acme", "access.acme.grant", "deadletter.routing",
-		"inbox.acme.zabbix", "outcomes.acme.zabbix.k0", "evidence.acme.patch.k0"} {
+		"inbox.acme.zabbix", "outcomes.acme.zabbix.k0", "evidence.acme.patch.k0", natsauth.SubjectCheckpoints} {
 		if _, err := js.Publish(ctx, subj, []byte("{}")); err != nil {
 			t.Fatal(err)
 		}
@@ -217,6 +218,17 @@ var ops = []op{
 	{"ordered consumer on the inbox", adminOnly, orderedOn(natsauth.StreamInbox)},
 	{"record evidence", []natsauth.Role{natsauth.RoleIntake, natsauth.RoleAdmin}, publish("evidence.acme.backup.k1.success")},
 	{"ordered consumer on evidence", []natsauth.Role{natsauth.RoleReporting, natsauth.RoleAuditor, natsauth.RoleAdmin}, orderedOn(natsauth.StreamEvidence)},
+	{"sign a checkpoint", []natsauth.Role{natsauth.RoleReporting, natsauth.RoleAdmin}, publish(natsauth.SubjectCheckpoints)},
+	{"read the newest checkpoint", []natsauth.Role{natsauth.RoleReporting, natsauth.RoleAuditor, natsauth.RoleAdmin},
+		func(ctx context.Context, _ env, _ *nats.Conn, js jetstream.JetStream) error {
+			s, err := js.Stream(ctx, natsauth.StreamCheckpoints)
+			if err != nil {
+				return err
+			}
+			_, err = s.GetLastMsgForSubject(ctx, natsauth.SubjectCheckpoints)
+			return err
+		}},
+	{"ordered consumer on checkpoints", []natsauth.Role{natsauth.RoleAuditor, natsauth.RoleAdmin}, orderedOn(natsauth.StreamCheckpoints)},
 	{"get an outcome", []natsauth.Role{natsauth.RoleIntake, natsauth.RoleAuditor, natsauth.RoleAdmin},
 		func(ctx context.Context, _ env, _ *nats.Conn, js jetstream.JetStream) error {
 			s, err := js.Stream(ctx, natsauth.StreamOutcomes)

@@ -26,6 +26,7 @@ const (
 	OpContractRead  Operation = "contract.read"  // GET /v1/contracts/...
 	OpEventPublish  Operation = "event.publish"  // POST /v1/events (and the alert webhooks)
 	OpOutcomeRead   Operation = "outcome.read"   // GET /v1/events/outcome
+	OpAuditRead     Operation = "audit.read"     // GET /v1/audit/... (checkpoints and proofs)
 )
 
 // policy is every role's operations: the one table of who may do what. Tenant scope
@@ -33,10 +34,10 @@ const (
 // scope.
 var policy = map[Role][]Operation{
 	RoleAdmin: {OpTicketOpen, OpTicketCommand, OpTicketComment, OpTicketRead, OpQueueRead, OpReportRead,
-		OpConfigRead, OpConfigWrite, OpTokenManage, OpTokenRead, OpContractRead, OpEventPublish, OpOutcomeRead},
+		OpConfigRead, OpConfigWrite, OpTokenManage, OpTokenRead, OpContractRead, OpEventPublish, OpOutcomeRead, OpAuditRead},
 	RoleAgent:       {OpTicketOpen, OpTicketCommand, OpTicketComment, OpTicketRead, OpQueueRead, OpReportRead, OpContractRead},
 	RoleIntegration: {OpTicketOpen, OpTicketComment, OpContractRead, OpEventPublish, OpOutcomeRead},
-	RoleAuditor:     {OpTicketRead, OpQueueRead, OpReportRead, OpConfigRead, OpTokenRead, OpContractRead, OpOutcomeRead},
+	RoleAuditor:     {OpTicketRead, OpQueueRead, OpReportRead, OpConfigRead, OpTokenRead, OpContractRead, OpOutcomeRead, OpAuditRead},
 }
 
 // May reports whether role may perform op.

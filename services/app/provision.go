@@ -8,6 +8,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ledgerdesk/ledgerdesk/events"
+	"github.com/ledgerdesk/ledgerdesk/events/audit"
 	"github.com/ledgerdesk/ledgerdesk/services/inbox"
 	"github.com/ledgerdesk/ledgerdesk/services/reactor"
 	"github.com/ledgerdesk/ledgerdesk/services/routing"
@@ -24,7 +25,7 @@ func ProvisionStreams(ctx context.Context, admin *nats.Conn) error {
 
 // Provision creates every stream ledgerdesk uses, or upgrades it where that weakens
 // nothing (events.Provision: the log streams TICKETS, CONFIG and ACCESS, then DEADLETTER
-// and SLA_TIMERS, the integrations' INBOX and OUTCOMES and the tenants' EVIDENCE), the
+// and SLA_TIMERS, the integrations' INBOX and OUTCOMES, the tenants' EVIDENCE and the log's CHECKPOINTS), the
 // replicas' lease bucket MEMBERS, routing's snapshot bucket ROUTING_SNAPSHOTS and the
 // integrations' REFERENCES bucket, and returns the ticket log's partition count, which the roles' creds
 // are issued for. partitions is a new log's (0: events.DefaultPartitions); an existing
@@ -38,7 +39,7 @@ func Provision(ctx context.Context, admin *nats.Conn, partitions int) (int, erro
 		return 0, fmt.Errorf("provision streams: %w", err)
 	}
 	if err := events.Provision(ctx, js, events.StoreConfig{Partitions: partitions}, reactor.DeadLetterStreamConfig(), sla.TimersStreamConfig(),
-		inbox.StreamConfig(), inbox.OutcomeStreamConfig(), inbox.EvidenceStreamConfig()); err != nil {
+		inbox.StreamConfig(), inbox.OutcomeStreamConfig(), inbox.EvidenceStreamConfig(), audit.StreamConfig()); err != nil {
 		return 0, err
 	}
 	// Leases are worth nothing after a restart: the bucket is made as it is configured,

@@ -2,13 +2,17 @@ package app
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/ledgerdesk/ledgerdesk/events"
+	"github.com/ledgerdesk/ledgerdesk/events/audit"
 	"github.com/ledgerdesk/ledgerdesk/projections"
+	"github.com/ledgerdesk/ledgerdesk/services/auditapi"
 	"github.com/ledgerdesk/ledgerdesk/services/httpx"
 	"github.com/ledgerdesk/ledgerdesk/services/reactor"
 	"github.com/ledgerdesk/ledgerdesk/services/reporting"
@@ -24,17 +28,24 @@ const projectorHandler = "reporting-projector"
 const ProjectionsDir = "projections"
 
 // Reporting is the read side running in the background: the projector following the log
-// into <data>/projections and the reporting API over it.
+// into <data>/projections, the checkpointer signing the log's tree, and the reporting and
+// audit APIs over them.
 type Reporting struct {
 	Projector *projections.Projector
-	handler   *reporting.Handler
+	routes    *httpx.Routes
 	cancel    context.CancelFunc
 	done      chan struct{}
 }
 
 // StartReporting opens the read models under dataDir and follows the log into them. A
 // projector that fails (an event it cannot apply) is logged and restarted after a pause.
-func StartReporting(ctx context.Context, dataDir string, store *events.Store, log *zap.Logger) (*Reporting, error) {
+// It signs the log's tree every checkpointEvery (0: auditapi.DefaultInterval) with the
+// checkpoint key in <dataDir>/credentials, made there on the first start.
+func StartReporting(ctx context.Context, dataDir string, store *events.Store, log *zap.Logger, checkpointEvery time.Duration) (*Reporting, error) {
+	key, err := audit.LoadOrCreateKey(filepath.Join(dataDir, CredentialsDir))
+	if err != nil {
+		return nil, err
+	}
 	dlq := reactor.NewDeadLetters(store.JetStream(), ReportingName)
 	p, err := projections.Open(filepath.Join(dataDir, ProjectionsDir), projections.Options{Refused: func(r events.Refused) {
 		log.Error("projector refused an event of the log: dead-lettered, counted in no read model", zap.Uint64("seq", r.Seq()), zap.Error(r))
@@ -46,14 +57,21 @@ func StartReporting(ctx context.Context, dataDir string, store *events.Store, lo
 		return nil, err
 	}
 	h, err := reporting.NewHandler(reporting.Config{Projector: p, Store: store, Logger: log})
-	if err != nil {
+	auditAPI, auditErr := auditapi.NewHandler(auditapi.HandlerConfig{Tree: p, Store: store, JS: store.JetStream(), Key: key, Log: log})
+	checkpointer, cpErr := auditapi.NewCheckpointer(auditapi.CheckpointerConfig{Tree: p, JS: store.JetStream(), Key: key, Log: log, Interval: checkpointEvery})
+	if err := errors.Join(err, auditErr, cpErr); err != nil {
 		_ = p.Close()
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	r := &Reporting{Projector: p, handler: h, cancel: cancel, done: make(chan struct{})}
+	r := &Reporting{Projector: p, routes: httpx.NewRoutes(), cancel: cancel, done: make(chan struct{})}
+	r.routes.Include(h.Routes())
+	r.routes.Include(auditAPI.Routes())
+	var running sync.WaitGroup
+	running.Go(func() { checkpointer.Run(ctx) })
 	go func() {
 		defer close(r.done)
+		defer running.Wait() // the last checkpoint is signed before the read models close
 		for ctx.Err() == nil {
 			if err := p.Run(ctx, store); err != nil {
 				log.Error("projector stopped; restarting", zap.Uint64("seq", p.Seq()), zap.Error(err))
@@ -64,13 +82,14 @@ func StartReporting(ctx context.Context, dataDir string, store *events.Store, lo
 			}
 		}
 	}()
-	log.Info("read models open", zap.String("dir", filepath.Join(dataDir, ProjectionsDir)), zap.Uint64("seq", p.Seq()))
+	log.Info("read models open", zap.String("dir", filepath.Join(dataDir, ProjectionsDir)), zap.Uint64("seq", p.Seq()),
+		zap.String("checkpoint_origin", key.Origin()), zap.String("checkpoint_vkey", filepath.Join(dataDir, CredentialsDir, audit.VerifierKeyFile)))
 	return r, nil
 }
 
-// Routes are the reporting routes, to mount behind an access.Guard (see Access.Protect);
-// each declares its operation.
-func (r *Reporting) Routes() *httpx.Routes { return r.handler.Routes() }
+// Routes are the reporting and audit routes, to mount behind an access.Guard (see
+// Access.Protect); each declares its operation.
+func (r *Reporting) Routes() *httpx.Routes { return r.routes }
 
 // Stop stops the projector and closes the read models.
 func (r *Reporting) Stop() error {

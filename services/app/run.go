@@ -67,6 +67,9 @@ type RunConfig struct {
 	// events.DefaultPartitions for a new one). A log's partition count never changes: a
 	// value other than the log's is refused.
 	Partitions int
+	// CheckpointInterval is how often reporting signs a checkpoint of the log's tree while
+	// it grows (0: auditapi.DefaultInterval, 5s).
+	CheckpointInterval time.Duration
 }
 
 func (c *RunConfig) setDefaults() {
@@ -215,7 +218,7 @@ func Start(ctx context.Context, cfg RunConfig, log *zap.Logger) (*System, error)
 			return nil, err
 		}
 		if name == ReportingName {
-			if sys.reporting, err = StartReporting(ctx, cfg.DataDir, store, log); err != nil {
+			if sys.reporting, err = StartReporting(ctx, cfg.DataDir, store, log, cfg.CheckpointInterval); err != nil {
 				return nil, err
 			}
 			continue
@@ -294,6 +297,9 @@ func (s *System) Routes() []httpx.Route {
 	}
 	return out
 }
+
+// DataDir is the system's data directory.
+func (s *System) DataDir() string { return s.cfg.DataDir }
 
 // AuthFailures is how many HTTP requests failed authentication since the start.
 func (s *System) AuthFailures() uint64 { return s.access.Guard.AuthFailures() }

@@ -149,7 +149,7 @@ func serveReporting(ctx context.Context, dataDir, addr, token string, store *eve
 	if err != nil {
 		return nil, err
 	}
-	rep, err := app.StartReporting(ctx, dataDir, store, log)
+	rep, err := app.StartReporting(ctx, dataDir, store, log, 0)
 	if err != nil {
 		acc.Close()
 		return nil, err

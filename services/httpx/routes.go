@@ -71,6 +71,13 @@ func (rs *Routes) Handle(r Route, h http.Handler) {
 	rs.routes = append(rs.routes, served{r, h})
 }
 
+// Include serves every route of other here too, as other serves it.
+func (rs *Routes) Include(other *Routes) {
+	for _, s := range other.routes {
+		rs.Handle(s.Route, s.h)
+	}
+}
+
 func (rs *Routes) ServeHTTP(w http.ResponseWriter, r *http.Request) { rs.mux.ServeHTTP(w, r) }
 
 // List returns the routes, in registration order.

@@ -1,0 +1,110 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// The checkpoints' stream: every signed checkpoint on one subject, in the order they were
+// signed, nothing deleted or purged. NB: wire names; never rename.
+const (
+	StreamName = "CHECKPOINTS"
+	Subject    = "checkpoints"
+	// HeaderVerifierKey carries the signer's verifier key beside each checkpoint, for an
+	// auditor to note once (trust on first use); keep it apart from the log's operator.
+	HeaderVerifierKey = "Ledgerdesk-Verifier-Key"
+)
+
+// StreamConfig is the CHECKPOINTS stream: file storage, deny delete and purge, direct gets.
+func StreamConfig() jetstream.StreamConfig {
+	return jetstream.StreamConfig{Name: StreamName, Description: "ledgerdesk: signed checkpoints of the ticket log's Merkle tree (C2SP tlog-checkpoint)",
+		Subjects: []string{Subject}, Storage: jetstream.FileStorage, Retention: jetstream.LimitsPolicy,
+		DenyDelete: true, DenyPurge: true, Duplicates: 2 * time.Minute, AllowDirect: true, MaxMsgSize: 64 << 10}
+}
+
+// Stored is a checkpoint as CHECKPOINTS holds it.
+type Stored struct {
+	Seq  uint64 // its stream sequence in CHECKPOINTS
+	Note []byte // the signed note
+}
+
+// ErrNoCheckpoint is returned when CHECKPOINTS holds none yet.
+var ErrNoCheckpoint = errors.New("audit: no checkpoint yet")
+
+// Latest reads the newest checkpoint stored (ErrNoCheckpoint when there is none).
+func Latest(ctx context.Context, js jetstream.JetStream) (Stored, error) {
+	s, err := js.Stream(ctx, StreamName)
+	if err != nil {
+		return Stored{}, fmt.Errorf("audit: stream %s: %w", StreamName, err)
+	}
+	m, err := s.GetLastMsgForSubject(ctx, Subject)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return Stored{}, ErrNoCheckpoint
+	}
+	if err != nil {
+		return Stored{}, fmt.Errorf("audit: the latest checkpoint: %w", err)
+	}
+	return Stored{Seq: m.Sequence, Note: m.Data}, nil
+}
+
+// Publish appends a signed checkpoint after the one at stream sequence after (0: none
+// yet), so that checkpoints are stored in the order of their sizes even when two signers
+// race: the loser's publish fails with a wrong last sequence (events.IsWrongLastSequence). Signing the
+// same size twice is harmless: its id dedupes it.
+func Publish(ctx context.Context, js jetstream.JetStream, key *Key, cp Checkpoint, after uint64) (uint64, error) {
+	m := nats.NewMsg(Subject)
+	m.Data = cp.Note
+	m.Header.Set(HeaderVerifierKey, key.VKey)
+	m.Header.Set(jetstream.MsgIDHeader, key.Origin()+":"+strconv.FormatUint(cp.Size, 10))
+	m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(after, 10))
+	ack, err := js.PublishMsg(ctx, m, jetstream.WithExpectStream(StreamName))
+	if err != nil {
+		return 0, fmt.Errorf("audit: publish checkpoint %d: %w", cp.Size, err)
+	}
+	return ack.Sequence, nil
+}
+
+// ReadAll reads every checkpoint stored, oldest first.
+func ReadAll(ctx context.Context, js jetstream.JetStream) ([]Stored, error) {
+	s, err := js.Stream(ctx, StreamName)
+	if err != nil {
+		return nil, fmt.Errorf("audit: stream %s: %w", StreamName, err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if info.State.Msgs == 0 {
+		return nil, nil
+	}
+	cons, err := js.OrderedConsumer(ctx, StreamName, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		return nil, err
+	}
+	var out []Stored
+	for uint64(len(out)) < info.State.Msgs {
+		m, err := cons.Next(jetstream.FetchMaxWait(10 * time.Second))
+		if err != nil {
+			return nil, fmt.Errorf("audit: read checkpoints: %w", err)
+		}
+		md, err := m.Metadata()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Stored{Seq: md.Sequence.Stream, Note: m.Data()})
+		if md.Sequence.Stream >= info.State.LastSeq {
+			break
+		}
+	}
+	return out, nil
+}
+
+// Open checks a stored checkpoint's signature with v.
+func (s Stored) Open(v note.Verifier) (Checkpoint, error) { return OpenCheckpoint(s.Note, v) }
