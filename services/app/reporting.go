@@ -57,8 +57,9 @@ func StartReporting(ctx context.Context, dataDir string, store *events.Store, lo
 		return nil, err
 	}
 	h, err := reporting.NewHandler(reporting.Config{Projector: p, Store: store, Logger: log})
-	auditAPI, auditErr := auditapi.NewHandler(auditapi.HandlerConfig{Tree: p, Store: store, JS: store.JetStream(), Key: key, Log: log})
-	checkpointer, cpErr := auditapi.NewCheckpointer(auditapi.CheckpointerConfig{Tree: p, JS: store.JetStream(), Key: key, Log: log, Interval: checkpointEvery})
+	wiring := auditapi.Wiring{Tree: p, JS: store.JetStream(), Key: key, Log: log}
+	auditAPI, auditErr := auditapi.NewHandler(auditapi.HandlerConfig{Wiring: wiring, Store: store})
+	checkpointer, cpErr := auditapi.NewCheckpointer(auditapi.CheckpointerConfig{Wiring: wiring, Interval: checkpointEvery})
 	if err := errors.Join(err, auditErr, cpErr); err != nil {
 		_ = p.Close()
 		return nil, err

@@ -24,12 +24,34 @@ type Tree interface {
 // DefaultInterval is how often a Checkpointer signs the tree while it grows.
 const DefaultInterval = 5 * time.Second
 
+// Wiring is what the checkpointer and the handler both need; every field is required.
+type Wiring struct {
+	Tree Tree                // the log's tree, as the read models hold it
+	JS   jetstream.JetStream // reads CHECKPOINTS; the checkpointer's also publishes to it
+	Key  *audit.Key          // the log's checkpoint key
+	Log  *zap.Logger
+}
+
+func (w Wiring) validate() error {
+	var errs []error
+	if w.Tree == nil {
+		errs = append(errs, errors.New("auditapi: Tree is required"))
+	}
+	if w.JS == nil {
+		errs = append(errs, errors.New("auditapi: JS is required"))
+	}
+	if w.Key == nil {
+		errs = append(errs, errors.New("auditapi: Key is required"))
+	}
+	if w.Log == nil {
+		errs = append(errs, errors.New("auditapi: Log is required"))
+	}
+	return errors.Join(errs...)
+}
+
 // CheckpointerConfig wires a Checkpointer.
 type CheckpointerConfig struct {
-	Tree Tree                // required
-	JS   jetstream.JetStream // required: a connection that may publish to CHECKPOINTS
-	Key  *audit.Key          // required: the checkpoint signing key
-	Log  *zap.Logger         // required
+	Wiring
 	// Interval is how often the tree is signed while it grows (default DefaultInterval).
 	Interval time.Duration
 }
@@ -46,23 +68,10 @@ type Checkpointer struct {
 
 // NewCheckpointer returns a checkpointer; it refuses missing dependencies.
 func NewCheckpointer(cfg CheckpointerConfig) (*Checkpointer, error) {
-	var errs []error
-	if cfg.Tree == nil {
-		errs = append(errs, errors.New("auditapi: Tree is required"))
-	}
-	if cfg.JS == nil {
-		errs = append(errs, errors.New("auditapi: JS is required"))
-	}
-	if cfg.Key == nil {
-		errs = append(errs, errors.New("auditapi: Key is required"))
-	}
-	if cfg.Log == nil {
-		errs = append(errs, errors.New("auditapi: Log is required"))
-	}
 	if cfg.Interval <= 0 {
 		cfg.Interval = DefaultInterval
 	}
-	return &Checkpointer{cfg: cfg}, errors.Join(errs...)
+	return &Checkpointer{cfg: cfg}, cfg.validate()
 }
 
 // Run signs the tree every Interval while it grows, until ctx ends; then it signs once

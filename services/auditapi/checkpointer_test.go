@@ -57,7 +57,7 @@ func setup(t *testing.T) (jetstream.JetStream, *audit.Key) {
 
 func checkpointer(t *testing.T, tree auditapi.Tree, js jetstream.JetStream, key *audit.Key) *auditapi.Checkpointer {
 	t.Helper()
-	c, err := auditapi.NewCheckpointer(auditapi.CheckpointerConfig{Tree: tree, JS: js, Key: key, Log: zap.NewNop()})
+	c, err := auditapi.NewCheckpointer(auditapi.CheckpointerConfig{Wiring: auditapi.Wiring{Tree: tree, JS: js, Key: key, Log: zap.NewNop()}})
 	if err != nil {
 		t.Fatal(err)
 	}

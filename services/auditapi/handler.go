@@ -8,9 +8,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/transparency-dev/merkle/compact"
-	"go.uber.org/zap"
 
 	"github.com/ledgerdesk/ledgerdesk/events"
 	"github.com/ledgerdesk/ledgerdesk/events/audit"
@@ -20,11 +18,8 @@ import (
 
 // HandlerConfig wires the audit API.
 type HandlerConfig struct {
-	Tree  Tree                // required: the tree proofs are read from
-	Store *events.Store       // required: the log, for the event a proof is asked for
-	JS    jetstream.JetStream // required: reads CHECKPOINTS
-	Key   *audit.Key          // required: the log's checkpoint key (its verifier key is served)
-	Log   *zap.Logger         // required
+	Wiring
+	Store *events.Store // required: the log, for the event a proof is asked for
 	// MaxWait bounds how long a proof waits for the tree to reach the checkpoint it is
 	// asked against (default 5s); then it answers 503.
 	MaxWait time.Duration
@@ -38,23 +33,11 @@ type Handler struct {
 
 // NewHandler returns the audit API; it refuses missing dependencies.
 func NewHandler(cfg HandlerConfig) (*Handler, error) {
-	var errs []error
-	if cfg.Tree == nil {
-		errs = append(errs, errors.New("auditapi: Tree is required"))
-	}
+	err := cfg.validate()
 	if cfg.Store == nil {
-		errs = append(errs, errors.New("auditapi: Store is required"))
+		err = errors.Join(err, errors.New("auditapi: Store is required"))
 	}
-	if cfg.JS == nil {
-		errs = append(errs, errors.New("auditapi: JS is required"))
-	}
-	if cfg.Key == nil {
-		errs = append(errs, errors.New("auditapi: Key is required"))
-	}
-	if cfg.Log == nil {
-		errs = append(errs, errors.New("auditapi: Log is required"))
-	}
-	if err := errors.Join(errs...); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	if cfg.MaxWait <= 0 {
