@@ -130,6 +130,10 @@ func Check(r Raw) Checked { return Checked{raw: r, sum: ComputeHash(r.Event, r.R
 // Raw is the checked event.
 func (c Checked) Raw() Raw { return c.raw }
 
+// ContentHash is the hash the event's content has (ComputeHash): its ce-hash when it is
+// sound.
+func (c Checked) ContentHash() string { return c.sum }
+
 // LinkChecked is Link for an event Check hashed ahead: the same rule, the same answers.
 func (head ChainHead) LinkChecked(c Checked) (ChainHead, error) {
 	r := c.raw

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"encoding/base64"
 	"fmt"
 
 	"github.com/transparency-dev/merkle/compact"
@@ -126,3 +127,5 @@ func (t *MemoryTree) Nodes(ids []compact.NodeID) ([][]byte, error) {
 	}
 	return out, nil
 }
+
+func b64(h []byte) string { return base64.StdEncoding.EncodeToString(h) }
