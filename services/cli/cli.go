@@ -1,6 +1,7 @@
 // Package cli is the ledgerdesk command line, on github.com/alecthomas/kong: one struct
 // per command whose fields are its arguments and flags (name, default, help and the
-// LEDGERDESK_* environment variable in one struct tag).
+// LEDGERDESK_* environment variable in one struct tag), and shell completion through
+// github.com/willabides/kongplete.
 package cli
 
 import (
@@ -17,6 +18,8 @@ import (
 
 	"github.com/alecthomas/kong"
 	"github.com/nats-io/nats.go"
+	"github.com/posener/complete"
+	"github.com/willabides/kongplete"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -37,12 +40,13 @@ Every flag can also be set as an environment variable: LEDGERDESK_ and the flag'
 // Run method). Every flag gets its environment variable from envPrefix; values computed
 // in Go reach the struct tags through vars.
 type commands struct {
-	Run         runCmd           `cmd:"" help:"the whole system in one process on embedded JetStream"`
-	Serve       serveCmd         `cmd:"" help:"one service (${service_names}) against a NATS server; replicas share its consumers"`
-	Config      configGroup      `cmd:"" help:"validate and apply tenant configuration documents through the HTTP API"`
-	Projections projectionsGroup `cmd:"" help:"rebuild every read model from sequence 1"`
-	Token       tokenGroup       `cmd:"" help:"grant, list and revoke API tokens (principals with a role and tenants) through the HTTP API"`
-	NATS        natsGroup        `cmd:"" name:"nats" help:"NATS keys, per-role creds and server auth config for an external nats-server; stream provisioning"`
+	Run         runCmd                       `cmd:"" help:"the whole system in one process on embedded JetStream"`
+	Serve       serveCmd                     `cmd:"" help:"one service (${service_names}) against a NATS server; replicas share its consumers"`
+	Config      configGroup                  `cmd:"" help:"validate and apply tenant configuration documents through the HTTP API"`
+	Projections projectionsGroup             `cmd:"" help:"rebuild every read model from sequence 1"`
+	Token       tokenGroup                   `cmd:"" help:"grant, list and revoke API tokens (principals with a role and tenants) through the HTTP API"`
+	NATS        natsGroup                    `cmd:"" name:"nats" help:"NATS keys, per-role creds and server auth config for an external nats-server; stream provisioning"`
+	Completion  kongplete.InstallCompletions `cmd:"" help:"print the shell completion for your login shell (bash, zsh or fish), e.g. for source <(ledgerdesk completion)"`
 }
 
 // envPrefix makes a flag's environment variable: LEDGERDESK_ and the flag's name in upper
@@ -72,7 +76,7 @@ type streams struct{ out, err io.Writer }
 // without saying it again.
 var errLogged = errors.New("cli: failed (logged)")
 
-// exit is the panic of kong's Exit (after --help), recovered by
+// exit is the panic of kong's Exit (after --help, or a completion request), recovered by
 // execute: the process exits with it.
 type exit int
 
@@ -99,6 +103,11 @@ func execute(args []string, stdout, stderr io.Writer) (code int) {
 		fmt.Fprintln(stderr, "ledgerdesk: command line:", err)
 		return 1
 	}
+	// A shell asking for completions (COMP_LINE set) is answered here and exits.
+	kongplete.Complete(parser,
+		kongplete.WithPredictor("file", complete.PredictFiles("*")),
+		kongplete.WithPredictor("dir", complete.PredictDirs("*")))
+
 	switch {
 	case len(args) == 0: // no command: the help, on stderr, as a usage error
 		parser.Stdout = stderr
@@ -132,6 +141,8 @@ func newParser(cli *commands, stdout, stderr io.Writer) (*kong.Kong, error) {
 		kong.Exit(func(code int) { panic(exit(code)) }),
 		kong.DefaultEnvars(envPrefix),
 		vars(),
+		// kongplete v0.4.0 reads no --uninstall: the flag would do nothing.
+		kong.IgnoreFields(`^InstallCompletions\.Uninstall$`),
 	)
 }
 
@@ -186,11 +197,11 @@ func commandNames(node *kong.Node) []string {
 
 // runCmd is `ledgerdesk run`: the whole system in one process until SIGINT or SIGTERM.
 type runCmd struct {
-	Data          string  `default:"./data" help:"data directory: JetStream files, the generated admin token and NATS credentials (credentials/)"`
+	Data          string  `default:"./data" predictor:"dir" help:"data directory: JetStream files, the generated admin token and NATS credentials (credentials/)"`
 	HTTP          string  `name:"http" default:"127.0.0.1:8080" help:"HTTP listen address"`
 	NATSListen    string  `name:"nats-listen" default:"127.0.0.1:4222" help:"embedded NATS client listen address"`
 	AdminToken    string  `placeholder:"TOKEN" help:"admin bearer token (default: read or generate <data>/admin.token)"`
-	SeedConfig    string  `placeholder:"DIR" help:"apply the configuration documents in this directory for tenants that have none"`
+	SeedConfig    string  `placeholder:"DIR" predictor:"dir" help:"apply the configuration documents in this directory for tenants that have none"`
 	DebugListen   string  `placeholder:"ADDR" help:"serve /debug/pprof on this address (off when empty)"`
 	CommitWorkers int     `default:"1" help:"group-commit workers"`
 	RateLimit     float64 `default:"${rate_limit}" help:"HTTP requests per second per principal (0: no limit)"`

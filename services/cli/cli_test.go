@@ -148,9 +148,59 @@ func TestHelp(t *testing.T) {
 		t.Fatalf("--help: code %d", code)
 	}
 	for _, want := range []string{"--nats-listen is LEDGERDESK_NATS_LISTEN", "Flags given on the command line win",
-		"run [flags]", "serve <service> [flags]", "nats <command>", "token <command>"} {
+		"run [flags]", "serve <service> [flags]", "nats <command>", "token <command>", "completion"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("--help lacks %q:\n%s", want, stdout.String())
 		}
+	}
+}
+
+// TestCompletion answers a shell as bash's `complete -C ledgerdesk ledgerdesk` asks:
+// COMP_LINE holds the line up to the cursor, the arguments are the command, the word
+// being completed and the word before it.
+func TestCompletion(t *testing.T) {
+	complete := func(line string) []string {
+		t.Helper()
+		t.Setenv("COMP_LINE", line)
+		t.Setenv("COMP_POINT", "")
+		words := strings.Fields(line)
+		if strings.HasSuffix(line, " ") {
+			words = append(words, "")
+		}
+		var stdout, stderr strings.Builder
+		args := []string{"ledgerdesk", words[len(words)-1], words[len(words)-2]}
+		if code := execute(args, &stdout, &stderr); code != 0 {
+			t.Fatalf("complete %q: code %d: %s", line, code, stderr.String())
+		}
+		return strings.Fields(stdout.String())
+	}
+	if got := complete("ledgerdesk na"); !slices.Equal(got, []string{"nats"}) {
+		t.Errorf("ledgerdesk na: %q, want nats", got)
+	}
+	got := complete("ledgerdesk nats ")
+	slices.Sort(got)
+	if want := []string{"init", "integration", "issue", "provision"}; !slices.Equal(got, want) {
+		t.Errorf("ledgerdesk nats: %q, want %q", got, want)
+	}
+	got = complete("ledgerdesk serve ")
+	slices.Sort(got)
+	if want := []string{"escalation", "reporting", "routing", "sla"}; !slices.Equal(got, want) {
+		t.Errorf("ledgerdesk serve: %q, want %q", got, want)
+	}
+	if got := complete("ledgerdesk nats issue --pa"); !slices.Equal(got, []string{"--partitions"}) {
+		t.Errorf("ledgerdesk nats issue --pa: %q, want --partitions", got)
+	}
+}
+
+// TestCompletionCommand: `ledgerdesk completion` prints the script that has the login
+// shell ask ledgerdesk for completions.
+func TestCompletionCommand(t *testing.T) {
+	var stdout, stderr strings.Builder
+	code := execute([]string{"completion"}, &stdout, &stderr)
+	if strings.Contains(stderr.String(), "unsupported shell") || strings.Contains(stderr.String(), "couldn't determine user's shell") {
+		t.Skipf("kongplete has no completion for this login shell: %s", stderr.String())
+	}
+	if code != 0 || !strings.Contains(stdout.String(), "complete ") || !strings.Contains(stdout.String(), "ledgerdesk") {
+		t.Fatalf("code %d, stdout %q, stderr %q; want a completion script for ledgerdesk", code, stdout.String(), stderr.String())
 	}
 }

@@ -17,7 +17,7 @@ type configGroup struct {
 // configApplyCmd PUTs a configuration document to /v1/tenants/{tenant}/config and prints
 // the answer: the new version, or every problem of an invalid document.
 type configApplyCmd struct {
-	File      string `arg:"" help:"the tenant configuration document (YAML, one tenant)"`
+	File      string `arg:"" predictor:"file" help:"the tenant configuration document (YAML, one tenant)"`
 	Tenant    string `placeholder:"TENANT" help:"tenant (default: the document's tenant field)"`
 	apiClient `embed:""`
 }

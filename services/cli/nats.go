@@ -35,7 +35,7 @@ func (natsGroup) Help() string {
 // and creds_help, the help of --nats and --creds, which name the role it connects as.
 type natsConn struct {
 	URL   string `name:"nats" default:"${nats_default}" help:"${nats_help}"`
-	Creds string `placeholder:"FILE" help:"${creds_help}"`
+	Creds string `placeholder:"FILE" predictor:"file" help:"${creds_help}"`
 }
 
 // logPartitions is --partitions where a command may create the ticket log.
@@ -51,12 +51,12 @@ type rolePartitions struct {
 // credsIssuer is the flags of a command that issues a user: the account key's directory
 // and where the creds file goes.
 type credsIssuer struct {
-	Dir string `required:"" placeholder:"DIR" help:"credentials directory made by nats init, or <data>/credentials of ledgerdesk run"`
-	Out string `placeholder:"FILE" help:"write the creds file here (0600) instead of to stdout"`
+	Dir string `required:"" placeholder:"DIR" predictor:"dir" help:"credentials directory made by nats init, or <data>/credentials of ledgerdesk run"`
+	Out string `placeholder:"FILE" predictor:"file" help:"write the creds file here (0600) instead of to stdout"`
 }
 
 type natsInitCmd struct {
-	Out            string `required:"" placeholder:"DIR" help:"credentials directory to create or complete (0700)"`
+	Out            string `required:"" placeholder:"DIR" predictor:"dir" help:"credentials directory to create or complete (0700)"`
 	rolePartitions `embed:""`
 }
 

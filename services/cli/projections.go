@@ -28,7 +28,7 @@ type projectionsGroup struct {
 // projectionsRebuildCmd is `projections rebuild`: drop every read model under
 // <data>/projections and rebuild it from sequence 1 to the end of the log.
 type projectionsRebuildCmd struct {
-	Data     string `default:"./data" help:"data directory: the read models, and the embedded JetStream when --nats is not given"`
+	Data     string `default:"./data" predictor:"dir" help:"data directory: the read models, and the embedded JetStream when --nats is not given"`
 	natsConn `embed:"" set:"nats_default=" set:"nats_help=NATS server URL of the log (default: the embedded server on --data)" set:"creds_help=with --nats: the reporting role's creds file, reporting.creds"`
 }
 

@@ -29,7 +29,7 @@ type serveCmd struct {
 	// The routing, SLA and escalation services keep all their state in JetStream
 	// (durable consumers, the SLA_TIMERS stream); reporting keeps its read models in
 	// <data>/projections.
-	Data        string `default:"./data" help:"local state directory: reporting's read models and admin token (routing, sla and escalation keep theirs in JetStream)"`
+	Data        string `default:"./data" predictor:"dir" help:"local state directory: reporting's read models and admin token (routing, sla and escalation keep theirs in JetStream)"`
 	HTTP        string `name:"http" default:"127.0.0.1:8081" help:"reporting only: HTTP listen address"`
 	AdminToken  string `placeholder:"TOKEN" help:"reporting only: bearer token (default: read or generate <data>/admin.token)"`
 	DebugListen string `placeholder:"ADDR" help:"serve /debug/pprof on this address (off when empty)"`
