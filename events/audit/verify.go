@@ -32,7 +32,7 @@ const (
 
 // Problem is one thing a verification found wrong, with what names it.
 type Problem struct {
-	Kind     string `json:"kind"`
+	Kind string `json:"kind"`
 	// Seq is the message's stream sequence; with LastSeq, a range: of missing messages, or
 	// the messages a checkpoint that fails has a change among.
 	Seq      uint64 `json:"seq,omitempty"`

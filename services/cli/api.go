@@ -2,7 +2,6 @@ package cli
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,24 +15,17 @@ import (
 // flags (LEDGERDESK_URL, LEDGERDESK_TOKEN) and one way to send a request and read a
 // problem answer.
 type apiClient struct {
-	url, token string
-}
-
-// addAPIFlags registers --url and --token on fs.
-func addAPIFlags(fs *flag.FlagSet) *apiClient {
-	c := &apiClient{}
-	fs.StringVar(&c.url, "url", "http://127.0.0.1:8080", "ledgerdesk HTTP API")
-	fs.StringVar(&c.token, "token", "", "bearer token (the admin token, or a token granted with 'ledgerdesk token create')")
-	return c
+	URL   string `name:"url" default:"http://127.0.0.1:8080" help:"ledgerdesk HTTP API"`
+	Token string `name:"token" required:"" placeholder:"TOKEN" help:"bearer token (the admin token, or a token granted with 'ledgerdesk token create')"`
 }
 
 // do sends a request with the bearer token and returns the status and the body.
 func (c *apiClient) do(method, path string, body io.Reader) (int, []byte, error) {
-	req, err := http.NewRequest(method, strings.TrimRight(c.url, "/")+path, body)
+	req, err := http.NewRequest(method, strings.TrimRight(c.URL, "/")+path, body)
 	if err != nil {
 		return 0, nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Authorization", "Bearer "+c.Token)
 	res, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
 	if err != nil {
 		return 0, nil, err
@@ -44,6 +36,19 @@ func (c *apiClient) do(method, path string, body io.Reader) (int, []byte, error)
 		return res.StatusCode, nil, fmt.Errorf("%s %s: read answer: %w", method, path, err)
 	}
 	return res.StatusCode, answer, nil
+}
+
+// call sends a request and returns the answer's body, or an error saying why the API
+// refused it when the status is not want.
+func (c *apiClient) call(method, path string, body io.Reader, want int) ([]byte, error) {
+	status, answer, err := c.do(method, path, body)
+	if err != nil {
+		return nil, err
+	}
+	if status != want {
+		return nil, fmt.Errorf("refused: %s", readable(status, answer))
+	}
+	return answer, nil
 }
 
 // readable renders an error answer for a person: a problem's title, detail, field and

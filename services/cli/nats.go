@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -18,79 +17,92 @@ import (
 	"github.com/ledgerdesk/ledgerdesk/services/app"
 )
 
-var natsUsage = fmt.Sprintf(`ledgerdesk nats: usage:
-  ledgerdesk nats init --out DIR [--partitions N]    generate (or load) the NATS keys in DIR: seeds, one
-                                                     <role>.creds per role for a ticket log of N
-                                                     partitions (default %[1]d), auth.conf for nats-server
-  ledgerdesk nats provision --nats URL --creds FILE [--partitions N]
-                                                     create or update the streams (admin creds); N
-                                                     counts for a new log only (default %[1]d)
-  ledgerdesk nats issue --dir DIR --role ROLE --name NAME [--partitions N] [--out FILE]
-                                                     issue a new user of ROLE, signed by DIR's account
-                                                     key; the running server accepts it at once
-  ledgerdesk nats integration --dir DIR --name NAME --tenant T [--tenant T2 ...] [--out FILE]
-                                                     issue an integration's user: it may publish to
-                                                     inbox.<T>.<NAME> and read outcomes.<T>.<NAME>.>
-                                                     (--tenant '*': every tenant); prints its .creds
-The role creds hold rights on every partition's durable consumers: issue them for the
-log's partition count (nats provision prints it; it never changes for a log).
-`, events.DefaultPartitions)
+// natsGroup is `ledgerdesk nats`: the NATS trust of an external deployment.
+type natsGroup struct {
+	Init        natsInitCmd        `cmd:"" help:"generate (or load) the NATS keys in --out: seeds, one <role>.creds per role for a ticket log of --partitions partitions, auth.conf for nats-server"`
+	Provision   natsProvisionCmd   `cmd:"" help:"create or update the streams (admin creds); --partitions counts for a new log only"`
+	Issue       natsIssueCmd       `cmd:"" help:"issue a new user of --role, signed by the account key in --dir; the running server accepts it at once"`
+	Integration natsIntegrationCmd `cmd:"" help:"issue an integration's user: it may publish to inbox.<tenant>.<name> and read outcomes.<tenant>.<name>.> (--tenant '*': every tenant); prints its .creds"`
+}
+
+func (natsGroup) Help() string {
+	return "The role creds hold rights on every partition's durable consumers: issue them for the log's partition count " +
+		"(nats provision prints it; it never changes for a log)."
+}
+
+// natsConn is the flags of a command that connects to a NATS server. The command
+// embedding it sets (kong's set tag) nats_default, the default of --nats, and nats_help
+// and creds_help, the help of --nats and --creds, which name the role it connects as.
+type natsConn struct {
+	URL   string `name:"nats" default:"${nats_default}" help:"${nats_help}"`
+	Creds string `placeholder:"FILE" predictor:"file" help:"${creds_help}"`
+}
+
+// logPartitions is --partitions where a command may create the ticket log.
+type logPartitions struct {
+	Partitions int `default:"0" help:"${partitions_help}"`
+}
+
+// rolePartitions is --partitions where a command issues role creds.
+type rolePartitions struct {
+	Partitions int `default:"${default_partitions}" help:"${role_partitions_help}"`
+}
+
+// credsIssuer is the flags of a command that issues a user: the account key's directory
+// and where the creds file goes.
+type credsIssuer struct {
+	Dir string `required:"" placeholder:"DIR" predictor:"dir" help:"credentials directory made by nats init, or <data>/credentials of ledgerdesk run"`
+	Out string `placeholder:"FILE" predictor:"file" help:"write the creds file here (0600) instead of to stdout"`
+}
+
+type natsInitCmd struct {
+	Out            string `required:"" placeholder:"DIR" predictor:"dir" help:"credentials directory to create or complete (0700)"`
+	rolePartitions `embed:""`
+}
+
+func (c *natsInitCmd) Run(s *streams) error { return natsInit(c.Out, c.Partitions, s.out) }
+
+type natsProvisionCmd struct {
+	natsConn      `embed:"" set:"nats_default=${nats_url}" set:"nats_help=NATS server URL" set:"creds_help=the admin role's creds file, admin.creds (required)"`
+	logPartitions `embed:""`
+}
+
+// Validate makes --creds, optional where natsConn is embedded elsewhere, required.
+func (c *natsProvisionCmd) Validate() error {
+	if c.Creds == "" {
+		return errors.New("--creds is required (the admin role's creds file)")
+	}
+	return nil
+}
+
+func (c *natsProvisionCmd) Run(s *streams) error {
+	return natsProvision(c.URL, c.Creds, c.Partitions, s.out)
+}
+
+type natsIssueCmd struct {
+	credsIssuer    `embed:""`
+	Role           string `required:"" placeholder:"ROLE" help:"role whose rights the user gets: ${nats_roles}"`
+	Name           string `required:"" placeholder:"NAME" help:"user name, e.g. the integration's"`
+	rolePartitions `embed:""`
+}
+
+func (c *natsIssueCmd) Run(s *streams) error {
+	return natsIssue(c.Dir, natsauth.Role(c.Role), c.Name, c.Partitions, c.Out, s.out)
+}
+
+type natsIntegrationCmd struct {
+	credsIssuer `embed:""`
+	Name        string   `required:"" placeholder:"NAME" help:"the integration's name: its inbox subject token and actor integration:<name>"`
+	Tenant      []string `required:"" help:"a tenant it may publish for (repeat, or comma-separated; '*' for all)"`
+}
+
+func (c *natsIntegrationCmd) Run(s *streams) error {
+	return natsIntegration(c.Dir, c.Name, c.Tenant, c.Out, s.out, s.err)
+}
 
 // partitionsUsage is the --partitions flag's usage wherever it creates a log.
 var partitionsUsage = fmt.Sprintf("partitions of a new ticket log, fixed for good (at least the most replicas of one service, "+
 	"times a few; 1 to %d; 0: the log's own, or %d for a new one)", events.MaxPartitions, events.DefaultPartitions)
-
-// natsCmd runs `ledgerdesk nats ...`: the NATS trust of an external deployment.
-func natsCmd(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, natsUsage)
-		return 2
-	}
-	cmd, args := args[0], args[1:]
-	fs := flag.NewFlagSet("nats "+cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var run func() error
-	switch cmd {
-	case "init":
-		out := fs.String("out", "", "credentials directory to create or complete (required; 0700)")
-		partitions := fs.Int("partitions", events.DefaultPartitions, rolePartitionsUsage)
-		run = func() error { return natsInit(*out, *partitions, stdout) }
-	case "provision":
-		url := fs.String("nats", nats.DefaultURL, "NATS server URL")
-		creds := fs.String("creds", "", "the admin role's creds file (required)")
-		partitions := fs.Int("partitions", 0, partitionsUsage)
-		run = func() error { return natsProvision(*url, *creds, *partitions, stdout) }
-	case "issue":
-		dir := fs.String("dir", "", "credentials directory made by init (required)")
-		role := fs.String("role", "", "role whose rights the user gets: "+roleNames())
-		name := fs.String("name", "", "user name, e.g. the integration's (required)")
-		partitions := fs.Int("partitions", events.DefaultPartitions, rolePartitionsUsage)
-		out := fs.String("out", "", "write the creds file here (0600) instead of to stdout")
-		run = func() error { return natsIssue(*dir, natsauth.Role(*role), *name, *partitions, *out, stdout) }
-	case "integration":
-		dir := fs.String("dir", "", "credentials directory made by init, or <data>/credentials of ledgerdesk run (required)")
-		name := fs.String("name", "", "the integration's name: its inbox subject token and actor integration:<name> (required)")
-		var tenants stringList
-		fs.Var(&tenants, "tenant", "a tenant it may publish for (repeat, or comma-separated; '*' for all)")
-		out := fs.String("out", "", "write the creds file here (0600) instead of to stdout")
-		run = func() error { return natsIntegration(*dir, *name, tenants, *out, stdout, stderr) }
-	default:
-		fmt.Fprint(stderr, natsUsage)
-		return 2
-	}
-	if err := parse(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		fmt.Fprintf(stderr, "ledgerdesk nats %s: %v\n", cmd, err)
-		return 2
-	}
-	if err := run(); err != nil {
-		fmt.Fprintf(stderr, "ledgerdesk nats %s: %v\n", cmd, err)
-		return 1
-	}
-	return 0
-}
 
 func roleNames() string {
 	var names []string

@@ -3,9 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"os/signal"
 	"path/filepath"
 	"syscall"
@@ -22,37 +20,31 @@ import (
 	"github.com/ledgerdesk/ledgerdesk/services/app"
 )
 
-const projectionsUsage = "ledgerdesk projections: usage: ledgerdesk projections rebuild [--data DIR] [--nats URL --creds FILE]\n"
+// projectionsGroup is `ledgerdesk projections`.
+type projectionsGroup struct {
+	Rebuild projectionsRebuildCmd `cmd:"" help:"rebuild every read model from sequence 1"`
+}
 
-// projectionsCmd runs `projections rebuild`: drop every read model under <data>/projections
-// and rebuild it from sequence 1 to the end of the log. Without --nats it opens the
-// embedded server on the data directory, so `ledgerdesk run` must not be running on it.
-func projectionsCmd(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "rebuild" {
-		fmt.Fprint(stderr, projectionsUsage)
-		return 2
-	}
-	fs := flag.NewFlagSet("projections rebuild", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dataDir := fs.String("data", "./data", "data directory: the read models, and the embedded JetStream when --nats is not given")
-	url := fs.String("nats", "", "NATS server URL of the log (default: the embedded server on --data)")
-	creds := fs.String("creds", "", "with --nats: the reporting role's creds file, reporting.creds")
-	if err := parse(fs, args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		fmt.Fprintln(stderr, "ledgerdesk projections rebuild:", err)
-		return 2
-	}
+// projectionsRebuildCmd is `projections rebuild`: drop every read model under
+// <data>/projections and rebuild it from sequence 1 to the end of the log.
+type projectionsRebuildCmd struct {
+	Data     string `default:"./data" predictor:"dir" help:"data directory: the read models, and the embedded JetStream when --nats is not given"`
+	natsConn `embed:"" set:"nats_default=" set:"nats_help=NATS server URL of the log (default: the embedded server on --data)" set:"creds_help=with --nats: the reporting role's creds file, reporting.creds"`
+}
+
+func (projectionsRebuildCmd) Help() string {
+	return "Without --nats it opens the embedded server on the data directory, so ledgerdesk run must not be running on it."
+}
+
+func (c *projectionsRebuildCmd) Run(s *streams) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	n, took, err := rebuild(ctx, *dataDir, *url, *creds)
+	n, took, err := rebuild(ctx, c.Data, c.URL, c.Creds)
 	if err != nil {
-		fmt.Fprintln(stderr, "ledgerdesk projections rebuild:", err)
-		return 1
+		return err
 	}
-	fmt.Fprintf(stdout, "rebuilt the read models from %d events in %s (%.0f events/s)\n", n, took.Round(time.Millisecond), float64(n)/took.Seconds())
-	return 0
+	fmt.Fprintf(s.out, "rebuilt the read models from %d events in %s (%.0f events/s)\n", n, took.Round(time.Millisecond), float64(n)/took.Seconds())
+	return nil
 }
 
 // issueRoles issues the role creds in credsDir for the partition count of the log on the

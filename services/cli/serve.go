@@ -3,15 +3,11 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
-	"slices"
-	"strings"
 	"syscall"
 	"time"
 
@@ -25,81 +21,69 @@ import (
 	"github.com/ledgerdesk/ledgerdesk/services/reactor"
 )
 
-// serve runs one service (a reacting one, or reporting) against a NATS server until
-// SIGINT or SIGTERM.
-func serve(args []string, stderr io.Writer) int {
-	names := strings.Join(app.ServiceNames(), "|")
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") || !slices.Contains(app.ServiceNames(), args[0]) {
-		fmt.Fprintf(stderr, "ledgerdesk serve: usage: ledgerdesk serve %s --nats URL --creds FILE [--data DIR] (reporting also [--http ADDR] [--admin-token T])\n", names)
-		return 2
-	}
-	name := args[0]
-	fs := flag.NewFlagSet("serve "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	url := fs.String("nats", nats.DefaultURL, "NATS server URL (JetStream enabled, nats-server 2.12 or later)")
-	creds := fs.String("creds", "", "NATS creds file of the service's role, <service>.creds (from ledgerdesk nats init, or <data>/credentials/ of ledgerdesk run); empty for a server without authentication")
+// serveCmd is `ledgerdesk serve SERVICE`: one service (a reacting one, or reporting)
+// against a NATS server until SIGINT or SIGTERM.
+type serveCmd struct {
+	Service  string `arg:"" enum:"${services}" help:"the service: ${service_names}"`
+	natsConn `embed:"" set:"nats_default=${nats_url}" set:"nats_help=NATS server URL (JetStream enabled, nats-server 2.12 or later)" set:"creds_help=NATS creds file of the service's role, <service>.creds (from ledgerdesk nats init, or <data>/credentials/ of ledgerdesk run); empty for a server without authentication"`
 	// The routing, SLA and escalation services keep all their state in JetStream
 	// (durable consumers, the SLA_TIMERS stream); reporting keeps its read models in
 	// <data>/projections.
-	dataDir := fs.String("data", "./data", "local state directory: reporting's read models and admin token (routing, sla and escalation keep theirs in JetStream)")
-	httpAddr := fs.String("http", "127.0.0.1:8081", "reporting only: HTTP listen address")
-	token := fs.String("admin-token", "", "reporting only: bearer token (default: read or generate <data>/admin.token)")
-	debugAddr := fs.String("debug-listen", "", "serve /debug/pprof on this address (off when empty)")
-	if err := parse(fs, args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		fmt.Fprintf(stderr, "ledgerdesk serve %s: %v\n", name, err)
-		return 2
-	}
+	Data        string `default:"./data" predictor:"dir" help:"local state directory: reporting's read models and admin token (routing, sla and escalation keep theirs in JetStream)"`
+	HTTP        string `name:"http" default:"127.0.0.1:8081" help:"reporting only: HTTP listen address"`
+	AdminToken  string `placeholder:"TOKEN" help:"reporting only: bearer token (default: read or generate <data>/admin.token)"`
+	DebugListen string `placeholder:"ADDR" help:"serve /debug/pprof on this address (off when empty)"`
+}
+
+func (c *serveCmd) Run() error {
+	name := c.Service
 	log, err := newLogger()
 	if err != nil {
-		fmt.Fprintln(stderr, "ledgerdesk serve: logger:", err)
-		return 1
+		return fmt.Errorf("logger: %w", err)
 	}
 	defer func() { _ = log.Sync() }()
 	log = log.With(zap.String("service", name))
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if *debugAddr != "" {
-		debug, err := app.ServeDebug(*debugAddr, log)
+	if c.DebugListen != "" {
+		debug, err := app.ServeDebug(c.DebugListen, log)
 		if err != nil {
 			log.Error("debug listener", zap.Error(err))
-			return 1
+			return errLogged
 		}
 		defer debug.Close()
 	}
 	// The service name is its role's name (services/app checks that each has one).
 	role := natsauth.Role(name)
 	dial := func(connName string) (*nats.Conn, error) {
-		return connectNATS(*url, *creds, role, nats.Name(connName), nats.MaxReconnects(-1),
+		return connectNATS(c.URL, c.Creds, role, nats.Name(connName), nats.MaxReconnects(-1),
 			nats.ErrorHandler(app.LogNATSErrors(log, role)))
 	}
 	nc, err := dial("ledgerdesk-" + name)
 	if err != nil {
-		log.Error("connect to NATS", zap.String("url", *url), zap.Error(err))
-		return 1
+		log.Error("connect to NATS", zap.String("url", c.URL), zap.Error(err))
+		return errLogged
 	}
 	defer nc.Close()
 	reads, err := dial("ledgerdesk-" + name + "-reads")
 	if err != nil {
-		log.Error("connect to NATS", zap.String("url", *url), zap.Error(err))
-		return 1
+		log.Error("connect to NATS", zap.String("url", c.URL), zap.Error(err))
+		return errLogged
 	}
 	defer reads.Close()
 	store, err := events.OpenStore(ctx, nc, events.StoreConfig{Reads: reads})
 	if err != nil {
 		log.Error("open event store (are the streams provisioned? ledgerdesk nats provision --creds admin.creds)", zap.Error(err))
-		return 1
+		return errLogged
 	}
-	if err := checkCreds(*creds, role, store.Partitions()); err != nil {
+	if err := checkCreds(c.Creds, role, store.Partitions()); err != nil {
 		log.Error("creds not for this log", zap.Error(err))
-		return 1
+		return errLogged
 	}
 	var stopService func() error
 	if name == app.ReportingName {
-		stopService, err = serveReporting(ctx, *dataDir, *httpAddr, *token, store, log)
+		stopService, err = serveReporting(ctx, c.Data, c.HTTP, c.AdminToken, store, log)
 	} else {
 		var r *app.Reactor
 		if r, err = app.StartReactor(ctx, name, reactor.Config{Conn: nc, Store: store, Logger: log}); err == nil {
@@ -108,15 +92,15 @@ func serve(args []string, stderr io.Writer) int {
 	}
 	if err != nil {
 		log.Error("start failed", zap.Error(err))
-		return 1
+		return errLogged
 	}
-	log.Info("service ready", zap.String("nats", *url))
+	log.Info("service ready", zap.String("nats", c.URL))
 	<-ctx.Done()
 	log.Info("shutting down")
 	if err := stopService(); err != nil {
 		log.Warn("stop", zap.Error(err))
 	}
-	return 0
+	return nil
 }
 
 // checkCreds refuses a role's creds file (none when "") whose rights are not the role's

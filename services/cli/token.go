@@ -3,8 +3,6 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,105 +13,68 @@ import (
 	"github.com/ledgerdesk/ledgerdesk/services/access"
 )
 
-const tokenUsage = `usage:
-  ledgerdesk token create --name NAME --role admin|agent|integration|auditor --tenant T [--tenant T2 ...] --url URL --token TOKEN
-  ledgerdesk token list --url URL --token TOKEN
-  ledgerdesk token revoke ID --url URL --token TOKEN
-(--tenant '*' for every tenant; --url and --token also LEDGERDESK_URL and LEDGERDESK_TOKEN)
-`
+// tokenGroup is `ledgerdesk token`: grant, list and revoke API tokens through /v1/tokens.
+type tokenGroup struct {
+	Create tokenCreateCmd `cmd:"" help:"grant a token to a principal with a role and tenants; prints the token once"`
+	List   tokenListCmd   `cmd:"" help:"list the active tokens, without their secrets"`
+	Revoke tokenRevokeCmd `cmd:"" help:"revoke a token: it is refused (401) from then on"`
+}
 
-// tokenCmd grants, lists and revokes API tokens through /v1/tokens.
-func tokenCmd(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, "ledgerdesk token: ", tokenUsage)
-		return 2
-	}
-	sub, args := args[0], args[1:]
-	fs := flag.NewFlagSet("token "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	api := addAPIFlags(fs)
-	var req access.Request
-	var tenants stringList
-	var id string
-	switch sub {
-	case "create":
-		fs.StringVar(&req.Name, "name", "", "the principal's name (1-64 of A-Z a-z 0-9 . _ -)")
-		fs.Var((*roleFlag)(&req.Role), "role", "admin, agent, integration or auditor")
-		fs.Var(&tenants, "tenant", "a tenant the token may act for (repeat it; '*' for all)")
-	case "list":
-	case "revoke":
-		if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-			id, args = args[0], args[1:]
-		}
-	default:
-		fmt.Fprintf(stderr, "ledgerdesk token: unknown subcommand %q\n%s", sub, tokenUsage)
-		return 2
-	}
-	if err := parse(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		fmt.Fprintf(stderr, "ledgerdesk token %s: %v\n", sub, err)
-		return 2
-	}
-	if id == "" && fs.NArg() > 0 {
-		id = fs.Arg(0)
-	}
-	var missing []string
-	if api.token == "" {
-		missing = append(missing, "--token (or LEDGERDESK_TOKEN) is required")
-	}
-	if sub == "revoke" && id == "" {
-		missing = append(missing, "the id of the token to revoke is required (ledgerdesk token list shows them)")
-	}
-	if len(missing) > 0 {
-		fmt.Fprintf(stderr, "ledgerdesk token %s: %s\n%s", sub, strings.Join(missing, "; "), tokenUsage)
-		return 2
-	}
-	method, path, okStatus, body := http.MethodGet, "/v1/tokens", http.StatusOK, io.Reader(nil)
-	switch sub {
-	case "create":
-		req.Tenants = tenants
-		b, err := json.Marshal(req)
-		if err != nil {
-			fmt.Fprintln(stderr, "ledgerdesk token create:", err)
-			return 1
-		}
-		method, okStatus, body = http.MethodPost, http.StatusCreated, bytes.NewReader(b)
-	case "revoke":
-		method, path, okStatus = http.MethodDelete, "/v1/tokens/"+id, http.StatusNoContent
-	}
-	status, answer, err := api.do(method, path, body)
+type tokenCreateCmd struct {
+	Name      string      `required:"" placeholder:"NAME" help:"the principal's name (1-64 of A-Z a-z 0-9 . _ -)"`
+	Role      access.Role `required:"" enum:"admin,agent,integration,auditor" help:"the principal's role: admin, agent, integration or auditor"`
+	Tenant    []string    `required:"" help:"a tenant the token may act for (repeat it, or comma-separated; '*' for all)"`
+	apiClient `embed:""`
+}
+
+func (c *tokenCreateCmd) Run(s *streams) error {
+	b, err := json.Marshal(access.Request{Name: c.Name, Role: c.Role, Tenants: c.Tenant})
 	if err != nil {
-		fmt.Fprintf(stderr, "ledgerdesk token %s: %v\n", sub, err)
-		return 1
+		return err
 	}
-	if status != okStatus {
-		fmt.Fprintf(stderr, "ledgerdesk token %s: refused: %s\n", sub, readable(status, answer))
-		return 1
+	answer, err := c.call(http.MethodPost, "/v1/tokens", bytes.NewReader(b), http.StatusCreated)
+	if err != nil {
+		return err
 	}
-	switch sub {
-	case "create":
-		var g access.Granted
-		if err := json.Unmarshal(answer, &g); err != nil {
-			fmt.Fprintln(stderr, "ledgerdesk token create: decode answer:", err)
-			return 1
-		}
-		fmt.Fprintf(stdout, "token: %s\n(shown only now: store it safely; the server keeps its hash only)\n\n", g.Token)
-		printPrincipals(stdout, []access.Principal{g.Principal})
-	case "list":
-		var list struct {
-			Tokens []access.Principal `json:"tokens"`
-		}
-		if err := json.Unmarshal(answer, &list); err != nil {
-			fmt.Fprintln(stderr, "ledgerdesk token list: decode answer:", err)
-			return 1
-		}
-		printPrincipals(stdout, list.Tokens)
-	case "revoke":
-		fmt.Fprintf(stdout, "revoked %s\n", id)
+	var g access.Granted
+	if err := json.Unmarshal(answer, &g); err != nil {
+		return fmt.Errorf("decode answer: %w", err)
 	}
-	return 0
+	fmt.Fprintf(s.out, "token: %s\n(shown only now: store it safely; the server keeps its hash only)\n\n", g.Token)
+	printPrincipals(s.out, []access.Principal{g.Principal})
+	return nil
+}
+
+type tokenListCmd struct {
+	apiClient `embed:""`
+}
+
+func (c *tokenListCmd) Run(s *streams) error {
+	answer, err := c.call(http.MethodGet, "/v1/tokens", nil, http.StatusOK)
+	if err != nil {
+		return err
+	}
+	var list struct {
+		Tokens []access.Principal `json:"tokens"`
+	}
+	if err := json.Unmarshal(answer, &list); err != nil {
+		return fmt.Errorf("decode answer: %w", err)
+	}
+	printPrincipals(s.out, list.Tokens)
+	return nil
+}
+
+type tokenRevokeCmd struct {
+	ID        string `arg:"" help:"the token's id (ledgerdesk token list shows them)"`
+	apiClient `embed:""`
+}
+
+func (c *tokenRevokeCmd) Run(s *streams) error {
+	if _, err := c.call(http.MethodDelete, "/v1/tokens/"+c.ID, nil, http.StatusNoContent); err != nil {
+		return err
+	}
+	fmt.Fprintf(s.out, "revoked %s\n", c.ID)
+	return nil
 }
 
 func printPrincipals(w io.Writer, ps []access.Principal) {
@@ -124,31 +85,4 @@ func printPrincipals(w io.Writer, ps []access.Principal) {
 			p.CreatedAt.UTC().Format(time.RFC3339), p.GrantedBy)
 	}
 	_ = tw.Flush()
-}
-
-// stringList is a repeatable flag; each value may also hold several, comma-separated (as
-// LEDGERDESK_TENANT=acme,globex does).
-type stringList []string
-
-func (l *stringList) String() string { return strings.Join(*l, ",") }
-
-func (l *stringList) Set(v string) error {
-	for _, s := range strings.Split(v, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			*l = append(*l, s)
-		}
-	}
-	return nil
-}
-
-type roleFlag access.Role
-
-func (r *roleFlag) String() string { return string(*r) }
-
-func (r *roleFlag) Set(v string) error {
-	if !access.ValidRole(access.Role(v)) {
-		return fmt.Errorf("unknown role %q: admin, agent, integration or auditor", v)
-	}
-	*r = roleFlag(v)
-	return nil
 }
