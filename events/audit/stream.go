@@ -33,6 +33,9 @@ func StreamConfig() jetstream.StreamConfig {
 type Stored struct {
 	Seq  uint64 // its stream sequence in CHECKPOINTS
 	Note []byte // the signed note
+	// VKey is the verifier key it was published with (HeaderVerifierKey): a claim, not a
+	// proof, until compared with the operator's out of band.
+	VKey string
 }
 
 // ErrNoCheckpoint is returned when CHECKPOINTS holds none yet.
@@ -51,7 +54,7 @@ func Latest(ctx context.Context, js jetstream.JetStream) (Stored, error) {
 	if err != nil {
 		return Stored{}, fmt.Errorf("audit: the latest checkpoint: %w", err)
 	}
-	return Stored{Seq: m.Sequence, Note: m.Data}, nil
+	return Stored{Seq: m.Sequence, Note: m.Data, VKey: m.Header.Get(HeaderVerifierKey)}, nil
 }
 
 // Publish appends a signed checkpoint after the one at stream sequence after (0: none
@@ -98,7 +101,7 @@ func ReadAll(ctx context.Context, js jetstream.JetStream) ([]Stored, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, Stored{Seq: md.Sequence.Stream, Note: m.Data()})
+		out = append(out, Stored{Seq: md.Sequence.Stream, Note: m.Data(), VKey: m.Headers().Get(HeaderVerifierKey)})
 		if md.Sequence.Stream >= info.State.LastSeq {
 			break
 		}

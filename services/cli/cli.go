@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/alecthomas/kong"
 	"github.com/nats-io/nats.go"
@@ -46,6 +47,7 @@ type commands struct {
 	Projections projectionsGroup             `cmd:"" help:"rebuild every read model from sequence 1"`
 	Token       tokenGroup                   `cmd:"" help:"grant, list and revoke API tokens (principals with a role and tenants) through the HTTP API"`
 	NATS        natsGroup                    `cmd:"" name:"nats" help:"NATS keys, per-role creds and server auth config for an external nats-server; stream provisioning"`
+	Audit       auditGroup                   `cmd:"" help:"verify the log against its signed checkpoints, with the auditor's read-only credentials or a copy of a data directory"`
 	Completion  kongplete.InstallCompletions `cmd:"" help:"print the shell completion for your login shell (bash, zsh or fish), e.g. for source <(ledgerdesk completion)"`
 }
 
@@ -197,23 +199,24 @@ func commandNames(node *kong.Node) []string {
 
 // runCmd is `ledgerdesk run`: the whole system in one process until SIGINT or SIGTERM.
 type runCmd struct {
-	Data          string  `default:"./data" predictor:"dir" help:"data directory: JetStream files, the generated admin token and NATS credentials (credentials/)"`
-	HTTP          string  `name:"http" default:"127.0.0.1:8080" help:"HTTP listen address"`
-	NATSListen    string  `name:"nats-listen" default:"127.0.0.1:4222" help:"embedded NATS client listen address"`
-	AdminToken    string  `placeholder:"TOKEN" help:"admin bearer token (default: read or generate <data>/admin.token)"`
-	SeedConfig    string  `placeholder:"DIR" predictor:"dir" help:"apply the configuration documents in this directory for tenants that have none"`
-	DebugListen   string  `placeholder:"ADDR" help:"serve /debug/pprof on this address (off when empty)"`
-	CommitWorkers int     `default:"1" help:"group-commit workers"`
-	RateLimit     float64 `default:"${rate_limit}" help:"HTTP requests per second per principal (0: no limit)"`
-	RateBurst     int     `default:"${rate_burst}" help:"HTTP requests a principal may send at once above --rate-limit"`
-	logPartitions `embed:""`
-	Services      string `default:"${services}" help:"services to run in-process beside intake, comma-separated (--services= for none)"`
+	Data               string  `default:"./data" predictor:"dir" help:"data directory: JetStream files, the generated admin token and NATS credentials (credentials/)"`
+	HTTP               string  `name:"http" default:"127.0.0.1:8080" help:"HTTP listen address"`
+	NATSListen         string  `name:"nats-listen" default:"127.0.0.1:4222" help:"embedded NATS client listen address"`
+	AdminToken         string  `placeholder:"TOKEN" help:"admin bearer token (default: read or generate <data>/admin.token)"`
+	SeedConfig         string  `placeholder:"DIR" predictor:"dir" help:"apply the configuration documents in this directory for tenants that have none"`
+	DebugListen        string  `placeholder:"ADDR" help:"serve /debug/pprof on this address (off when empty)"`
+	CommitWorkers      int     `default:"1" help:"group-commit workers"`
+	RateLimit          float64 `default:"${rate_limit}" help:"HTTP requests per second per principal (0: no limit)"`
+	RateBurst          int     `default:"${rate_burst}" help:"HTTP requests a principal may send at once above --rate-limit"`
+	logPartitions      `embed:""`
+	Services           string        `default:"${services}" help:"services to run in-process beside intake, comma-separated (--services= for none)"`
+	CheckpointInterval time.Duration `default:"5s" help:"how often reporting signs a checkpoint of the log's tree while it grows"`
 }
 
 func (c *runCmd) Run() error {
 	cfg := app.RunConfig{DataDir: c.Data, HTTPAddr: c.HTTP, NATSListen: c.NATSListen, AdminToken: c.AdminToken,
 		SeedConfigDir: c.SeedConfig, DebugAddr: c.DebugListen, CommitWorkers: c.CommitWorkers,
-		RateLimit: c.RateLimit, RateBurst: c.RateBurst, Partitions: c.Partitions}
+		RateLimit: c.RateLimit, RateBurst: c.RateBurst, Partitions: c.Partitions, CheckpointInterval: c.CheckpointInterval}
 	cfg.Services = []string{}
 	for _, name := range strings.Split(c.Services, ",") {
 		if name = strings.TrimSpace(name); name != "" {

@@ -1,0 +1,238 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/term"
+
+	"github.com/ledgerdesk/ledgerdesk/events/audit"
+	"github.com/ledgerdesk/ledgerdesk/events/natsauth"
+	"github.com/ledgerdesk/ledgerdesk/services/app"
+)
+
+// auditGroup is `ledgerdesk audit`: the auditors' commands.
+type auditGroup struct {
+	Key    auditKeyCmd    `cmd:"" help:"print the verifier key of the log's checkpoints, for a customer to keep apart from the server"`
+	Verify auditVerifyCmd `cmd:"" help:"walk the log: every ticket's hash chain, the Merkle tree against every checkpoint; exit 0 only when everything holds"`
+}
+
+// auditSource is where an audit command reads the log: a live system with the auditor's
+// creds, or a copy of a data directory.
+type auditSource struct {
+	natsConn `embed:"" set:"nats_default=" set:"nats_help=NATS server URL of a live system (or give --data)" set:"creds_help=with --nats: the auditor role's creds file, auditor.creds"`
+	Data     string `placeholder:"DIR" predictor:"dir" help:"a data directory to read instead of a server, best a copy taken while ledgerdesk was stopped: its JetStream files are copied to a temporary directory and opened there, so nothing in DIR is written"`
+}
+
+// open connects to the log's JetStream.
+func (s auditSource) open() (jetstream.JetStream, func(), error) {
+	var nc *nats.Conn
+	closeConn := func() {}
+	switch {
+	case s.URL != "" && s.Data != "":
+		return nil, nil, errors.New("give --nats (a live system) or --data (a copy of a data directory), not both")
+	case s.Data != "":
+		var err error
+		if nc, closeConn, err = app.OpenDataCopy(s.Data); err != nil {
+			return nil, nil, err
+		}
+	case s.URL != "":
+		var err error
+		if nc, err = connectNATS(s.URL, s.Creds, natsauth.RoleAuditor, nats.Name("ledgerdesk-audit")); err != nil {
+			return nil, nil, err
+		}
+		closeConn = nc.Close
+	default:
+		return nil, nil, errors.New("give --nats URL --creds auditor.creds (a live system) or --data DIR (a copy of a data directory)")
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		closeConn()
+		return nil, nil, err
+	}
+	return js, closeConn, nil
+}
+
+// auditKeyCmd is `audit key`.
+type auditKeyCmd struct {
+	auditSource `embed:""`
+}
+
+func (auditKeyCmd) Help() string {
+	return "With --data it prints <DIR>/credentials/" + audit.VerifierKeyFile + "; with --nats, the key the newest checkpoint was published with " +
+		"(trust it only if you compare it once with the operator's, out of band)."
+}
+
+func (c *auditKeyCmd) Run(s *streams) error {
+	if c.Data != "" && c.URL == "" {
+		vkey, err := audit.ReadVerifierKey(filepath.Join(c.Data, app.CredentialsDir, audit.VerifierKeyFile))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(s.out, vkey)
+		return nil
+	}
+	js, done, err := c.open()
+	if err != nil {
+		return err
+	}
+	defer done()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := audit.Latest(ctx, js)
+	if err != nil {
+		return err
+	}
+	vkey := st.VKey
+	v, err := audit.ParseVerifierKey(vkey)
+	if err != nil {
+		return fmt.Errorf("the newest checkpoint carries no verifier key: %w", err)
+	}
+	if _, err := st.Open(v); err != nil {
+		return fmt.Errorf("the newest checkpoint does not verify with the key it carries: %w", err)
+	}
+	fmt.Fprintln(s.out, vkey)
+	return nil
+}
+
+// auditVerifyCmd is `audit verify`.
+type auditVerifyCmd struct {
+	auditSource `embed:""`
+	Key         string   `placeholder:"VKEY" help:"the log's verifier key (as audit key prints it), or a file holding it; default with --data: the data directory's own (which proves the log consistent with itself, not with what a customer kept)"`
+	Tenant      string   `help:"check only this tenant's tickets' chains (the tree and the checkpoints always cover the whole log)"`
+	Checkpoint  []string `placeholder:"FILE" predictor:"file" help:"a signed checkpoint kept apart from the server (e.g. saved from GET /v1/audit/checkpoint): the log must still hold what it covers (repeat for more)"`
+	JSON        bool     `name:"json" help:"print the report as JSON"`
+}
+
+func (auditVerifyCmd) Help() string {
+	return "It names every problem: an altered event (its sequence, ticket, expected and actual hash), an event inserted, reordered or missing " +
+		"within a ticket, messages missing from the log, a checkpoint the log no longer matches or reaches (a tail cut), a checkpoint " +
+		"whose signature fails. Exit 0 when everything holds, 1 when anything does not."
+}
+
+func (c *auditVerifyCmd) Run(s *streams) error {
+	key, err := c.verifierKey(s.err)
+	if err != nil {
+		return err
+	}
+	var kept []audit.Claim
+	for _, path := range c.Checkpoint {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("--checkpoint: %w", err)
+		}
+		kept = append(kept, audit.Claim{Note: b, From: path})
+	}
+	js, done, err := c.open()
+	if err != nil {
+		return err
+	}
+	defer done()
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	stored, err := audit.StoredClaims(ctx, js)
+	if err != nil {
+		return err
+	}
+	bar := newProgress(s.err, "verifying the log")
+	report, err := audit.VerifyLog(ctx, js, audit.VerifyOptions{Key: key, Tenant: c.Tenant, Stored: stored, Kept: kept}, bar.set)
+	bar.finish()
+	if err != nil {
+		return err
+	}
+	if c.JSON {
+		enc := json.NewEncoder(s.out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(report); err != nil {
+			return err
+		}
+	} else {
+		printReport(s.out, report, bar.elapsed())
+	}
+	if !report.OK() {
+		return fmt.Errorf("%d problems found", len(report.Problems))
+	}
+	return nil
+}
+
+// verifierKey is --key (a key or a file holding one), or the data directory's own.
+func (c *auditVerifyCmd) verifierKey(stderr io.Writer) (note.Verifier, error) {
+	vkey := c.Key
+	switch {
+	case vkey == "" && c.Data == "":
+		return nil, errors.New("--key is required: the log's verifier key you kept (ledgerdesk audit key prints it)")
+	case vkey == "":
+		path := filepath.Join(c.Data, app.CredentialsDir, audit.VerifierKeyFile)
+		fmt.Fprintf(stderr, "using the data directory's own verifier key (%s): this shows the log consistent with itself; give --key with the key you kept to show it is the log you were shown\n", path)
+		var err error
+		if vkey, err = audit.ReadVerifierKey(path); err != nil {
+			return nil, err
+		}
+	case !strings.Contains(vkey, "+"): // not a key: a file holding one
+		var err error
+		if vkey, err = audit.ReadVerifierKey(vkey); err != nil {
+			return nil, fmt.Errorf("--key: %w", err)
+		}
+	}
+	return audit.ParseVerifierKey(vkey)
+}
+
+func printReport(w io.Writer, r audit.Report, took time.Duration) {
+	for _, p := range r.Problems {
+		fmt.Fprintf(w, "PROBLEM %s\n", p)
+	}
+	verdict := "OK: every event is sound, every chain intact, and the log matches every checkpoint"
+	if !r.OK() {
+		verdict = fmt.Sprintf("FAILED: %d problems", len(r.Problems))
+	}
+	fmt.Fprintf(w, "%s\nread %d messages of %d tickets in %s; %d checkpoints matched; tree size %d, root %x\n",
+		verdict, r.Messages, r.Tickets, took.Round(time.Millisecond), r.Checkpoints, r.TreeSize, r.Root)
+}
+
+// progress is a progress bar with rate and time left on a terminal, nothing in a pipe.
+type progress struct {
+	bar   *progressbar.ProgressBar
+	start time.Time
+}
+
+func newProgress(w io.Writer, what string) *progress {
+	p := &progress{start: time.Now()}
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		p.bar = progressbar.NewOptions64(-1, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription(what),
+			progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("events"),
+			progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish())
+	}
+	return p
+}
+
+// set is told of each message read (seq) and the log's last sequence.
+func (p *progress) set(seq, last uint64) {
+	if p.bar == nil {
+		return
+	}
+	if p.bar.GetMax64() != int64(last) {
+		p.bar.ChangeMax64(int64(last))
+	}
+	_ = p.bar.Set64(int64(seq))
+}
+
+func (p *progress) finish() {
+	if p.bar != nil {
+		_ = p.bar.Finish()
+	}
+}
+
+func (p *progress) elapsed() time.Duration { return time.Since(p.start) }
