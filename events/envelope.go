@@ -120,6 +120,20 @@ type Raw struct {
 // subject, unless "", must be the stored subject of the event's ce-tenant and ce-subject
 // (StoredSubject); its partition goes to Raw.Partition.
 func FromMsg(subject string, h nats.Header, data []byte, seq uint64) (Raw, error) {
+	r, err := EnvelopeFromMsg(subject, h, data, seq)
+	if err != nil {
+		return Raw{}, err
+	}
+	if r.Data, err = DecodePayload(r.Type, data); err != nil {
+		return Raw{}, fmt.Errorf("decode event seq %d: %w", seq, err)
+	}
+	return r, nil
+}
+
+// EnvelopeFromMsg is FromMsg without the payload (Raw.Data stays nil): enough to check the
+// event's hash and its place in its ticket's chain, which cover its data's bytes as
+// stored whatever they decode to.
+func EnvelopeFromMsg(subject string, h nats.Header, data []byte, seq uint64) (Raw, error) {
 	if v := h.Get(HeaderSpecVersion); v != SpecVersion {
 		return Raw{}, fmt.Errorf("decode event seq %d: ce-specversion %q, want %q", seq, v, SpecVersion)
 	}
@@ -153,11 +167,6 @@ func FromMsg(subject string, h nats.Header, data []byte, seq uint64) (Raw, error
 		}
 		partition = p
 	}
-	p, err := DecodePayload(e.Type, data)
-	if err != nil {
-		return Raw{}, fmt.Errorf("decode event seq %d: %w", seq, err)
-	}
-	e.Data = p
 	opens := subject != "" && h.Get(jetstream.ExpectedLastSubjSeqHeader) == "0" && h.Get(jetstream.ExpectedLastSubjSeqSubjHeader) == ""
 	return Raw{Event: e, RawData: data, Partition: partition, OpensSubject: opens}, nil
 }

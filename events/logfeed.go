@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -71,9 +72,22 @@ type readMsg struct {
 	seq, pending uint64
 }
 
-// ReadLog starts a feed of the ticket log in js from sequence from (1 for all) on. Stop
-// it when done.
+// ReadLog starts a feed of the ticket log in js from sequence from (1 for all) on, its
+// events decoded with FromMsg. Stop it when done.
 func ReadLog(ctx context.Context, js jetstream.JetStream, from uint64, ahead int) (*LogFeed, error) {
+	return readLog(ctx, js, from, ahead, FromMsg)
+}
+
+// ReadEnvelopes is ReadLog with the events decoded with EnvelopeFromMsg (no payload): for
+// a reader that checks hashes and chains only, such as the audit.
+func ReadEnvelopes(ctx context.Context, js jetstream.JetStream, from uint64, ahead int) (*LogFeed, error) {
+	return readLog(ctx, js, from, ahead, EnvelopeFromMsg)
+}
+
+// decoder decodes a stored message into an event (FromMsg or EnvelopeFromMsg).
+type decoder func(subject string, h nats.Header, data []byte, seq uint64) (Raw, error)
+
+func readLog(ctx context.Context, js jetstream.JetStream, from uint64, ahead int, decode decoder) (*LogFeed, error) {
 	if from == 0 {
 		from = 1
 	}
@@ -123,7 +137,7 @@ func ReadLog(ctx context.Context, js jetstream.JetStream, from uint64, ahead int
 	for range runtime.GOMAXPROCS(0) {
 		workers.Go(func() {
 			for c := range f.work {
-				c.decode()
+				c.decode(decode)
 			}
 		})
 	}
@@ -142,12 +156,12 @@ func ReadLog(ctx context.Context, js jetstream.JetStream, from uint64, ahead int
 }
 
 // decode decodes and hashes the chunk's messages, as Store.Subscribe decodes them.
-func (c *chunk) decode() {
+func (c *chunk) decode(decode decoder) {
 	c.entries = make([]LogEntry, len(c.msgs))
 	for i, m := range c.msgs {
 		e := &c.entries[i]
 		e.Pending, e.Subject = m.pending, m.msg.Subject()
-		r, err := FromMsg(e.Subject, m.msg.Headers(), m.msg.Data(), m.seq)
+		r, err := decode(e.Subject, m.msg.Headers(), m.msg.Data(), m.seq)
 		if err != nil {
 			e.Undecodable = &Undecodable{Sequence: m.seq, Subject: e.Subject, Header: m.msg.Headers(), Data: m.msg.Data(), Err: err}
 			e.Leaf = MessageLeaf(m.seq, e.Subject, e.Undecodable.Header, e.Undecodable.Data)

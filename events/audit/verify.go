@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/transparency-dev/merkle/compact"
@@ -61,6 +62,8 @@ type Report struct {
 	TreeSize    uint64    `json:"tree_size"`
 	Root        []byte    `json:"root"`
 	Problems    []Problem `json:"problems"`
+	// Seconds is how long reading and checking the log took (VerifyLog).
+	Seconds float64 `json:"seconds"`
 }
 
 // OK reports whether everything held.
@@ -273,9 +276,9 @@ func VerifyLog(ctx context.Context, js jetstream.JetStream, opts VerifyOptions, 
 	if err != nil {
 		return Report{}, err
 	}
-	last := info.State.LastSeq
+	last, start := info.State.LastSeq, time.Now()
 	if info.State.Msgs > 0 {
-		feed, err := events.ReadLog(ctx, js, 1, 8192)
+		feed, err := events.ReadEnvelopes(ctx, js, 1, 8192)
 		if err != nil {
 			return Report{}, err
 		}
@@ -294,7 +297,9 @@ func VerifyLog(ctx context.Context, js jetstream.JetStream, opts VerifyOptions, 
 			}
 		}
 	}
-	return v.Finish(), nil
+	r := v.Finish()
+	r.Seconds = time.Since(start).Seconds()
+	return r, nil
 }
 
 // StoredClaims are the checkpoints of CHECKPOINTS as claims, oldest first.

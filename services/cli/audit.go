@@ -160,7 +160,7 @@ func (c *auditVerifyCmd) Run(s *streams) error {
 			return err
 		}
 	} else {
-		printReport(s.out, report, bar.elapsed())
+		printReport(s.out, report)
 	}
 	if !report.OK() {
 		return fmt.Errorf("%d problems found", len(report.Problems))
@@ -190,7 +190,7 @@ func (c *auditVerifyCmd) verifierKey(stderr io.Writer) (note.Verifier, error) {
 	return audit.ParseVerifierKey(vkey)
 }
 
-func printReport(w io.Writer, r audit.Report, took time.Duration) {
+func printReport(w io.Writer, r audit.Report) {
 	for _, p := range r.Problems {
 		fmt.Fprintf(w, "PROBLEM %s\n", p)
 	}
@@ -198,18 +198,16 @@ func printReport(w io.Writer, r audit.Report, took time.Duration) {
 	if !r.OK() {
 		verdict = fmt.Sprintf("FAILED: %d problems", len(r.Problems))
 	}
-	fmt.Fprintf(w, "%s\nread %d messages of %d tickets in %s; %d checkpoints matched; tree size %d, root %x\n",
-		verdict, r.Messages, r.Tickets, took.Round(time.Millisecond), r.Checkpoints, r.TreeSize, r.Root)
+	took := time.Duration(r.Seconds * float64(time.Second))
+	fmt.Fprintf(w, "%s\nread %d messages of %d tickets in %s (%.0f messages/s); checkpoints matched: %d; tree size %d, root %x\n",
+		verdict, r.Messages, r.Tickets, took.Round(time.Millisecond), float64(r.Messages)/max(r.Seconds, 1e-9), r.Checkpoints, r.TreeSize, r.Root)
 }
 
 // progress is a progress bar with rate and time left on a terminal, nothing in a pipe.
-type progress struct {
-	bar   *progressbar.ProgressBar
-	start time.Time
-}
+type progress struct{ bar *progressbar.ProgressBar }
 
 func newProgress(w io.Writer, what string) *progress {
-	p := &progress{start: time.Now()}
+	p := &progress{}
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		p.bar = progressbar.NewOptions64(-1, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription(what),
 			progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("events"),
@@ -234,5 +232,3 @@ func (p *progress) finish() {
 		_ = p.bar.Finish()
 	}
 }
-
-func (p *progress) elapsed() time.Duration { return time.Since(p.start) }

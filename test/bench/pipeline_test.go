@@ -214,3 +214,25 @@ func measureRebuild(t *testing.T, bin, dataDir string) Result {
 	r.Note = fmt.Sprintf("ledgerdesk projections rebuild over the pipeline run's log (%s events), embedded server, sync always", m[1])
 	return r
 }
+
+// measureVerify runs `ledgerdesk audit verify --data` on a stopped process's data
+// directory and reports the messages it checked per second (reading the log, checking
+// every chain, recomputing the tree, comparing every checkpoint), as its report times it.
+func measureVerify(t *testing.T, bin, dataDir string) Result {
+	out, err := exec.Command(bin, "audit", "verify", "--data", dataDir, "--json").Output()
+	if err != nil {
+		t.Fatalf("audit verify: %v\n%s", err, out)
+	}
+	var rep struct {
+		Messages    uint64  `json:"messages"`
+		Checkpoints int     `json:"checkpoints"`
+		Seconds     float64 `json:"seconds"`
+	}
+	if err := json.Unmarshal(out, &rep); err != nil || rep.Seconds <= 0 {
+		t.Fatalf("audit verify printed %q: %v", out, err)
+	}
+	r := Measured("audit.verify_events_per_s", float64(rep.Messages)/rep.Seconds, "events/s")
+	r.RatioTo, r.Target = "raw.ordered_read", &Target{Op: ">=", Limit: 0.5, On: "ratio"}
+	r.Note = fmt.Sprintf("ledgerdesk audit verify --data over the pipeline run's log (%d events, %d checkpoints): chains, tree, checkpoints", rep.Messages, rep.Checkpoints)
+	return r
+}

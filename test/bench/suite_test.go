@@ -45,7 +45,7 @@ func TestBenchSuite(t *testing.T) {
 	rep.Results = append(rep.Results, measureIntake(t, bin, size(*intakeN, 40_000, 4_000))...)
 	pipeline, dataDir := measurePipeline(t, bin, size(*pipeN, 20_000, 2_000), time.Duration(size(int(*offered), int(10*time.Second), int(2*time.Second))))
 	rep.Results = append(rep.Results, pipeline...)
-	rep.Results = append(rep.Results, measureRebuild(t, bin, dataDir))
+	rep.Results = append(rep.Results, measureRebuild(t, bin, dataDir), measureVerify(t, bin, dataDir))
 	rep.Results = append(rep.Results, measureReplicas(t, bin, size(*replN, 20_000, 2_000))...)
 	rep.Results = append(rep.Results, measureRestart(t, bin, size(*restN, 1_000_000, 5_000))...)
 	rep.Results = append(rep.Results, measureQueries(t, size(*queueN, 1_000_000, 20_000), size(*eventsN, 10_000_000, 100_000))...)
