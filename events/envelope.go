@@ -194,6 +194,21 @@ type Structured struct {
 	Data            json.RawMessage `json:"data"`
 }
 
+// Envelope is the event a structured rendering stands for, its payload left undecoded
+// (Data nil, RawData the data's bytes): enough to compute its hash.
+func (s Structured) Envelope() (Raw, error) {
+	if s.SpecVersion != SpecVersion || s.DataContentType != DataContentType {
+		return Raw{}, fmt.Errorf("event %q: specversion %q and datacontenttype %q, want %q and %q", s.ID, s.SpecVersion, s.DataContentType, SpecVersion, DataContentType)
+	}
+	t, err := time.Parse(timeFormat, s.Time)
+	if err != nil {
+		return Raw{}, fmt.Errorf("event %q: time: %w", s.ID, err)
+	}
+	return Raw{Event: Event{ID: s.ID, Type: s.Type, Source: s.Source, Tenant: s.Tenant, TicketID: s.Subject, Time: t,
+		Actor: s.Actor, CorrelationID: s.CorrelationID, CausationID: s.CausationID, PrevHash: s.PrevHash, Hash: s.Hash,
+		Sequence: s.Sequence}, RawData: s.Data}, nil
+}
+
 // ToStructured renders a stored event in CloudEvents structured mode.
 func (r Raw) ToStructured() Structured {
 	return Structured{

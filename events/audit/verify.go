@@ -29,6 +29,9 @@ const (
 	ProblemCheckpoint      = "checkpoint"       // the log's tree of a checkpoint's size has another root
 	ProblemTruncated       = "truncated"        // a checkpoint covers more messages than the log holds
 	ProblemCheckpointOrder = "checkpoint_order" // a checkpoint stored after a larger one
+	ProblemNotIncluded     = "not_included"     // an exported event whose inclusion proof fails
+	ProblemOutOfScope      = "out_of_scope"     // an exported event of another tenant or period
+	ProblemExportCount     = "export_count"     // an export holds another number of events than its header says
 )
 
 // Problem is one thing a verification found wrong, with what names it.

@@ -27,7 +27,8 @@ import (
 // auditGroup is `ledgerdesk audit`: the auditors' commands.
 type auditGroup struct {
 	Key    auditKeyCmd    `cmd:"" help:"print the verifier key of the log's checkpoints, for a customer to keep apart from the server"`
-	Verify auditVerifyCmd `cmd:"" help:"walk the log: every ticket's hash chain, the Merkle tree against every checkpoint; exit 0 only when everything holds"`
+	Verify auditVerifyCmd `cmd:"" help:"walk the log: every ticket's hash chain, the Merkle tree against every checkpoint; or check an export offline; exit 0 only when everything holds"`
+	Export auditExportCmd `cmd:"" help:"a tenant's events of a period as CloudEvents (JSON lines) with their inclusion proofs and the checkpoint covering them"`
 }
 
 // auditSource is where an audit command reads the log: a live system with the auditor's
@@ -114,6 +115,7 @@ type auditVerifyCmd struct {
 	Key         string   `placeholder:"VKEY" help:"the log's verifier key (as audit key prints it), or a file holding it; default with --data: the data directory's own (which proves the log consistent with itself, not with what a customer kept)"`
 	Tenant      string   `help:"check only this tenant's tickets' chains (the tree and the checkpoints always cover the whole log)"`
 	Checkpoint  []string `placeholder:"FILE" predictor:"file" help:"a signed checkpoint kept apart from the server (e.g. saved from GET /v1/audit/checkpoint): the log must still hold what it covers (repeat for more)"`
+	Export      string   `placeholder:"FILE" predictor:"file" help:"check this export (audit export) offline instead of a log: needs only --key"`
 	JSON        bool     `name:"json" help:"print the report as JSON"`
 }
 
@@ -127,6 +129,9 @@ func (c *auditVerifyCmd) Run(s *streams) error {
 	key, err := c.verifierKey(s.err)
 	if err != nil {
 		return err
+	}
+	if c.Export != "" {
+		return c.verifyExport(s, key)
 	}
 	var kept []audit.Claim
 	for _, path := range c.Checkpoint {
@@ -153,14 +158,36 @@ func (c *auditVerifyCmd) Run(s *streams) error {
 	if err != nil {
 		return err
 	}
+	return c.print(s.out, report, "every event is sound, every chain intact, and the log matches every checkpoint")
+}
+
+// verifyExport checks an export file with only the key.
+func (c *auditVerifyCmd) verifyExport(s *streams, key note.Verifier) error {
+	if c.URL != "" || c.Data != "" || len(c.Checkpoint) > 0 || c.Tenant != "" {
+		return errors.New("--export is checked offline: give it with --key only")
+	}
+	f, err := os.Open(c.Export)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	report, err := audit.VerifyExport(f, key)
+	if err != nil {
+		return err
+	}
+	return c.print(s.out, report, "every exported event is sound and in the log the checkpoint signed")
+}
+
+// print writes the report and fails when it names a problem.
+func (c *auditVerifyCmd) print(w io.Writer, report audit.Report, ok string) error {
 	if c.JSON {
-		enc := json.NewEncoder(s.out)
+		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(report); err != nil {
 			return err
 		}
 	} else {
-		printReport(s.out, report)
+		printReport(w, report, ok)
 	}
 	if !report.OK() {
 		return fmt.Errorf("%d problems found", len(report.Problems))
@@ -172,7 +199,7 @@ func (c *auditVerifyCmd) Run(s *streams) error {
 func (c *auditVerifyCmd) verifierKey(stderr io.Writer) (note.Verifier, error) {
 	vkey := c.Key
 	switch {
-	case vkey == "" && c.Data == "":
+	case vkey == "" && (c.Data == "" || c.Export != ""):
 		return nil, errors.New("--key is required: the log's verifier key you kept (ledgerdesk audit key prints it)")
 	case vkey == "":
 		path := filepath.Join(c.Data, app.CredentialsDir, audit.VerifierKeyFile)
@@ -190,11 +217,11 @@ func (c *auditVerifyCmd) verifierKey(stderr io.Writer) (note.Verifier, error) {
 	return audit.ParseVerifierKey(vkey)
 }
 
-func printReport(w io.Writer, r audit.Report) {
+func printReport(w io.Writer, r audit.Report, ok string) {
 	for _, p := range r.Problems {
 		fmt.Fprintf(w, "PROBLEM %s\n", p)
 	}
-	verdict := "OK: every event is sound, every chain intact, and the log matches every checkpoint"
+	verdict := "OK: " + ok
 	if !r.OK() {
 		verdict = fmt.Sprintf("FAILED: %d problems", len(r.Problems))
 	}
@@ -231,4 +258,77 @@ func (p *progress) finish() {
 	if p.bar != nil {
 		_ = p.bar.Finish()
 	}
+}
+
+// auditExportCmd is `audit export`.
+type auditExportCmd struct {
+	auditSource `embed:""`
+	Key         string `placeholder:"VKEY" help:"the log's verifier key or a file holding it (default with --data: the data directory's own); the checkpoint exported must verify with it"`
+	Tenant      string `required:"" help:"the tenant whose events to export"`
+	From        string `required:"" placeholder:"DATE|TIME" help:"first day (YYYY-MM-DD, UTC) or instant (RFC 3339) of the events' ce-time"`
+	To          string `required:"" placeholder:"DATE|TIME" help:"last day (YYYY-MM-DD, UTC, included) or instant (RFC 3339, excluded)"`
+	Out         string `placeholder:"FILE" predictor:"file" help:"write the export here instead of to stdout"`
+}
+
+func (auditExportCmd) Help() string {
+	return "The export holds the tenant's events the newest checkpoint covers, each with its proof; audit verify --export FILE --key VKEY checks it " +
+		"anywhere, with only the verifier key. It proves every event it holds is in the signed log; it cannot prove none was left out (audit verify over the log can)."
+}
+
+func (c *auditExportCmd) Run(s *streams) error {
+	from, _, err := parseInstant("--from", c.From)
+	if err != nil {
+		return err
+	}
+	to, toDay, err := parseInstant("--to", c.To)
+	if err != nil {
+		return err
+	}
+	if toDay {
+		to = to.AddDate(0, 0, 1) // the last day is included
+	}
+	if !from.Before(to) {
+		return fmt.Errorf("--from %s is not before --to %s", c.From, c.To)
+	}
+	key, err := (&auditVerifyCmd{auditSource: c.auditSource, Key: c.Key}).verifierKey(s.err)
+	if err != nil {
+		return err
+	}
+	js, done, err := c.open()
+	if err != nil {
+		return err
+	}
+	defer done()
+	out := s.out
+	if c.Out != "" {
+		f, err := os.Create(c.Out)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		out = f
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	written, after, err := audit.Export(ctx, js, audit.ExportOptions{Tenant: c.Tenant, From: from, To: to, Key: key}, out)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(s.err, "exported %d events of %s", written, c.Tenant)
+	if after > 0 {
+		fmt.Fprintf(s.err, "; %d more of the period came after the newest checkpoint and are left out: export again once a checkpoint covers them", after)
+	}
+	fmt.Fprintln(s.err)
+	return nil
+}
+
+// parseInstant parses a day (YYYY-MM-DD, midnight UTC; day true) or an RFC 3339 instant.
+func parseInstant(flag, v string) (t time.Time, day bool, err error) {
+	if t, err := time.Parse(time.DateOnly, v); err == nil {
+		return t, true, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t, false, nil
+	}
+	return time.Time{}, false, fmt.Errorf("%s %q: want a day YYYY-MM-DD or an RFC 3339 time", flag, v)
 }

@@ -240,6 +240,35 @@ func TestAuditVerifyNamesTampering(t *testing.T) {
 		}
 	})
 
+	t.Run("an export, verified offline", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "acme.jsonl")
+		today := time.Now().UTC().Format(time.DateOnly)
+		if out, err := exec.Command(bin, "audit", "export", "--data", pristine, "--key", vkey, "--tenant", "acme",
+			"--from", today, "--to", today, "--out", file).CombinedOutput(); err != nil {
+			t.Fatalf("audit export: %v\n%s", err, out)
+		}
+		r, code := auditVerify(t, bin, "--export", file, "--key", vkey)
+		if code != 0 || !r.OK() || r.Tickets != 6 || r.TreeSize != live.Messages {
+			t.Fatalf("the export: exit %d, %+v", code, r)
+		}
+		content, _ := os.ReadFile(file)
+		lines := strings.Split(strings.TrimSpace(string(content)), "\n")
+		var x audit.ExportedEvent
+		if err := json.Unmarshal([]byte(lines[3]), &x); err != nil {
+			t.Fatal(err)
+		}
+		x.Event.Actor = "admin:someone-else"
+		b, _ := json.Marshal(x)
+		lines[3] = string(b)
+		if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r, code = auditVerify(t, bin, "--export", file, "--key", vkey)
+		if altered := kindsOf(r)[audit.ProblemAltered]; code != 1 || len(altered) != 1 || altered[0].Seq != x.Event.Sequence || altered[0].EventID != x.Event.ID {
+			t.Fatalf("an altered export: exit %d, %+v; want event seq %d named", code, r.Problems, x.Event.Sequence)
+		}
+	})
+
 	t.Run("a forged checkpoint", func(t *testing.T) {
 		forger, err := audit.LoadOrCreateKey(t.TempDir())
 		if err != nil {
