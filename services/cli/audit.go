@@ -19,9 +19,11 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/term"
 
+	"github.com/ledgerdesk/ledgerdesk/events"
 	"github.com/ledgerdesk/ledgerdesk/events/audit"
 	"github.com/ledgerdesk/ledgerdesk/events/natsauth"
 	"github.com/ledgerdesk/ledgerdesk/services/app"
+	"github.com/ledgerdesk/ledgerdesk/services/sla"
 )
 
 // auditGroup is `ledgerdesk audit`: the auditors' commands.
@@ -29,6 +31,7 @@ type auditGroup struct {
 	Key    auditKeyCmd    `cmd:"" help:"print the verifier key of the log's checkpoints, for a customer to keep apart from the server"`
 	Verify auditVerifyCmd `cmd:"" help:"walk the log: every ticket's hash chain, the Merkle tree against every checkpoint; or check an export offline; exit 0 only when everything holds"`
 	Export auditExportCmd `cmd:"" help:"a tenant's events of a period as CloudEvents (JSON lines) with their inclusion proofs and the checkpoint covering them"`
+	SLA    auditSLACmd    `cmd:"" name:"sla" help:"recompute every SLA verdict of a tenant's tickets from the events, the recorded policy version and calendar; exit 1 on any disagreement"`
 }
 
 // auditSource is where an audit command reads the log: a live system with the auditor's
@@ -181,9 +184,7 @@ func (c *auditVerifyCmd) verifyExport(s *streams, key note.Verifier) error {
 // print writes the report and fails when it names a problem.
 func (c *auditVerifyCmd) print(w io.Writer, report audit.Report, ok string) error {
 	if c.JSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(report); err != nil {
+		if err := printJSON(w, report); err != nil {
 			return err
 		}
 	} else {
@@ -215,6 +216,13 @@ func (c *auditVerifyCmd) verifierKey(stderr io.Writer) (note.Verifier, error) {
 		}
 	}
 	return audit.ParseVerifierKey(vkey)
+}
+
+// printJSON writes v as indented JSON.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 func printReport(w io.Writer, r audit.Report, ok string) {
@@ -264,9 +272,7 @@ func (p *progress) finish() {
 type auditExportCmd struct {
 	auditSource `embed:""`
 	Key         string `placeholder:"VKEY" help:"the log's verifier key or a file holding it (default with --data: the data directory's own); the checkpoint exported must verify with it"`
-	Tenant      string `required:"" help:"the tenant whose events to export"`
-	From        string `required:"" placeholder:"DATE|TIME" help:"first day (YYYY-MM-DD, UTC) or instant (RFC 3339) of the events' ce-time"`
-	To          string `required:"" placeholder:"DATE|TIME" help:"last day (YYYY-MM-DD, UTC, included) or instant (RFC 3339, excluded)"`
+	period      `embed:""`
 	Out         string `placeholder:"FILE" predictor:"file" help:"write the export here instead of to stdout"`
 }
 
@@ -276,19 +282,9 @@ func (auditExportCmd) Help() string {
 }
 
 func (c *auditExportCmd) Run(s *streams) error {
-	from, _, err := parseInstant("--from", c.From)
+	from, to, err := c.bounds()
 	if err != nil {
 		return err
-	}
-	to, toDay, err := parseInstant("--to", c.To)
-	if err != nil {
-		return err
-	}
-	if toDay {
-		to = to.AddDate(0, 0, 1) // the last day is included
-	}
-	if !from.Before(to) {
-		return fmt.Errorf("--from %s is not before --to %s", c.From, c.To)
 	}
 	key, err := (&auditVerifyCmd{auditSource: c.auditSource, Key: c.Key}).verifierKey(s.err)
 	if err != nil {
@@ -331,4 +327,80 @@ func parseInstant(flag, v string) (t time.Time, day bool, err error) {
 		return t, false, nil
 	}
 	return time.Time{}, false, fmt.Errorf("%s %q: want a day YYYY-MM-DD or an RFC 3339 time", flag, v)
+}
+
+// period is --from and --to of a command over a tenant's events.
+type period struct {
+	Tenant string `required:"" help:"the tenant"`
+	From   string `required:"" placeholder:"DATE|TIME" help:"first day (YYYY-MM-DD, UTC) or instant (RFC 3339)"`
+	To     string `required:"" placeholder:"DATE|TIME" help:"last day (YYYY-MM-DD, UTC, included) or instant (RFC 3339, excluded)"`
+}
+
+// bounds is the period as [from, to).
+func (p period) bounds() (from, to time.Time, err error) {
+	if from, _, err = parseInstant("--from", p.From); err != nil {
+		return
+	}
+	var day bool
+	if to, day, err = parseInstant("--to", p.To); err != nil {
+		return
+	}
+	if day {
+		to = to.AddDate(0, 0, 1) // the last day is included
+	}
+	if !from.Before(to) {
+		err = fmt.Errorf("--from %s is not before --to %s", p.From, p.To)
+	}
+	return
+}
+
+// auditSLACmd is `audit sla`.
+type auditSLACmd struct {
+	auditSource `embed:""`
+	period      `embed:""`
+	JSON        bool `name:"json" help:"print the report as JSON"`
+}
+
+func (auditSLACmd) Help() string {
+	return "For the tenant's tickets opened in the period, each recorded completed verdict (met or missed, business time used, target) and " +
+		"each breach (due time) is recomputed as the SLA engine gives it from the ticket's events at the instant it was recorded, with the " +
+		"configuration version the ticket's SLA was attached with (policy and business calendar, from the CONFIG stream); a verdict the " +
+		"events call for that the log lacks is named too. Warnings are not verdicts and are not checked."
+}
+
+func (c *auditSLACmd) Run(s *streams) error {
+	from, to, err := c.bounds()
+	if err != nil {
+		return err
+	}
+	js, done, err := c.open()
+	if err != nil {
+		return err
+	}
+	defer done()
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	store, err := events.OpenStore(ctx, js.Conn(), events.StoreConfig{})
+	if err != nil {
+		return err
+	}
+	rep, err := sla.AuditLog(ctx, store, c.Tenant, from, to, time.Now())
+	if err != nil {
+		return err
+	}
+	if c.JSON {
+		if err := printJSON(s.out, rep); err != nil {
+			return err
+		}
+	} else {
+		for _, d := range rep.Disagreements {
+			fmt.Fprintf(s.out, "DISAGREES ticket %s seq %d, %s clock: recorded %s, recomputed %s: %s\n", d.TicketID, d.Seq, d.Clock, d.Recorded, d.Recomputed, d.Detail)
+		}
+		fmt.Fprintf(s.out, "%d tickets of %s opened in the period, %d with an SLA; %d verdicts checked, %d disagreements\n",
+			rep.Tickets, rep.Tenant, rep.WithSLA, rep.Verdicts, len(rep.Disagreements))
+	}
+	if len(rep.Disagreements) > 0 {
+		return fmt.Errorf("%d SLA verdicts disagree with the events", len(rep.Disagreements))
+	}
+	return nil
 }

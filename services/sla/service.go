@@ -201,30 +201,53 @@ func (s *service) decide(ctx context.Context, h events.Trail, now time.Time) ([]
 	if err != nil {
 		return nil, time.Time{}, err
 	}
-	st := Evaluate(evs, s.policyFor(opened.Tenant, doc, version), now)
+	out, next := decideAt(evs, s.policyFor(opened.Tenant, doc, version), now)
+	return out, next, nil
+}
+
+// decideAt is the SLA events a ticket's history calls for at now under the policies, and
+// the next instant a running clock reaches a threshold: the whole decision, a pure
+// function of its arguments (the service resolves the policies' configuration version).
+func decideAt(evs []events.Event, policyFor PolicyFor, now time.Time) ([]events.Event, time.Time) {
+	st := Evaluate(evs, policyFor, now)
 	if !st.Applies {
-		return nil, time.Time{}, nil
+		return nil, time.Time{}
 	}
-	d := decision{status: st, correlation: opened.CorrelationID}
+	d := decision{status: st, correlation: evs[0].CorrelationID}
 	if d.correlation == "" {
-		d.correlation = opened.ID
+		d.correlation = evs[0].ID
 	}
 	d.attach(evs, now)
 	d.pauses(evs, now)
 	d.thresholds()
-	return d.out, d.next(), nil
+	return d.out, d.next()
 }
 
 // policyFor resolves the document's SLA policies, compiling each calendar once.
 func (s *service) policyFor(tenant string, doc *tenantconfig.Document, version int) PolicyFor {
+	return Policies(doc, version, func(id string) (*calendar.Calendar, error) { return s.calendar(tenant, doc, version, id) },
+		func(id string, err error) { // validated when applied, so only a broken stream gets here
+			s.svc.Logger().Error("SLA calendar does not compile", zap.String("tenant", tenant), zap.String("calendar", id), zap.Error(err))
+		})
+}
+
+// Policies is the PolicyFor of a configuration document of a version: each matching
+// policy with its calendar, which compile makes (nil: doc.CompileCalendar). A calendar
+// that does not compile gives no policy, and is told to broken (when set).
+func Policies(doc *tenantconfig.Document, version int, compile func(id string) (*calendar.Calendar, error), broken func(id string, err error)) PolicyFor {
+	if compile == nil {
+		compile = doc.CompileCalendar
+	}
 	return func(tt events.TicketType, p events.Priority) (Policy, bool) {
 		sp, ok := doc.Policy(tt, p)
 		if !ok {
 			return Policy{}, false
 		}
-		cal, err := s.calendar(tenant, doc, version, sp.Calendar)
-		if err != nil { // validated when applied, so only a broken stream gets here
-			s.svc.Logger().Error("SLA calendar does not compile", zap.String("tenant", tenant), zap.String("calendar", sp.Calendar), zap.Error(err))
+		cal, err := compile(sp.Calendar)
+		if err != nil {
+			if broken != nil {
+				broken(sp.Calendar, err)
+			}
 			return Policy{}, false
 		}
 		return Policy{ID: sp.ID, Version: version, CalendarID: sp.Calendar, Calendar: cal,

@@ -20,6 +20,7 @@ import (
 	"github.com/ledgerdesk/ledgerdesk/events/audit"
 	"github.com/ledgerdesk/ledgerdesk/events/eventstest"
 	"github.com/ledgerdesk/ledgerdesk/events/natsauth"
+	"github.com/ledgerdesk/ledgerdesk/services/sla"
 	"github.com/ledgerdesk/ledgerdesk/test/internal/blockfile"
 	"github.com/ledgerdesk/ledgerdesk/test/internal/ldproc"
 )
@@ -48,20 +49,26 @@ func auditVerify(t *testing.T, bin string, args ...string) (audit.Report, int) {
 	return r, code
 }
 
-// openTickets opens n tickets and waits until the newest checkpoint covers the whole log;
-// it returns that checkpoint as served.
-func openTickets(t *testing.T, p *ldproc.Proc, prefix string, n int) []byte {
+// openTickets opens n tickets and returns their ids.
+func openTickets(t *testing.T, client *ldproc.Client, prefix string, n int) []string {
 	t.Helper()
-	ctx := context.Background()
-	client := ldproc.NewClient(p, 1, 10*time.Second)
-	defer client.Close()
+	var ids []string
 	for i := range n {
-		if c, err := client.Create(ctx, "", ldproc.NewTicketBody(fmt.Sprintf("%s-%02d", prefix, i))); err != nil || c.Status != http.StatusCreated {
+		c, err := client.Create(context.Background(), "", ldproc.NewTicketBody(fmt.Sprintf("%s-%02d", prefix, i)))
+		if err != nil || c.Status != http.StatusCreated {
 			t.Fatalf("open: %d %v", c.Status, err)
 		}
+		ids = append(ids, c.Ticket.ID)
 	}
-	nc := ldproc.Connect(t, p, natsauth.RoleAuditor)
-	js, err := jetstream.New(nc)
+	return ids
+}
+
+// settledCheckpoint waits until the ticket events the services append settle and the
+// newest checkpoint covers the whole log, and returns it as served.
+func settledCheckpoint(t *testing.T, p *ldproc.Proc, client *ldproc.Client) []byte {
+	t.Helper()
+	ctx := context.Background()
+	js, err := jetstream.New(ldproc.Connect(t, p, natsauth.RoleAuditor))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +82,6 @@ func openTickets(t *testing.T, p *ldproc.Proc, prefix string, n int) []byte {
 		if err != nil {
 			return err
 		}
-		// The services' events settle first: routing, SLA, escalation follow each open.
 		status, body, err := client.Send(ctx, http.MethodGet, "/v1/audit/checkpoint", "", nil)
 		if err != nil || status != http.StatusOK {
 			return fmt.Errorf("checkpoint: %d %v", status, err)
@@ -87,6 +93,25 @@ func openTickets(t *testing.T, p *ldproc.Proc, prefix string, n int) []byte {
 		return nil
 	})
 	return note
+}
+
+// resolved resolves a ticket and waits for its SLA verdicts (both clocks completed).
+func resolved(t *testing.T, client *ldproc.Client, id string) {
+	t.Helper()
+	ctx := context.Background()
+	if status, body, err := client.Send(ctx, http.MethodPost, "/v1/tickets/"+id+"/resolve", "application/json", []byte(`{"code":"fixed"}`)); err != nil || status != http.StatusOK {
+		t.Fatalf("resolve: %d %s %v", status, body, err)
+	}
+	eventstest.CheckFor(t, 20*time.Second, 50*time.Millisecond, func() error {
+		_, log, err := client.Events(ctx, id)
+		if err != nil {
+			return err
+		}
+		if n := count(log, events.TypeSLACompleted); n < 2 {
+			return fmt.Errorf("%d sla_completed", n)
+		}
+		return nil
+	})
 }
 
 // copyDir copies a data directory as an operator would (cp -a keeps the credentials'
@@ -131,13 +156,17 @@ func TestAuditVerifyNamesTampering(t *testing.T) {
 	cpFlag := []string{"--checkpoint-interval", "100ms"}
 
 	p := ldproc.Start(t, bin, data, auditToken, cpFlag...)
-	ldproc.ConfigureDesk(context.Background(), t, ldproc.NewClient(p, 1, 10*time.Second))
-	openTickets(t, p, "first", 3)
+	client := ldproc.NewClient(p, 1, 10*time.Second)
+	ldproc.ConfigureDesk(context.Background(), t, client)
+	openTickets(t, client, "first", 3)
+	settledCheckpoint(t, p, client)
 	p.Stop(t)
 	older := copyDir(t, data)
 
 	p = ldproc.Start(t, bin, data, auditToken, cpFlag...)
-	kept := openTickets(t, p, "second", 3)
+	client = ldproc.NewClient(p, 1, 10*time.Second)
+	resolved(t, client, openTickets(t, client, "second", 3)[0])
+	kept := settledCheckpoint(t, p, client)
 	keptFile := filepath.Join(t.TempDir(), "kept.checkpoint")
 	if err := os.WriteFile(keptFile, kept, 0o644); err != nil {
 		t.Fatal(err)
@@ -266,6 +295,44 @@ func TestAuditVerifyNamesTampering(t *testing.T) {
 		r, code = auditVerify(t, bin, "--export", file, "--key", vkey)
 		if altered := kindsOf(r)[audit.ProblemAltered]; code != 1 || len(altered) != 1 || altered[0].Seq != x.Event.Sequence || altered[0].EventID != x.Event.ID {
 			t.Fatalf("an altered export: exit %d, %+v; want event seq %d named", code, r.Problems, x.Event.Sequence)
+		}
+	})
+
+	t.Run("audit sla", func(t *testing.T) {
+		today := time.Now().UTC().Format(time.DateOnly)
+		slaAudit := func(dir string) (sla.AuditReport, int) {
+			cmd := exec.Command(bin, "audit", "sla", "--data", dir, "--tenant", "acme", "--from", today, "--to", today, "--json")
+			out, err := cmd.Output()
+			var exit *exec.ExitError
+			code := 0
+			if errors.As(err, &exit) {
+				code = exit.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			var rep sla.AuditReport
+			if err := json.Unmarshal(out, &rep); err != nil {
+				t.Fatalf("audit sla: exit %d, %v: %s", code, err, out)
+			}
+			return rep, code
+		}
+		if rep, code := slaAudit(pristine); code != 0 || rep.Tickets != 6 || rep.WithSLA != 6 || rep.Verdicts != 2 || len(rep.Disagreements) != 0 {
+			t.Fatalf("audit sla of the log: exit %d, %+v", code, rep)
+		}
+		dir := copyDir(t, data)
+		var verdict blockfile.Record
+		if err := blockfile.Rewrite(dir, events.StreamName, func(r *blockfile.Record) bool {
+			if verdict.Seq == 0 && header(*r, events.HeaderType) == events.TypeSLACompleted {
+				r.Data = bytes.Replace(r.Data, []byte(`"outcome":"met"`), []byte(`"outcome":"missed"`), 1)
+				verdict = *r
+			}
+			return true
+		}); err != nil || verdict.Seq == 0 {
+			t.Fatalf("no completed verdict to alter: %v", err)
+		}
+		rep, code := slaAudit(dir)
+		if code != 1 || len(rep.Disagreements) == 0 || rep.Disagreements[0].Seq != verdict.Seq {
+			t.Fatalf("an altered verdict: exit %d, %+v; want seq %d named", code, rep, verdict.Seq)
 		}
 	})
 
