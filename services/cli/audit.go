@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -22,8 +24,11 @@ import (
 	"github.com/ledgerdesk/ledgerdesk/events"
 	"github.com/ledgerdesk/ledgerdesk/events/audit"
 	"github.com/ledgerdesk/ledgerdesk/events/natsauth"
+	"github.com/ledgerdesk/ledgerdesk/projections"
 	"github.com/ledgerdesk/ledgerdesk/services/app"
+	"github.com/ledgerdesk/ledgerdesk/services/reporting"
 	"github.com/ledgerdesk/ledgerdesk/services/sla"
+	"github.com/ledgerdesk/ledgerdesk/services/tenantconfig"
 )
 
 // auditGroup is `ledgerdesk audit`: the auditors' commands.
@@ -32,6 +37,7 @@ type auditGroup struct {
 	Verify auditVerifyCmd `cmd:"" help:"walk the log: every ticket's hash chain, the Merkle tree against every checkpoint; or check an export offline; exit 0 only when everything holds"`
 	Export auditExportCmd `cmd:"" help:"a tenant's events of a period as CloudEvents (JSON lines) with their inclusion proofs and the checkpoint covering them"`
 	SLA    auditSLACmd    `cmd:"" name:"sla" help:"recompute every SLA verdict of a tenant's tickets from the events, the recorded policy version and calendar; exit 1 on any disagreement"`
+	Replay auditReplayCmd `cmd:"" help:"a report (summary or queues) as it stood at a moment, rebuilt from the log alone: what the server answered then"`
 }
 
 // auditSource is where an audit command reads the log: a live system with the auditor's
@@ -68,6 +74,23 @@ func (s auditSource) open() (jetstream.JetStream, func(), error) {
 		return nil, nil, err
 	}
 	return js, closeConn, nil
+}
+
+// openStore opens the log's store, with a context that ends on SIGINT or SIGTERM; done
+// closes both.
+func (s auditSource) openStore() (context.Context, *events.Store, func(), error) {
+	js, closeConn, err := s.open()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	done := func() { stop(); closeConn() }
+	store, err := events.OpenStore(ctx, js.Conn(), events.StoreConfig{})
+	if err != nil {
+		done()
+		return nil, nil, nil, err
+	}
+	return ctx, store, done, nil
 }
 
 // auditKeyCmd is `audit key`.
@@ -318,35 +341,31 @@ func (c *auditExportCmd) Run(s *streams) error {
 	return nil
 }
 
-// parseInstant parses a day (YYYY-MM-DD, midnight UTC; day true) or an RFC 3339 instant.
-func parseInstant(flag, v string) (t time.Time, day bool, err error) {
+// parseInstant parses a day (YYYY-MM-DD, midnight UTC) or an RFC 3339 instant.
+func parseInstant(flag, v string) (time.Time, error) {
 	if t, err := time.Parse(time.DateOnly, v); err == nil {
-		return t, true, nil
+		return t, nil
 	}
 	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
-		return t, false, nil
+		return t, nil
 	}
-	return time.Time{}, false, fmt.Errorf("%s %q: want a day YYYY-MM-DD or an RFC 3339 time", flag, v)
+	return time.Time{}, fmt.Errorf("%s %q: want a day YYYY-MM-DD or an RFC 3339 time", flag, v)
 }
 
 // period is --from and --to of a command over a tenant's events.
 type period struct {
 	Tenant string `required:"" help:"the tenant"`
-	From   string `required:"" placeholder:"DATE|TIME" help:"first day (YYYY-MM-DD, UTC) or instant (RFC 3339)"`
-	To     string `required:"" placeholder:"DATE|TIME" help:"last day (YYYY-MM-DD, UTC, included) or instant (RFC 3339, excluded)"`
+	From   string `required:"" placeholder:"DATE|TIME" help:"the period's start: a day (YYYY-MM-DD, midnight UTC) or an instant (RFC 3339)"`
+	To     string `required:"" placeholder:"DATE|TIME" help:"the period's end, excluded, as the reports API's to: --from 2026-11-01 --to 2026-12-01 is November"`
 }
 
 // bounds is the period as [from, to).
 func (p period) bounds() (from, to time.Time, err error) {
-	if from, _, err = parseInstant("--from", p.From); err != nil {
+	if from, err = parseInstant("--from", p.From); err != nil {
 		return
 	}
-	var day bool
-	if to, day, err = parseInstant("--to", p.To); err != nil {
+	if to, err = parseInstant("--to", p.To); err != nil {
 		return
-	}
-	if day {
-		to = to.AddDate(0, 0, 1) // the last day is included
 	}
 	if !from.Before(to) {
 		err = fmt.Errorf("--from %s is not before --to %s", p.From, p.To)
@@ -373,17 +392,11 @@ func (c *auditSLACmd) Run(s *streams) error {
 	if err != nil {
 		return err
 	}
-	js, done, err := c.open()
+	ctx, store, done, err := c.openStore()
 	if err != nil {
 		return err
 	}
 	defer done()
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	store, err := events.OpenStore(ctx, js.Conn(), events.StoreConfig{})
-	if err != nil {
-		return err
-	}
 	rep, err := sla.AuditLog(ctx, store, c.Tenant, from, to, time.Now())
 	if err != nil {
 		return err
@@ -403,4 +416,102 @@ func (c *auditSLACmd) Run(s *streams) error {
 		return fmt.Errorf("%d SLA verdicts disagree with the events", len(rep.Disagreements))
 	}
 	return nil
+}
+
+// auditReplayCmd is `audit replay`.
+type auditReplayCmd struct {
+	auditSource `embed:""`
+	AsOf        string `required:"" name:"as-of" placeholder:"TIME" help:"the moment (RFC 3339), e.g. a served report's as_of"`
+	Tenant      string `required:"" help:"the tenant"`
+	Report      string `required:"" enum:"summary,queues" help:"summary (the monthly ticket summary) or queues (the tenant's open tickets in the order they are worked)"`
+	Format      string `default:"json" enum:"json,csv,html" help:"json, csv, or html (summary only): as GET /v1/reports/summary answers"`
+	From        string `placeholder:"DATE|TIME" help:"summary: the API's from (YYYY-MM-DD is midnight in the tenant's time zone); with --to, default the last full month before --as-of"`
+	To          string `placeholder:"DATE|TIME" help:"summary: the API's to, the period's end (excluded)"`
+	Group       string `help:"queues: only this group's"`
+	Agent       string `help:"queues: only this agent's"`
+}
+
+func (auditReplayCmd) Help() string {
+	return "It replays the log up to --as-of into read models in memory (each ticket as of its last event then) and reads the report from " +
+		"them, as the server does for as_of: nothing comes from the server's read models. The summary's time zone and evidence policy are " +
+		"the tenant's current configuration's, as the server's as_of reports take them."
+}
+
+func (c *auditReplayCmd) Run(s *streams) error {
+	asOf, err := time.Parse(time.RFC3339Nano, c.AsOf)
+	if err != nil {
+		return fmt.Errorf("--as-of %q: want an RFC 3339 time", c.AsOf)
+	}
+	if c.Format == "html" && c.Report != "summary" {
+		return errors.New("--format html is for --report summary")
+	}
+	ctx, store, done, err := c.openStore()
+	if err != nil {
+		return err
+	}
+	defer done()
+	past, err := projections.Replay(ctx, store, asOf)
+	if err != nil {
+		return err
+	}
+	defer past.Close()
+	if c.Report == "queues" {
+		return c.queues(s.out, past)
+	}
+	var doc *tenantconfig.Document
+	loc := time.UTC
+	switch cv, err := store.CurrentConfig(ctx, c.Tenant); {
+	case err == nil:
+		d, err := tenantconfig.Parse(cv.Document)
+		if err != nil {
+			return fmt.Errorf("configuration %d of %s: %w", cv.Version, c.Tenant, err)
+		}
+		doc, loc = &d, d.Location()
+	case !errors.Is(err, events.ErrNotFound):
+		return err
+	}
+	from, to, err := reporting.Period(c.From, c.To, asOf, loc)
+	if err != nil {
+		return err
+	}
+	summary, err := reporting.SummaryAt(ctx, store.JetStream(), past, doc, c.Tenant, from, to, asOf)
+	if err != nil {
+		return err
+	}
+	return reporting.WriteSummary(s.out, summary, c.Format)
+}
+
+// queues writes every open ticket of the tenant's queue, as GET /v1/queues pages it, in
+// one page.
+func (c *auditReplayCmd) queues(w io.Writer, past *projections.Projector) error {
+	scope := projections.QueueScope{Tenant: c.Tenant, Group: c.Group, Agent: c.Agent}
+	var all reporting.PageJSON
+	for cursor := ""; ; {
+		pg, err := past.Queue(scope, 500, cursor)
+		if err != nil {
+			return err
+		}
+		page := reporting.NewPageJSON(pg)
+		all.Total, all.Seq, all.Tickets = page.Total, page.Seq, append(all.Tickets, page.Tickets...)
+		if cursor = pg.Next; cursor == "" {
+			break
+		}
+	}
+	if all.Tickets == nil {
+		all.Tickets = []reporting.ViewJSON{}
+	}
+	if c.Format == "csv" {
+		cw := csv.NewWriter(w)
+		_ = cw.Write([]string{"ticket", "priority", "state", "group", "tier", "agent", "next_due", "sla_board"})
+		for _, v := range all.Tickets {
+			due := ""
+			if v.NextDue != nil {
+				due = v.NextDue.UTC().Format(time.RFC3339)
+			}
+			_ = cw.Write([]string{v.Ticket.ID, string(v.Ticket.Priority), string(v.Ticket.State), v.Ticket.Group, strconv.Itoa(v.Ticket.Tier), v.Ticket.Agent, due, v.SLABoard})
+		}
+		cw.Flush()
+		return cw.Error()
+	}
+	return json.NewEncoder(w).Encode(all)
 }

@@ -43,12 +43,17 @@ type PageJSON struct {
 	Seq        uint64     `json:"seq"`
 }
 
-func writePage(w http.ResponseWriter, pg projections.Page) error {
+// NewPageJSON renders a page as the API answers it.
+func NewPageJSON(pg projections.Page) PageJSON {
 	out := PageJSON{Total: pg.Total, Tickets: make([]ViewJSON, 0, len(pg.Tickets)), NextCursor: pg.Next, Seq: pg.Seq}
 	for _, v := range pg.Tickets {
 		out.Tickets = append(out.Tickets, viewJSON(v))
 	}
-	return writeJSON(w, pg.Seq, out)
+	return out
+}
+
+func writePage(w http.ResponseWriter, pg projections.Page) error {
+	return writeJSON(w, pg.Seq, NewPageJSON(pg))
 }
 
 func writeJSON(w http.ResponseWriter, seq uint64, v any) error {

@@ -3,8 +3,8 @@ package reporting
 import (
 	"encoding/csv"
 	"html/template"
+	"io"
 	"maps"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,9 +15,7 @@ import (
 
 // writeSummaryCSV writes the summary as rows of figure, key, value (durations in ms,
 // rates as fractions).
-func writeSummaryCSV(w http.ResponseWriter, s SummaryJSON) error {
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="summary-`+s.Tenant+`.csv"`)
+func writeSummaryCSV(w io.Writer, s SummaryJSON) error {
 	c := csv.NewWriter(w)
 	row := func(figure, key, value string) { _ = c.Write([]string{figure, key, value}) }
 	i := func(n int) string { return strconv.Itoa(n) }
@@ -190,7 +188,7 @@ func newChart(title string, bs []bar) chart {
 }
 
 // writeSummaryHTML writes the printable monthly summary page for the customer.
-func writeSummaryHTML(w http.ResponseWriter, s SummaryJSON) error {
+func writeSummaryHTML(w io.Writer, s SummaryJSON) error {
 	loc, err := time.LoadLocation(s.TimeZone)
 	if err != nil {
 		loc = time.UTC
@@ -264,6 +262,5 @@ func writeSummaryHTML(w http.ResponseWriter, s SummaryJSON) error {
 	}
 	data["BackupRate"], data["BackupRows"] = percent(s.Backups.SuccessRate), backupRows
 	data["PatchRate"], data["PatchRows"] = percent(s.Patches.ComplianceRate), patchRows
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	return summaryPage.Execute(w, data)
 }

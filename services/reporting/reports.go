@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ledgerdesk/ledgerdesk/events"
 	"github.com/ledgerdesk/ledgerdesk/projections"
@@ -58,26 +61,32 @@ func (h *Handler) parsePeriod(ctx context.Context, r *http.Request) (period, err
 		}
 		p.asOf, p.replay = t, true
 	}
-	rawFrom, rawTo := q.Get("from"), q.Get("to")
+	p.from, p.to, err = Period(q.Get("from"), q.Get("to"), p.asOf, p.loc)
+	return p, err
+}
+
+// Period is a report's [from, to) from the API's from and to (RFC 3339, or YYYY-MM-DD for
+// midnight in loc, the tenant's time zone): the last full calendar month before asOf
+// when both are empty.
+func Period(rawFrom, rawTo string, asOf time.Time, loc *time.Location) (from, to time.Time, err error) {
 	switch {
 	case rawFrom == "" && rawTo == "":
-		local := p.asOf.In(p.loc)
-		p.to = time.Date(local.Year(), local.Month(), 1, 0, 0, 0, 0, p.loc)
-		p.from = p.to.AddDate(0, -1, 0)
-		return p, nil
+		local := asOf.In(loc)
+		to = time.Date(local.Year(), local.Month(), 1, 0, 0, 0, 0, loc)
+		return to.AddDate(0, -1, 0), to, nil
 	case rawFrom == "" || rawTo == "":
-		return p, &events.ValidationError{Field: "from", Reason: "give both from and to, or neither for the last full month"}
+		return from, to, &events.ValidationError{Field: "from", Reason: "give both from and to, or neither for the last full month"}
 	}
-	if p.from, err = parseTime("from", rawFrom, p.loc); err != nil {
-		return p, err
+	if from, err = parseTime("from", rawFrom, loc); err != nil {
+		return from, to, err
 	}
-	if p.to, err = parseTime("to", rawTo, p.loc); err != nil {
-		return p, err
+	if to, err = parseTime("to", rawTo, loc); err != nil {
+		return from, to, err
 	}
-	if !p.to.After(p.from) || p.to.Sub(p.from) > maxPeriod {
-		return p, &events.ValidationError{Field: "to", Reason: "must be after from, at most 400 days later"}
+	if !to.After(from) || to.Sub(from) > maxPeriod {
+		return from, to, &events.ValidationError{Field: "to", Reason: "must be after from, at most 400 days later"}
 	}
-	return p, nil
+	return from, to, nil
 }
 
 func parseTime(field, raw string, loc *time.Location) (time.Time, error) {
@@ -136,22 +145,58 @@ func (h *Handler) summary(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer release()
-	s, err := rm.Summary(p.tenant, p.from, p.to, p.asOf)
+	out, err := SummaryAt(r.Context(), h.cfg.Store.JetStream(), rm, p.doc, p.tenant, p.from, p.to, p.asOf)
 	if err != nil {
 		return err
 	}
-	out := SummaryJSON{Summary: s, TimeZone: p.loc.String()}
-	if out.Backups, out.Patches, err = evidenceSections(r.Context(), h.cfg.Store.JetStream(), p.doc, p.tenant, p.from, p.to, p.asOf); err != nil {
-		return err
+	if format == "" && strings.Contains(r.Header.Get("Accept"), "text/csv") {
+		format = "csv"
 	}
-	writeSeq(w, s.Seq)
-	switch {
-	case format == "html":
-		return writeSummaryHTML(w, out)
-	case format == "csv" || format == "" && strings.Contains(r.Header.Get("Accept"), "text/csv"):
-		return writeSummaryCSV(w, out)
+	writeSeq(w, out.Seq)
+	switch format {
+	case "html":
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	case "csv":
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		w.Header().Set("Content-Disposition", `attachment; filename="summary-`+out.Tenant+`.csv"`)
+	default:
+		w.Header().Set("Content-Type", "application/json")
 	}
-	return writeJSON(w, s.Seq, out)
+	return WriteSummary(w, out, format)
+}
+
+// SummaryAt is the summary report of a tenant's period [from, to) from read models rm
+// standing at asOf (the live ones, or a replay of the log up to asOf): the figures, the
+// time zone and the evidence sections (EVIDENCE as recorded up to asOf, under doc's
+// evidence policy; doc nil: the tenant has no configuration, defaults apply). It is what
+// GET /v1/reports/summary answers, and what `ledgerdesk audit replay` rebuilds.
+func SummaryAt(ctx context.Context, js jetstream.JetStream, rm *projections.Projector, doc *tenantconfig.Document, tenant string, from, to, asOf time.Time) (SummaryJSON, error) {
+	s, err := rm.Summary(tenant, from, to, asOf)
+	if err != nil {
+		return SummaryJSON{}, err
+	}
+	out := SummaryJSON{Summary: s, TimeZone: time.UTC.String()}
+	if doc != nil {
+		out.TimeZone = doc.Location().String()
+	}
+	if out.Backups, out.Patches, err = evidenceSections(ctx, js, doc, tenant, from, to, asOf); err != nil {
+		return SummaryJSON{}, err
+	}
+	return out, nil
+}
+
+// WriteSummary writes a summary as JSON (format "" or "json"), CSV rows of figure, key
+// and value ("csv"), or the printable HTML page ("html").
+func WriteSummary(w io.Writer, s SummaryJSON, format string) error {
+	switch format {
+	case "html":
+		return writeSummaryHTML(w, s)
+	case "csv":
+		return writeSummaryCSV(w, s)
+	case "", "json":
+		return json.NewEncoder(w).Encode(s)
+	}
+	return fmt.Errorf("reporting: format %q: want json, csv or html", format)
 }
 
 // TrendsJSON is the trends report.

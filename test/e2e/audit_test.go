@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -143,16 +144,22 @@ func header(r blockfile.Record, name string) string {
 	return ""
 }
 
-// TestAuditVerifyNamesTampering follows README's "Audit" as an attacker with file access
-// to a stopped server would see it: on a copy of a data directory whose message block an
-// event's payload was changed in (the block's record checksum fixed), `audit verify` names
-// the event with its expected and actual hash; with a ticket's events removed it names
-// the missing sequences; on an older copy of the store restored it names the messages the
-// checkpoint an auditor kept covers and the log no longer holds; a checkpoint signed by
-// another key is named; an untouched copy verifies, exit 0.
+// TestAuditVerifyNamesTampering follows README's "Audit" with the real binary, as a
+// customer's auditor and as an attacker with file access to a stopped server:
+//   - on a copy of a data directory whose message block an event's payload was changed in
+//     (the record's checksum fixed), `audit verify` names the event with its expected and
+//     actual hash; with a ticket's events removed it names every missing sequence; on an
+//     older copy of the store restored it names the messages the checkpoint an auditor
+//     kept covers and the log no longer holds; a checkpoint signed by another key is
+//     named; the live log and an untouched copy verify, exit 0;
+//   - an export verifies offline with the key alone, and fails naming an altered event;
+//   - `audit sla` agrees with the recorded verdicts, and names one altered in a copy;
+//   - `audit replay` gives the summary and the queue the server served at that moment,
+//     though the log went on after it.
 func TestAuditVerifyNamesTampering(t *testing.T) {
 	bin := ldproc.Build(t)
 	data := t.TempDir()
+	today, tomorrow := time.Now().UTC().Format(time.DateOnly), time.Now().UTC().AddDate(0, 0, 1).Format(time.DateOnly)
 	cpFlag := []string{"--checkpoint-interval", "100ms"}
 
 	p := ldproc.Start(t, bin, data, auditToken, cpFlag...)
@@ -167,13 +174,31 @@ func TestAuditVerifyNamesTampering(t *testing.T) {
 	client = ldproc.NewClient(p, 1, 10*time.Second)
 	resolved(t, client, openTickets(t, client, "second", 3)[0])
 	kept := settledCheckpoint(t, p, client)
+	served := map[string][]byte{}
+	for report, path := range map[string]string{"summary": "/v1/reports/summary?tenant=acme&from=" + today + "&to=" + tomorrow,
+		"queues": "/v1/queues?tenant=acme&limit=500"} {
+		status, body, err := client.Send(context.Background(), http.MethodGet, path, "", nil)
+		if err != nil || status != http.StatusOK {
+			t.Fatalf("GET %s: %d %s %v", path, status, body, err)
+		}
+		served[report] = body
+	}
+	var summaryAsOf struct {
+		AsOf string `json:"as_of"`
+	}
+	if err := json.Unmarshal(served["summary"], &summaryAsOf); err != nil {
+		t.Fatal(err)
+	}
+	// The log goes on after the reports were served: a replay must not see it.
+	resolved(t, client, openTickets(t, client, "third", 1)[0])
+	settledCheckpoint(t, p, client)
 	keptFile := filepath.Join(t.TempDir(), "kept.checkpoint")
 	if err := os.WriteFile(keptFile, kept, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	vkey := filepath.Join(data, "credentials", audit.VerifierKeyFile)
 	live, code := auditVerify(t, bin, "--nats", p.NATSURL, "--creds", filepath.Join(data, "credentials", "auditor.creds"), "--key", vkey, "--checkpoint", keptFile)
-	if code != 0 || !live.OK() || live.Checkpoints < 2 || live.Tickets != 6 {
+	if code != 0 || !live.OK() || live.Checkpoints < 2 || live.Tickets != 7 {
 		t.Fatalf("the live log: exit %d, %+v", code, live)
 	}
 	p.Stop(t)
@@ -261,8 +286,12 @@ func TestAuditVerifyNamesTampering(t *testing.T) {
 	t.Run("an older copy restored", func(t *testing.T) {
 		r, code := auditVerify(t, bin, "--data", older, "--key", vkey, "--checkpoint", keptFile)
 		truncated := kindsOf(r)[audit.ProblemTruncated]
-		if code != 1 || len(truncated) != 1 || truncated[0].From != keptFile || truncated[0].LastSeq != live.Messages || truncated[0].Seq != r.Messages+1 {
-			t.Fatalf("exit %d, problems %+v; want the kept checkpoint naming seqs %d to %d missing", code, r.Problems, r.Messages+1, live.Messages)
+		keptSize, err := strconv.ParseUint(strings.Split(string(kept), "\n")[1], 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code != 1 || len(truncated) != 1 || truncated[0].From != keptFile || truncated[0].LastSeq != keptSize || truncated[0].Seq != r.Messages+1 {
+			t.Fatalf("exit %d, problems %+v; want the kept checkpoint naming seqs %d to %d missing", code, r.Problems, r.Messages+1, keptSize)
 		}
 		if r, code := auditVerify(t, bin, "--data", older, "--key", vkey); code != 0 || !r.OK() {
 			t.Fatalf("the older copy on its own checkpoints: exit %d, %+v (it is consistent with itself)", code, r.Problems)
@@ -271,13 +300,12 @@ func TestAuditVerifyNamesTampering(t *testing.T) {
 
 	t.Run("an export, verified offline", func(t *testing.T) {
 		file := filepath.Join(t.TempDir(), "acme.jsonl")
-		today := time.Now().UTC().Format(time.DateOnly)
 		if out, err := exec.Command(bin, "audit", "export", "--data", pristine, "--key", vkey, "--tenant", "acme",
-			"--from", today, "--to", today, "--out", file).CombinedOutput(); err != nil {
+			"--from", today, "--to", tomorrow, "--out", file).CombinedOutput(); err != nil {
 			t.Fatalf("audit export: %v\n%s", err, out)
 		}
 		r, code := auditVerify(t, bin, "--export", file, "--key", vkey)
-		if code != 0 || !r.OK() || r.Tickets != 6 || r.TreeSize != live.Messages {
+		if code != 0 || !r.OK() || r.Tickets != 7 || r.TreeSize != live.Messages {
 			t.Fatalf("the export: exit %d, %+v", code, r)
 		}
 		content, _ := os.ReadFile(file)
@@ -299,9 +327,8 @@ func TestAuditVerifyNamesTampering(t *testing.T) {
 	})
 
 	t.Run("audit sla", func(t *testing.T) {
-		today := time.Now().UTC().Format(time.DateOnly)
 		slaAudit := func(dir string) (sla.AuditReport, int) {
-			cmd := exec.Command(bin, "audit", "sla", "--data", dir, "--tenant", "acme", "--from", today, "--to", today, "--json")
+			cmd := exec.Command(bin, "audit", "sla", "--data", dir, "--tenant", "acme", "--from", today, "--to", tomorrow, "--json")
 			out, err := cmd.Output()
 			var exit *exec.ExitError
 			code := 0
@@ -316,7 +343,7 @@ func TestAuditVerifyNamesTampering(t *testing.T) {
 			}
 			return rep, code
 		}
-		if rep, code := slaAudit(pristine); code != 0 || rep.Tickets != 6 || rep.WithSLA != 6 || rep.Verdicts != 2 || len(rep.Disagreements) != 0 {
+		if rep, code := slaAudit(pristine); code != 0 || rep.Tickets != 7 || rep.WithSLA != 7 || rep.Verdicts != 4 || len(rep.Disagreements) != 0 {
 			t.Fatalf("audit sla of the log: exit %d, %+v", code, rep)
 		}
 		dir := copyDir(t, data)
@@ -333,6 +360,26 @@ func TestAuditVerifyNamesTampering(t *testing.T) {
 		rep, code := slaAudit(dir)
 		if code != 1 || len(rep.Disagreements) == 0 || rep.Disagreements[0].Seq != verdict.Seq {
 			t.Fatalf("an altered verdict: exit %d, %+v; want seq %d named", code, rep, verdict.Seq)
+		}
+	})
+
+	t.Run("audit replay equals what the server served", func(t *testing.T) {
+		for _, report := range []string{"summary", "queues"} {
+			out, err := exec.Command(bin, "audit", "replay", "--data", pristine, "--tenant", "acme", "--report", report,
+				"--as-of", summaryAsOf.AsOf, "--from", today, "--to", tomorrow).Output()
+			if err != nil {
+				t.Fatalf("audit replay --report %s: %v\n%s", report, err, out)
+			}
+			var want, got any
+			if err := json.Unmarshal(served[report], &want); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(out, &got); err != nil {
+				t.Fatalf("audit replay --report %s printed %s", report, out)
+			}
+			if w, g := fmt.Sprint(want), fmt.Sprint(got); w != g {
+				t.Errorf("audit replay --report %s differs from what the server served:\n got %s\nwant %s", report, g, w)
+			}
 		}
 	})
 
