@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 
 	"github.com/nats-io/nats.go"
 )
@@ -19,25 +18,26 @@ const hashVersion = "ledgerdesk-chain-v1"
 // and data: every attribute, in a fixed order, length-prefixed, then the data bytes. The
 // previous event's hash is part of it, which links the events of a ticket into a chain.
 func ComputeHash(e Event, data []byte) string {
-	h := sha256.New()
+	var fields [512]byte // the attributes fit on the stack; the data is hashed where it is
+	rec := fields[:0]
 	for _, s := range []string{
 		hashVersion, SpecVersion, e.ID, e.Source, e.Type, e.Tenant, e.TicketID,
 		e.Time.UTC().Format(timeFormat), DataContentType, e.Actor, e.CorrelationID,
 		e.CausationID, e.PrevHash,
 	} {
-		writeField(h, []byte(s))
+		rec = appendField(rec, s)
 	}
-	writeField(h, data)
+	h := sha256.New()
+	h.Write(binary.BigEndian.AppendUint64(rec, uint64(len(data))))
+	h.Write(data)
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// writeField writes b to w length-prefixed (8 bytes, big endian): the field encoding of
+// appendField appends s length-prefixed (8 bytes, big endian): the field encoding of
 // every record this package hashes.
-func writeField(w io.Writer, b []byte) {
-	var n [8]byte
-	binary.BigEndian.PutUint64(n[:], uint64(len(b)))
-	_, _ = w.Write(n[:])
-	_, _ = w.Write(b)
+func appendField(rec []byte, s string) []byte {
+	rec = binary.BigEndian.AppendUint64(rec, uint64(len(s)))
+	return append(rec, s...)
 }
 
 // ChainError names the first broken link of a ticket's hash chain.

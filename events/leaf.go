@@ -1,9 +1,9 @@
 package events
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"maps"
 	"slices"
 	"strconv"
 
@@ -25,11 +25,12 @@ const leafVersion = "ledgerdesk-leaf-v1"
 // record, which is leafVersion, the stream sequence, the stored subject and the
 // commitment to the message's content, each length-prefixed.
 func LeafHash(seq uint64, subject, commitment string) []byte {
-	var rec bytes.Buffer
+	var fields [256]byte
+	rec := fields[:0]
 	for _, s := range []string{leafVersion, strconv.FormatUint(seq, 10), subject, commitment} {
-		writeField(&rec, []byte(s))
+		rec = appendField(rec, s)
 	}
-	return rfc6962.DefaultHasher.HashLeaf(rec.Bytes())
+	return rfc6962.DefaultHasher.HashLeaf(rec)
 }
 
 // EventLeaf is the leaf of an event stored at seq on subject: its commitment is the hash
@@ -43,18 +44,12 @@ func EventLeaf(seq uint64, subject string, c Checked) []byte {
 // commitment is "raw:" and the hex SHA-256 of its headers (sorted, length-prefixed)
 // and data.
 func MessageLeaf(seq uint64, subject string, h nats.Header, data []byte) []byte {
-	sum := sha256.New()
-	keys := make([]string, 0, len(h))
-	for k := range h {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
+	var rec []byte
+	for _, k := range slices.Sorted(maps.Keys(h)) {
 		for _, v := range h[k] {
-			writeField(sum, []byte(k))
-			writeField(sum, []byte(v))
+			rec = appendField(appendField(rec, k), v)
 		}
 	}
-	writeField(sum, data)
-	return LeafHash(seq, subject, "raw:"+hex.EncodeToString(sum.Sum(nil)))
+	sum := sha256.Sum256(appendField(rec, string(data)))
+	return LeafHash(seq, subject, "raw:"+hex.EncodeToString(sum[:]))
 }

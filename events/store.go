@@ -509,7 +509,8 @@ func (s *Store) loadFiltered(ctx context.Context, ticketID, filter string) ([]Ra
 	return out, last, nil
 }
 
-// Get returns the event at a stream sequence.
+// Get returns the event at a stream sequence: ErrNotFound when the log holds no message
+// there, an *Undecodable when the message is not a ledgerdesk event.
 func (s *Store) Get(ctx context.Context, seq uint64) (Raw, error) {
 	m, err := s.stream.GetMsg(ctx, seq)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
@@ -518,7 +519,11 @@ func (s *Store) Get(ctx context.Context, seq uint64) (Raw, error) {
 	if err != nil {
 		return Raw{}, fmt.Errorf("get event seq %d: %w", seq, err)
 	}
-	return FromMsg(m.Subject, m.Header, m.Data, m.Sequence)
+	r, err := FromMsg(m.Subject, m.Header, m.Data, m.Sequence)
+	if err != nil {
+		return Raw{}, &Undecodable{Sequence: m.Sequence, Subject: m.Subject, Header: m.Header, Data: m.Data, Err: err}
+	}
+	return r, nil
 }
 
 // Undecodable is a message of the ticket log that is not a ledgerdesk event: no reader

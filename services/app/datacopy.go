@@ -9,19 +9,26 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/ledgerdesk/ledgerdesk/events"
+	"github.com/ledgerdesk/ledgerdesk/events/audit"
 	"github.com/ledgerdesk/ledgerdesk/events/embedded"
 	"github.com/ledgerdesk/ledgerdesk/events/natsauth"
+	"github.com/ledgerdesk/ledgerdesk/services/inbox"
 )
 
 // jetStreamDir is the embedded server's directory under a data directory (nats-server's
 // own name: StoreDir/jetstream).
 const jetStreamDir = "jetstream"
 
-// OpenDataCopy opens a copy of a data directory's log for reading: it copies dir's
-// JetStream files into a temporary directory, starts the embedded server there with dir's
-// NATS keys (its account owns the streams) and connects in-process as the auditor, whose
-// creds are issued in memory. Nothing under dir is written, and the server listens on
-// loopback only. close stops it and removes the copy.
+// auditedStreams are the streams a copy of a data directory holds (OpenDataCopy): the log
+// streams, the checkpoints and the evidence. Not SLA_TIMERS: its message schedules would
+// fire in the copy, for nothing.
+var auditedStreams = []string{events.StreamName, events.ConfigStreamName, events.AccessStreamName, audit.StreamName, inbox.EvidenceStream}
+
+// OpenDataCopy opens a copy of a data directory's log for reading: it copies the JetStream
+// files of dir's audited streams into a temporary directory, starts the embedded server
+// there with dir's NATS keys (its account owns the streams) and connects in-process as
+// the auditor, whose creds are issued in memory. Nothing under dir is written, and the
+// server listens on loopback only. close stops it and removes the copy.
 func OpenDataCopy(dir string) (nc *nats.Conn, close func(), err error) {
 	src := filepath.Join(dir, jetStreamDir)
 	if _, err := os.Stat(src); err != nil {
@@ -37,9 +44,18 @@ func OpenDataCopy(dir string) (nc *nats.Conn, close func(), err error) {
 	}
 	cleanup := func() { _ = os.RemoveAll(tmp) }
 	// The server rewrites its indexes as it opens a store: it must never open the original.
-	if err := os.CopyFS(filepath.Join(tmp, jetStreamDir), os.DirFS(src)); err != nil {
-		cleanup()
-		return nil, nil, fmt.Errorf("copy %s: %w", src, err)
+	for _, name := range auditedStreams {
+		dirs, err := filepath.Glob(filepath.Join(src, "*", "streams", name))
+		for _, d := range dirs {
+			rel, _ := filepath.Rel(src, d)
+			if err == nil {
+				err = os.CopyFS(filepath.Join(tmp, jetStreamDir, rel), os.DirFS(d))
+			}
+		}
+		if err != nil {
+			cleanup()
+			return nil, nil, fmt.Errorf("copy %s of %s: %w", name, src, err)
+		}
 	}
 	srv, err := embedded.Start(embedded.Config{StoreDir: tmp, Auth: keys})
 	if err != nil {

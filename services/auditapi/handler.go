@@ -178,8 +178,10 @@ func (h *Handler) inclusion(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ev, err := h.cfg.Store.Get(r.Context(), seq)
-	if errors.Is(err, events.ErrNotFound) || (err == nil && !access.From(r.Context()).Allows(ev.Tenant)) {
-		// Another tenant's event answers as one that does not exist.
+	var undecodable *events.Undecodable
+	if errors.Is(err, events.ErrNotFound) || errors.As(err, &undecodable) || (err == nil && !access.From(r.Context()).Allows(ev.Tenant)) {
+		// Another tenant's event, and a message that is no event (readers refuse it; audit
+		// verify names it), answer as one that does not exist.
 		return events.NewError(events.KindNotFound, "auditapi: no event", "no event at that stream sequence")
 	}
 	if err != nil {

@@ -227,11 +227,11 @@ func (c *auditVerifyCmd) verifierKey(stderr io.Writer) (note.Verifier, error) {
 		return nil, errors.New("--key is required: the log's verifier key you kept (ledgerdesk audit key prints it)")
 	case vkey == "":
 		path := filepath.Join(c.Data, app.CredentialsDir, audit.VerifierKeyFile)
-		fmt.Fprintf(stderr, "using the data directory's own verifier key (%s): this shows the log consistent with itself; give --key with the key you kept to show it is the log you were shown\n", path)
 		var err error
 		if vkey, err = audit.ReadVerifierKey(path); err != nil {
 			return nil, err
 		}
+		fmt.Fprintf(stderr, "using the data directory's own verifier key (%s): this shows the log consistent with itself; give --key with the key you kept to show it is the log you were shown\n", path)
 	case !strings.Contains(vkey, "+"): // not a key: a file holding one
 		var err error
 		if vkey, err = audit.ReadVerifierKey(vkey); err != nil {
@@ -359,6 +359,12 @@ type period struct {
 	To     string `required:"" placeholder:"DATE|TIME" help:"the period's end, excluded, as the reports API's to: --from 2026-11-01 --to 2026-12-01 is November"`
 }
 
+// Validate refuses a period that does not parse as a usage error (exit 2).
+func (p *period) Validate() error {
+	_, _, err := p.bounds()
+	return err
+}
+
 // bounds is the period as [from, to).
 func (p period) bounds() (from, to time.Time, err error) {
 	if from, err = parseInstant("--from", p.From); err != nil {
@@ -437,13 +443,21 @@ func (auditReplayCmd) Help() string {
 		"the tenant's current configuration's, as the server's as_of reports take them."
 }
 
-func (c *auditReplayCmd) Run(s *streams) error {
-	asOf, err := time.Parse(time.RFC3339Nano, c.AsOf)
-	if err != nil {
+// Validate refuses what does not parse as a usage error (exit 2).
+func (c *auditReplayCmd) Validate() error {
+	if _, err := time.Parse(time.RFC3339Nano, c.AsOf); err != nil {
 		return fmt.Errorf("--as-of %q: want an RFC 3339 time", c.AsOf)
 	}
 	if c.Format == "html" && c.Report != "summary" {
 		return errors.New("--format html is for --report summary")
+	}
+	return nil
+}
+
+func (c *auditReplayCmd) Run(s *streams) error {
+	asOf, err := time.Parse(time.RFC3339Nano, c.AsOf)
+	if err != nil {
+		return err
 	}
 	ctx, store, done, err := c.openStore()
 	if err != nil {

@@ -47,7 +47,7 @@ type commands struct {
 	Projections projectionsGroup             `cmd:"" help:"rebuild every read model from sequence 1"`
 	Token       tokenGroup                   `cmd:"" help:"grant, list and revoke API tokens (principals with a role and tenants) through the HTTP API"`
 	NATS        natsGroup                    `cmd:"" name:"nats" help:"NATS keys, per-role creds and server auth config for an external nats-server; stream provisioning"`
-	Audit       auditGroup                   `cmd:"" help:"verify the log against its signed checkpoints, with the auditor's read-only credentials or a copy of a data directory"`
+	Audit       auditGroup                   `cmd:"" help:"the auditors' commands: verify the log against its signed checkpoints, export with proofs, recompute SLA verdicts, replay reports; with the auditor's read-only credentials or a data directory"`
 	Completion  kongplete.InstallCompletions `cmd:"" help:"print the shell completion for your login shell (bash, zsh or fish), e.g. for source <(ledgerdesk completion)"`
 }
 

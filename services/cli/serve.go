@@ -29,10 +29,12 @@ type serveCmd struct {
 	// The routing, SLA and escalation services keep all their state in JetStream
 	// (durable consumers, the SLA_TIMERS stream); reporting keeps its read models in
 	// <data>/projections.
-	Data        string `default:"./data" predictor:"dir" help:"local state directory: reporting's read models and admin token (routing, sla and escalation keep theirs in JetStream)"`
+	Data        string `default:"./data" predictor:"dir" help:"local state directory: reporting's read models, admin token and checkpoint key (credentials/checkpoint.key); routing, sla and escalation keep theirs in JetStream"`
 	HTTP        string `name:"http" default:"127.0.0.1:8081" help:"reporting only: HTTP listen address"`
 	AdminToken  string `placeholder:"TOKEN" help:"reporting only: bearer token (default: read or generate <data>/admin.token)"`
 	DebugListen string `placeholder:"ADDR" help:"serve /debug/pprof on this address (off when empty)"`
+	// CheckpointInterval is how often reporting signs the log's tree while it grows.
+	CheckpointInterval time.Duration `default:"5s" help:"reporting only: how often it signs a checkpoint of the log's tree while it grows"`
 }
 
 func (c *serveCmd) Run() error {
@@ -83,7 +85,7 @@ func (c *serveCmd) Run() error {
 	}
 	var stopService func() error
 	if name == app.ReportingName {
-		stopService, err = serveReporting(ctx, c.Data, c.HTTP, c.AdminToken, store, log)
+		stopService, err = serveReporting(ctx, c, store, log)
 	} else {
 		var r *app.Reactor
 		if r, err = app.StartReactor(ctx, name, reactor.Config{Conn: nc, Store: store, Logger: log}); err == nil {
@@ -120,8 +122,10 @@ func checkCreds(path string, role natsauth.Role, partitions int) error {
 	return nil
 }
 
-// serveReporting starts the projector and the reporting API on its own HTTP listener.
-func serveReporting(ctx context.Context, dataDir, addr, token string, store *events.Store, log *zap.Logger) (stop func() error, err error) {
+// serveReporting starts the projector, the checkpointer and the reporting and audit APIs
+// on their own HTTP listener.
+func serveReporting(ctx context.Context, c *serveCmd, store *events.Store, log *zap.Logger) (stop func() error, err error) {
+	dataDir, addr, token := c.Data, c.HTTP, c.AdminToken
 	if err := os.MkdirAll(dataDir, 0o750); err != nil {
 		return nil, err
 	}
@@ -133,7 +137,7 @@ func serveReporting(ctx context.Context, dataDir, addr, token string, store *eve
 	if err != nil {
 		return nil, err
 	}
-	rep, err := app.StartReporting(ctx, dataDir, store, log, 0)
+	rep, err := app.StartReporting(ctx, dataDir, store, log, c.CheckpointInterval)
 	if err != nil {
 		acc.Close()
 		return nil, err
