@@ -11,7 +11,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -152,12 +151,12 @@ func (auditVerifyCmd) Help() string {
 }
 
 func (c *auditVerifyCmd) Run(s *streams) error {
-	key, err := c.verifierKey(s.err)
+	if c.Export != "" {
+		return c.verifyExport(s)
+	}
+	key, err := verifierKey(c.Key, c.Data, s.err)
 	if err != nil {
 		return err
-	}
-	if c.Export != "" {
-		return c.verifyExport(s, key)
 	}
 	var kept []audit.Claim
 	for _, path := range c.Checkpoint {
@@ -188,9 +187,13 @@ func (c *auditVerifyCmd) Run(s *streams) error {
 }
 
 // verifyExport checks an export file with only the key.
-func (c *auditVerifyCmd) verifyExport(s *streams, key note.Verifier) error {
+func (c *auditVerifyCmd) verifyExport(s *streams) error {
 	if c.URL != "" || c.Data != "" || len(c.Checkpoint) > 0 || c.Tenant != "" {
 		return errors.New("--export is checked offline: give it with --key only")
+	}
+	key, err := verifierKey(c.Key, "", s.err)
+	if err != nil {
+		return err
 	}
 	f, err := os.Open(c.Export)
 	if err != nil {
@@ -219,26 +222,28 @@ func (c *auditVerifyCmd) print(w io.Writer, report audit.Report, ok string) erro
 	return nil
 }
 
-// verifierKey is --key (a key or a file holding one), or the data directory's own.
-func (c *auditVerifyCmd) verifierKey(stderr io.Writer) (note.Verifier, error) {
-	vkey := c.Key
+// verifierKey is --key (a file holding a key, or the key), or with no --key the data
+// directory's own (none when dataDir is "").
+func verifierKey(key, dataDir string, stderr io.Writer) (note.Verifier, error) {
 	switch {
-	case vkey == "" && (c.Data == "" || c.Export != ""):
+	case key == "" && dataDir == "":
 		return nil, errors.New("--key is required: the log's verifier key you kept (ledgerdesk audit key prints it)")
-	case vkey == "":
-		path := filepath.Join(c.Data, app.CredentialsDir, audit.VerifierKeyFile)
-		var err error
-		if vkey, err = audit.ReadVerifierKey(path); err != nil {
+	case key == "":
+		path := filepath.Join(dataDir, app.CredentialsDir, audit.VerifierKeyFile)
+		vkey, err := audit.ReadVerifierKey(path)
+		if err != nil {
 			return nil, err
 		}
 		fmt.Fprintf(stderr, "using the data directory's own verifier key (%s): this shows the log consistent with itself; give --key with the key you kept to show it is the log you were shown\n", path)
-	case !strings.Contains(vkey, "+"): // not a key: a file holding one
-		var err error
-		if vkey, err = audit.ReadVerifierKey(vkey); err != nil {
-			return nil, fmt.Errorf("--key: %w", err)
+		key = vkey
+	default:
+		if _, err := os.Stat(key); err == nil {
+			if key, err = audit.ReadVerifierKey(key); err != nil {
+				return nil, fmt.Errorf("--key: %w", err)
+			}
 		}
 	}
-	return audit.ParseVerifierKey(vkey)
+	return audit.ParseVerifierKey(key)
 }
 
 // printJSON writes v as indented JSON.
@@ -309,7 +314,7 @@ func (c *auditExportCmd) Run(s *streams) error {
 	if err != nil {
 		return err
 	}
-	key, err := (&auditVerifyCmd{auditSource: c.auditSource, Key: c.Key}).verifierKey(s.err)
+	key, err := verifierKey(c.Key, c.Data, s.err)
 	if err != nil {
 		return err
 	}
