@@ -262,7 +262,7 @@ func printReport(w io.Writer, r audit.Report, ok string) {
 		verdict = fmt.Sprintf("FAILED: %d problems", len(r.Problems))
 	}
 	took := time.Duration(r.Seconds * float64(time.Second))
-	fmt.Fprintf(w, "%s\nread %d messages of %d tickets in %s (%.0f messages/s); checkpoints matched: %d; tree size %d, root %x\n",
+	fmt.Fprintf(w, "%s\nmessages read: %d (tickets: %d) in %s, %.0f messages/s; checkpoints matched: %d; tree size %d, root %x\n",
 		verdict, r.Messages, r.Tickets, took.Round(time.Millisecond), float64(r.Messages)/max(r.Seconds, 1e-9), r.Checkpoints, r.TreeSize, r.Root)
 }
 
@@ -420,8 +420,8 @@ func (c *auditSLACmd) Run(s *streams) error {
 		for _, d := range rep.Disagreements {
 			fmt.Fprintf(s.out, "DISAGREES ticket %s seq %d, %s clock: recorded %s, recomputed %s: %s\n", d.TicketID, d.Seq, d.Clock, d.Recorded, d.Recomputed, d.Detail)
 		}
-		fmt.Fprintf(s.out, "%d tickets of %s opened in the period, %d with an SLA; %d verdicts checked, %d disagreements\n",
-			rep.Tickets, rep.Tenant, rep.WithSLA, rep.Verdicts, len(rep.Disagreements))
+		fmt.Fprintf(s.out, "tickets of %s opened in the period: %d, with an SLA: %d; verdicts checked: %d, disagreements: %d\n",
+			rep.Tenant, rep.Tickets, rep.WithSLA, rep.Verdicts, len(rep.Disagreements))
 	}
 	if len(rep.Disagreements) > 0 {
 		return fmt.Errorf("%d SLA verdicts disagree with the events", len(rep.Disagreements))
