@@ -76,37 +76,50 @@ func Publish(ctx context.Context, js jetstream.JetStream, key *Key, cp Checkpoin
 
 // ReadAll reads every checkpoint stored, oldest first.
 func ReadAll(ctx context.Context, js jetstream.JetStream) ([]Stored, error) {
+	var out []Stored
+	err := EachStored(ctx, js, func(s Stored) error { out = append(out, s); return nil })
+	return out, err
+}
+
+// EachStored hands every checkpoint stored to each, oldest first, reading them in
+// batches: a year's log holds millions.
+func EachStored(ctx context.Context, js jetstream.JetStream, each func(Stored) error) error {
 	s, err := js.Stream(ctx, StreamName)
 	if err != nil {
-		return nil, fmt.Errorf("audit: stream %s: %w", StreamName, err)
+		return fmt.Errorf("audit: stream %s: %w", StreamName, err)
 	}
 	info, err := s.Info(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if info.State.Msgs == 0 {
-		return nil, nil
+		return nil
 	}
 	cons, err := js.OrderedConsumer(ctx, StreamName, jetstream.OrderedConsumerConfig{})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var out []Stored
-	for uint64(len(out)) < info.State.Msgs {
-		m, err := cons.Next(jetstream.FetchMaxWait(10 * time.Second))
+	msgs, err := cons.Messages(jetstream.PullMaxMessages(1024))
+	if err != nil {
+		return err
+	}
+	defer msgs.Stop()
+	for {
+		m, err := msgs.Next()
 		if err != nil {
-			return nil, fmt.Errorf("audit: read checkpoints: %w", err)
+			return fmt.Errorf("audit: read checkpoints: %w", err)
 		}
 		md, err := m.Metadata()
 		if err != nil {
-			return nil, err
+			return err
 		}
-		out = append(out, Stored{Seq: md.Sequence.Stream, Note: m.Data(), VKey: m.Headers().Get(HeaderVerifierKey)})
+		if err := each(Stored{Seq: md.Sequence.Stream, Note: m.Data(), VKey: m.Headers().Get(HeaderVerifierKey)}); err != nil {
+			return err
+		}
 		if md.Sequence.Stream >= info.State.LastSeq {
-			break
+			return nil
 		}
 	}
-	return out, nil
 }
 
 // Open checks a stored checkpoint's signature with v.

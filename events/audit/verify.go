@@ -72,10 +72,11 @@ type Report struct {
 // OK reports whether everything held.
 func (r Report) OK() bool { return len(r.Problems) == 0 }
 
-// Claim is a signed checkpoint to check the log against, with where it comes from.
+// Claim is a signed checkpoint an auditor kept, to check the log against, with where it
+// comes from (e.g. the file's path).
 type Claim struct {
 	Note []byte
-	From string // e.g. "CHECKPOINTS seq 12" or the file's path
+	From string
 }
 
 // VerifyOptions configure a Verifier.
@@ -85,10 +86,9 @@ type VerifyOptions struct {
 	// Tenant, when set, limits the chain checks (and problems of events) to its tickets;
 	// the tree and the checkpoints always cover the whole log.
 	Tenant string
-	// Stored are the checkpoints of CHECKPOINTS in the order they were stored
-	// (StoredClaims); Kept are those the auditor kept apart from the server. The log is
-	// checked against all of them.
-	Stored, Kept []Claim
+	// Kept are the checkpoints the auditor kept apart from the server. The log is checked
+	// against them and against every checkpoint of CHECKPOINTS (AddStored).
+	Kept []Claim
 }
 
 // Verifier checks the log message by message, in stream order (Add), then against
@@ -101,6 +101,7 @@ type Verifier struct {
 	bySize   map[uint64][]signed // the believed checkpoints by size
 	matched  int
 	lastGood uint64 // the largest checkpoint size matched so far
+	last     signed // the stored checkpoint added last
 	report   Report
 }
 
@@ -110,36 +111,61 @@ type chain struct {
 	seq    uint64
 }
 
+// signed is what a believed checkpoint says of the tree (its size is its key in bySize),
+// and where it is from: CHECKPOINTS seq, or the file it was kept in. It holds no note:
+// a log's CHECKPOINTS may hold millions.
 type signed struct {
-	Checkpoint
-	from string
+	size uint64
+	root []byte
+	seq  uint64
+	file string
 }
 
-// NewVerifier opens every checkpoint with the key (naming those that fail) before the
-// log is read.
+func (s signed) from() string {
+	if s.file != "" {
+		return s.file
+	}
+	return fmt.Sprintf("CHECKPOINTS seq %d", s.seq)
+}
+
+// NewVerifier opens every kept checkpoint with the key (naming those that fail) before
+// the log is read; AddStored adds the stored ones.
 func NewVerifier(opts VerifyOptions) (*Verifier, error) {
 	if opts.Key == nil {
 		return nil, errors.New("audit: a verifier key is required")
 	}
 	v := &Verifier{opts: opts, rng: Ranges.NewEmptyRange(0), chains: map[string]*chain{}, next: 1, bySize: map[uint64][]signed{}}
-	var last signed
-	for i, c := range append(slices.Clip(opts.Stored), opts.Kept...) {
-		cp, err := OpenCheckpoint(c.Note, opts.Key)
-		if err != nil {
-			v.problem(Problem{Kind: ProblemSignature, From: c.From, Detail: fmt.Sprintf("the checkpoint from %s is not signed by %s: %v", c.From, opts.Key.Name(), err)})
-			continue
-		}
-		s := signed{cp, c.From}
-		if i < len(opts.Stored) {
-			if cp.Size < last.Size {
-				v.problem(Problem{Kind: ProblemCheckpointOrder, CheckpointSize: cp.Size, From: c.From,
-					Detail: fmt.Sprintf("the checkpoint of %d messages (%s) is stored after one of %d (%s): checkpoints only grow", cp.Size, c.From, last.Size, last.from)})
-			}
-			last = s
-		}
-		v.bySize[cp.Size] = append(v.bySize[cp.Size], s)
+	for _, c := range opts.Kept {
+		v.believe(c.Note, signed{file: c.From})
 	}
 	return v, nil
+}
+
+// AddStored adds a checkpoint of CHECKPOINTS, in the order they were stored, before the
+// log is read: its signature is checked, and that it does not shrink the log.
+func (v *Verifier) AddStored(s Stored) {
+	cp, ok := v.believe(s.Note, signed{seq: s.Seq})
+	if !ok {
+		return
+	}
+	if cp.size < v.last.size {
+		v.problem(Problem{Kind: ProblemCheckpointOrder, CheckpointSize: cp.size, From: cp.from(),
+			Detail: fmt.Sprintf("the checkpoint of %d messages (%s) is stored after one of %d (%s): checkpoints only grow", cp.size, cp.from(), v.last.size, v.last.from())})
+	}
+	v.last = cp
+}
+
+// believe opens a signed checkpoint from where: named when its signature fails, else
+// kept by its size.
+func (v *Verifier) believe(note []byte, where signed) (signed, bool) {
+	cp, err := OpenCheckpoint(note, v.opts.Key)
+	if err != nil {
+		v.problem(Problem{Kind: ProblemSignature, From: where.from(), Detail: fmt.Sprintf("the checkpoint from %s is not signed by %s: %v", where.from(), v.opts.Key.Name(), err)})
+		return signed{}, false
+	}
+	where.size, where.root = cp.Size, cp.Root
+	v.bySize[cp.Size] = append(v.bySize[cp.Size], where)
+	return where, true
 }
 
 func (v *Verifier) problem(p Problem) { v.report.Problems = append(v.report.Problems, p) }
@@ -226,14 +252,14 @@ func (v *Verifier) checkRoot(claims []signed) {
 	}
 	size := v.rng.End()
 	for _, c := range claims {
-		if bytes.Equal(root, c.Root) {
+		if bytes.Equal(root, c.root) {
 			v.matched++
 			v.lastGood = max(v.lastGood, size)
 			continue
 		}
-		v.problem(Problem{Kind: ProblemCheckpoint, Seq: v.lastGood + 1, LastSeq: size, CheckpointSize: size, From: c.from, Expected: b64(c.Root), Actual: b64(root),
+		v.problem(Problem{Kind: ProblemCheckpoint, Seq: v.lastGood + 1, LastSeq: size, CheckpointSize: size, From: c.from(), Expected: b64(c.root), Actual: b64(root),
 			Detail: fmt.Sprintf("the log's first %d messages do not hash to the checkpoint of that size (%s): a message after seq %d and up to seq %d "+
-				"was altered, inserted or removed since it was signed", size, c.from, v.lastGood, size)})
+				"was altered, inserted or removed since it was signed", size, c.from(), v.lastGood, size)})
 	}
 }
 
@@ -251,9 +277,9 @@ func (v *Verifier) Finish() Report {
 			continue
 		}
 		for _, c := range v.bySize[size] {
-			v.problem(Problem{Kind: ProblemTruncated, Seq: v.rng.End() + 1, LastSeq: size, CheckpointSize: size, From: c.from,
+			v.problem(Problem{Kind: ProblemTruncated, Seq: v.rng.End() + 1, LastSeq: size, CheckpointSize: size, From: c.from(),
 				Detail: fmt.Sprintf("the checkpoint of %d messages (%s) covers more than the %d the log holds: messages were removed from it (see the gaps named) "+
-					"or its tail was cut, e.g. an older copy of the store restored", size, c.from, v.rng.End())})
+					"or its tail was cut, e.g. an older copy of the store restored", size, c.from(), v.rng.End())})
 		}
 	}
 	v.report.TreeSize = v.rng.End()
@@ -269,6 +295,9 @@ func (v *Verifier) Finish() Report {
 func VerifyLog(ctx context.Context, js jetstream.JetStream, opts VerifyOptions, progress func(seq, last uint64)) (Report, error) {
 	v, err := NewVerifier(opts)
 	if err != nil {
+		return Report{}, err
+	}
+	if err := EachStored(ctx, js, func(s Stored) error { v.AddStored(s); return nil }); err != nil {
 		return Report{}, err
 	}
 	s, err := js.Stream(ctx, events.StreamName)
@@ -303,17 +332,4 @@ func VerifyLog(ctx context.Context, js jetstream.JetStream, opts VerifyOptions, 
 	r := v.Finish()
 	r.Seconds = time.Since(start).Seconds()
 	return r, nil
-}
-
-// StoredClaims are the checkpoints of CHECKPOINTS as claims, oldest first.
-func StoredClaims(ctx context.Context, js jetstream.JetStream) ([]Claim, error) {
-	all, err := ReadAll(ctx, js)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Claim, len(all))
-	for i, s := range all {
-		out[i] = Claim{Note: s.Note, From: fmt.Sprintf("CHECKPOINTS seq %d", s.Seq)}
-	}
-	return out, nil
 }

@@ -41,10 +41,10 @@ func sealedLog(t *testing.T) []events.Raw {
 }
 
 // signedAt signs the tree of the log's first sizes.
-func signedAt(t *testing.T, key *audit.Key, log []events.Raw, sizes ...int) []audit.Claim {
+func signedAt(t *testing.T, key *audit.Key, log []events.Raw, sizes ...int) []audit.Stored {
 	t.Helper()
 	tree := audit.NewMemoryTree()
-	var out []audit.Claim
+	var out []audit.Stored
 	for i, r := range log {
 		tree.Append(events.EntryOf(r).Leaf)
 		if slices.Contains(sizes, i+1) {
@@ -53,17 +53,20 @@ func signedAt(t *testing.T, key *audit.Key, log []events.Raw, sizes ...int) []au
 			if err != nil {
 				t.Fatal(err)
 			}
-			out = append(out, audit.Claim{Note: cp.Note, From: fmt.Sprintf("CHECKPOINTS seq %d", len(out)+1)})
+			out = append(out, audit.Stored{Seq: uint64(len(out) + 1), Note: cp.Note})
 		}
 	}
 	return out
 }
 
-func verify(t *testing.T, key *audit.Key, log []events.Raw, stored []audit.Claim, tenant string) audit.Report {
+func verify(t *testing.T, key *audit.Key, log []events.Raw, stored []audit.Stored, tenant string) audit.Report {
 	t.Helper()
-	v, err := audit.NewVerifier(audit.VerifyOptions{Key: key.Verifier, Stored: stored, Tenant: tenant})
+	v, err := audit.NewVerifier(audit.VerifyOptions{Key: key.Verifier, Tenant: tenant})
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, s := range stored {
+		v.AddStored(s)
 	}
 	for _, r := range log {
 		v.Add(events.EntryOf(r))

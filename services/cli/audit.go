@@ -173,12 +173,8 @@ func (c *auditVerifyCmd) Run(s *streams) error {
 	defer done()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	stored, err := audit.StoredClaims(ctx, js)
-	if err != nil {
-		return err
-	}
 	bar := newProgress(s.err, "verifying the log")
-	report, err := audit.VerifyLog(ctx, js, audit.VerifyOptions{Key: key, Tenant: c.Tenant, Stored: stored, Kept: kept}, bar.set)
+	report, err := audit.VerifyLog(ctx, js, audit.VerifyOptions{Key: key, Tenant: c.Tenant, Kept: kept}, bar.set)
 	bar.finish()
 	if err != nil {
 		return err
