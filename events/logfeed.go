@@ -232,3 +232,46 @@ func (e *FeedError) Unwrap() error { return e.err }
 func newChunk() *chunk {
 	return &chunk{msgs: make([]readMsg, 0, chunkSize), decoded: make(chan struct{})}
 }
+
+// WalkLog hands every message of the ticket log in js to each, in stream order, from
+// sequence 1 to the log's last one when it is called (messages appended meanwhile are
+// left out), with that last sequence (for progress). The messages are decoded as
+// ReadLog decodes them, or as ReadEnvelopes does when envelopes is set. It stops at the
+// first error of each, and returns it.
+func WalkLog(ctx context.Context, js jetstream.JetStream, envelopes bool, each func(e LogEntry, last uint64) error) error {
+	s, err := js.Stream(ctx, StreamName)
+	if err != nil {
+		return fmt.Errorf("stream %s: %w", StreamName, err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("stream %s info: %w", StreamName, err)
+	}
+	if info.State.Msgs == 0 {
+		return nil
+	}
+	decode := FromMsg
+	if envelopes {
+		decode = EnvelopeFromMsg
+	}
+	feed, err := readLog(ctx, js, 1, walkAhead, decode)
+	if err != nil {
+		return err
+	}
+	defer feed.Stop()
+	last := info.State.LastSeq
+	for seq := uint64(0); seq < last; {
+		e, _, err := feed.Next(ctx, true)
+		if err != nil {
+			return fmt.Errorf("read the log after seq %d: %w", seq, err)
+		}
+		seq = e.Seq()
+		if err := each(e, last); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// walkAhead is how many messages WalkLog's decoders may hold ready.
+const walkAhead = 8192

@@ -19,16 +19,6 @@ func Replay(ctx context.Context, store *events.Store, until time.Time) (*Project
 	if err != nil {
 		return nil, err
 	}
-	last, err := store.LastSequence(ctx)
-	if err != nil || last == 0 {
-		return p, err
-	}
-	feed, err := events.ReadLog(ctx, store.JetStream(), 1, p.opts.BatchSize)
-	if err != nil {
-		_ = p.Close()
-		return nil, err
-	}
-	defer feed.Stop()
 	// A ticket stands as of its last accepted event at or before until: its first accepted
 	// event after until cuts it there, even when a later event carries an earlier time
 	// (the clocks of the services that append are not in step), so that its chain is
@@ -37,13 +27,8 @@ func Replay(ctx context.Context, store *events.Store, until time.Time) (*Project
 	heads := map[string]events.ChainHead{}
 	cut := map[string]bool{}
 	var batch []events.LogEntry
-	for seq := uint64(0); seq < last; {
-		e, _, err := feed.Next(ctx, true)
-		if err != nil {
-			_ = p.Close()
-			return nil, err
-		}
-		if seq = e.Seq(); e.Undecodable == nil {
+	err = events.WalkLog(ctx, store.JetStream(), false, func(e events.LogEntry, _ uint64) error {
+		if e.Undecodable == nil {
 			// Checked once by the feed: the batch links it again without hashing.
 			r := e.Event.Raw()
 			if head, err := heads[r.TicketID].LinkChecked(e.Event); err == nil {
@@ -55,14 +40,19 @@ func Replay(ctx context.Context, store *events.Store, until time.Time) (*Project
 				}
 			}
 		}
-		if len(batch) < p.opts.BatchSize && seq < last {
-			continue
+		if len(batch) < p.opts.BatchSize {
+			return nil
 		}
-		if err := p.apply(batch); err != nil {
-			_ = p.Close()
-			return nil, err
-		}
+		err := p.apply(batch)
 		batch = batch[:0]
+		return err
+	})
+	if err == nil {
+		err = p.apply(batch)
+	}
+	if err != nil {
+		_ = p.Close()
+		return nil, err
 	}
 	return p, nil
 }

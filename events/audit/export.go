@@ -73,35 +73,24 @@ func Export(ctx context.Context, js jetstream.JetStream, opts ExportOptions, w i
 	}
 	tree := NewMemoryTree()
 	var picked []ExportedEvent
-	feed, err := events.ReadEnvelopes(ctx, js, 1, 8192)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer feed.Stop()
-	last, err := lastSeq(ctx, js)
-	if err != nil {
-		return 0, 0, err
-	}
-	for seq := uint64(0); seq < last; {
-		e, _, err := feed.Next(ctx, true)
-		if err != nil {
-			return 0, 0, fmt.Errorf("audit: read the log after seq %d: %w", seq, err)
-		}
-		seq = e.Seq()
+	err = events.WalkLog(ctx, js, true, func(e events.LogEntry, _ uint64) error {
 		index := tree.Size()
 		tree.Append(e.Leaf)
 		if e.Undecodable != nil {
-			continue
+			return nil
 		}
 		r := e.Event.Raw()
-		if r.Tenant != opts.Tenant || r.Time.Before(opts.From) || !r.Time.Before(opts.To) {
-			continue
-		}
-		if index >= cp.Size {
+		switch {
+		case r.Tenant != opts.Tenant || r.Time.Before(opts.From) || !r.Time.Before(opts.To):
+		case index >= cp.Size:
 			after++
-			continue
+		default:
+			picked = append(picked, ExportedEvent{Event: r.ToStructured(), StoredSubject: e.Subject, LeafIndex: index})
 		}
-		picked = append(picked, ExportedEvent{Event: r.ToStructured(), StoredSubject: e.Subject, LeafIndex: index})
+		return nil
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("audit: %w", err)
 	}
 	if tree.Size() < cp.Size {
 		return 0, 0, fmt.Errorf("the log holds %d messages, fewer than the newest checkpoint's %d: run ledgerdesk audit verify", tree.Size(), cp.Size)
@@ -134,18 +123,6 @@ func Export(ctx context.Context, js jetstream.JetStream, opts ExportOptions, w i
 func reencodes(data json.RawMessage) bool {
 	var buf bytes.Buffer
 	return json.Compact(&buf, data) == nil && bytes.Equal(buf.Bytes(), data)
-}
-
-func lastSeq(ctx context.Context, js jetstream.JetStream) (uint64, error) {
-	s, err := js.Stream(ctx, events.StreamName)
-	if err != nil {
-		return 0, fmt.Errorf("audit: stream %s: %w", events.StreamName, err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		return 0, err
-	}
-	return info.State.LastSeq, nil
 }
 
 // VerifyExport checks an export offline, with only the log's verifier key: the

@@ -300,34 +300,16 @@ func VerifyLog(ctx context.Context, js jetstream.JetStream, opts VerifyOptions, 
 	if err := EachStored(ctx, js, func(s Stored) error { v.AddStored(s); return nil }); err != nil {
 		return Report{}, err
 	}
-	s, err := js.Stream(ctx, events.StreamName)
-	if err != nil {
-		return Report{}, fmt.Errorf("audit: stream %s: %w", events.StreamName, err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		return Report{}, err
-	}
-	last, start := info.State.LastSeq, time.Now()
-	if info.State.Msgs > 0 {
-		feed, err := events.ReadEnvelopes(ctx, js, 1, 8192)
-		if err != nil {
-			return Report{}, err
+	start := time.Now()
+	err = events.WalkLog(ctx, js, true, func(e events.LogEntry, last uint64) error {
+		v.Add(e)
+		if progress != nil {
+			progress(e.Seq(), last)
 		}
-		defer feed.Stop()
-		for {
-			e, _, err := feed.Next(ctx, true)
-			if err != nil {
-				return Report{}, fmt.Errorf("audit: read the log after seq %d: %w", v.next-1, err)
-			}
-			v.Add(e)
-			if progress != nil {
-				progress(e.Seq(), last)
-			}
-			if e.Seq() >= last {
-				break
-			}
-		}
+		return nil
+	})
+	if err != nil {
+		return Report{}, fmt.Errorf("audit: %w", err)
 	}
 	r := v.Finish()
 	r.Seconds = time.Since(start).Seconds()

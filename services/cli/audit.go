@@ -27,7 +27,6 @@ import (
 	"github.com/ledgerdesk/ledgerdesk/services/app"
 	"github.com/ledgerdesk/ledgerdesk/services/reporting"
 	"github.com/ledgerdesk/ledgerdesk/services/sla"
-	"github.com/ledgerdesk/ledgerdesk/services/tenantconfig"
 )
 
 // auditGroup is `ledgerdesk audit`: the auditors' commands.
@@ -473,16 +472,8 @@ func (c *auditReplayCmd) Run(s *streams) error {
 	if c.Report == "queues" {
 		return c.queues(s.out, past)
 	}
-	var doc *tenantconfig.Document
-	loc := time.UTC
-	switch cv, err := store.CurrentConfig(ctx, c.Tenant); {
-	case err == nil:
-		d, err := tenantconfig.Parse(cv.Document)
-		if err != nil {
-			return fmt.Errorf("configuration %d of %s: %w", cv.Version, c.Tenant, err)
-		}
-		doc, loc = &d, d.Location()
-	case !errors.Is(err, events.ErrNotFound):
+	doc, loc, err := reporting.CurrentConfig(ctx, store, c.Tenant)
+	if err != nil {
 		return err
 	}
 	from, to, err := reporting.Period(c.From, c.To, asOf, loc)

@@ -41,17 +41,7 @@ func (h *Handler) parsePeriod(ctx context.Context, r *http.Request) (period, err
 	if p.tenant, err = access.TenantParam(r); err != nil {
 		return p, err
 	}
-	// A report is rare next to the events deciding reads configuration for: it reads the
-	// tenant's current document from the stream (one request) rather than following it.
-	cv, err := h.cfg.Store.CurrentConfig(ctx, p.tenant)
-	switch {
-	case err == nil:
-		var doc tenantconfig.Document
-		if err := json.Unmarshal(cv.Document, &doc); err != nil {
-			return p, fmt.Errorf("decode configuration %d of %s: %w", cv.Version, p.tenant, err)
-		}
-		p.loc, p.doc = doc.Location(), &doc
-	case !errors.Is(err, events.ErrNotFound):
+	if p.doc, p.loc, err = CurrentConfig(ctx, h.cfg.Store, p.tenant); err != nil {
 		return p, err
 	}
 	if raw := q.Get("as_of"); raw != "" {
@@ -63,6 +53,25 @@ func (h *Handler) parsePeriod(ctx context.Context, r *http.Request) (period, err
 	}
 	p.from, p.to, err = Period(q.Get("from"), q.Get("to"), p.asOf, p.loc)
 	return p, err
+}
+
+// CurrentConfig is the tenant's current configuration document and its time zone, which a
+// report is read in; nil and UTC for a tenant without one. A report is rare next to the
+// events deciding reads configuration for: it reads the document from the stream (one
+// request) rather than following it.
+func CurrentConfig(ctx context.Context, store *events.Store, tenant string) (*tenantconfig.Document, *time.Location, error) {
+	cv, err := store.CurrentConfig(ctx, tenant)
+	if errors.Is(err, events.ErrNotFound) {
+		return nil, time.UTC, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	var doc tenantconfig.Document
+	if err := json.Unmarshal(cv.Document, &doc); err != nil {
+		return nil, nil, fmt.Errorf("decode configuration %d of %s: %w", cv.Version, tenant, err)
+	}
+	return &doc, doc.Location(), nil
 }
 
 // Period is a report's [from, to) from the API's from and to (RFC 3339, or YYYY-MM-DD for

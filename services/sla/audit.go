@@ -129,26 +129,12 @@ type AuditReport struct {
 // ticket's SLA was first attached with (as the service does) from the CONFIG stream.
 func AuditLog(ctx context.Context, store *events.Store, tenant string, from, to, asOf time.Time) (AuditReport, error) {
 	rep := AuditReport{Tenant: tenant}
-	last, err := store.LastSequence(ctx)
-	if err != nil || last == 0 {
-		return rep, err
-	}
-	feed, err := events.ReadLog(ctx, store.JetStream(), 1, 8192)
-	if err != nil {
-		return rep, err
-	}
-	defer feed.Stop()
 	heads := map[string]events.ChainHead{}
 	histories := map[string][]events.Event{}
 	var order []string
-	for seq := uint64(0); seq < last; {
-		e, _, err := feed.Next(ctx, true)
-		if err != nil {
-			return rep, fmt.Errorf("sla audit: read the log after seq %d: %w", seq, err)
-		}
-		seq = e.Seq()
+	err := events.WalkLog(ctx, store.JetStream(), false, func(e events.LogEntry, _ uint64) error {
 		if e.Undecodable != nil || e.Event.Raw().Tenant != tenant {
-			continue
+			return nil
 		}
 		r := e.Event.Raw()
 		head, err := heads[r.TicketID].LinkChecked(e.Event)
@@ -158,19 +144,23 @@ func AuditLog(ctx context.Context, store *events.Store, tenant string, from, to,
 				rep.Disagreements = append(rep.Disagreements, Disagreement{TicketID: r.TicketID, Seq: r.Sequence, Recorded: r.Type, Recomputed: "refused",
 					Detail: "a recorded SLA event its ticket's chain refuses, so it counts for nothing: " + re.Reason + " (audit verify names it)"})
 			}
-			continue
+			return nil
 		}
 		heads[r.TicketID] = head
 		if _, seen := histories[r.TicketID]; !seen {
 			if r.Type != events.TypeOpened || r.Time.Before(from) || !r.Time.Before(to) {
 				histories[r.TicketID] = nil // not opened in the period
-				continue
+				return nil
 			}
 			order = append(order, r.TicketID)
 		} else if histories[r.TicketID] == nil {
-			continue
+			return nil
 		}
 		histories[r.TicketID] = append(histories[r.TicketID], r.Event)
+		return nil
+	})
+	if err != nil {
+		return rep, fmt.Errorf("sla audit: %w", err)
 	}
 	policies := map[int]PolicyFor{}
 	for _, id := range order {

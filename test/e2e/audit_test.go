@@ -28,11 +28,11 @@ import (
 
 const auditToken = "e2e-audit-token-0123456789"
 
-// auditVerify runs `ledgerdesk audit verify --json` with args and returns its report and
+// runJSON runs the binary with args, decodes what it prints into into, and returns its
 // exit code.
-func auditVerify(t *testing.T, bin string, args ...string) (audit.Report, int) {
+func runJSON(t *testing.T, bin string, into any, args ...string) int {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"audit", "verify", "--json"}, args...)...)
+	cmd := exec.Command(bin, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -43,10 +43,18 @@ func auditVerify(t *testing.T, bin string, args ...string) (audit.Report, int) {
 	} else if err != nil {
 		t.Fatal(err)
 	}
-	var r audit.Report
-	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
-		t.Fatalf("audit verify %v (exit %d): not a JSON report: %v\nstdout: %s\nstderr: %s", args, code, err, stdout.Bytes(), stderr.Bytes())
+	if err := json.Unmarshal(stdout.Bytes(), into); err != nil {
+		t.Fatalf("%v (exit %d): not JSON: %v\nstdout: %s\nstderr: %s", args, code, err, stdout.Bytes(), stderr.Bytes())
 	}
+	return code
+}
+
+// auditVerify runs `ledgerdesk audit verify --json` with args and returns its report and
+// exit code.
+func auditVerify(t *testing.T, bin string, args ...string) (audit.Report, int) {
+	t.Helper()
+	var r audit.Report
+	code := runJSON(t, bin, &r, append([]string{"audit", "verify", "--json"}, args...)...)
 	return r, code
 }
 
@@ -328,19 +336,8 @@ func TestAuditVerifyNamesTampering(t *testing.T) {
 
 	t.Run("audit sla", func(t *testing.T) {
 		slaAudit := func(dir string) (sla.AuditReport, int) {
-			cmd := exec.Command(bin, "audit", "sla", "--data", dir, "--tenant", "acme", "--from", today, "--to", tomorrow, "--json")
-			out, err := cmd.Output()
-			var exit *exec.ExitError
-			code := 0
-			if errors.As(err, &exit) {
-				code = exit.ExitCode()
-			} else if err != nil {
-				t.Fatal(err)
-			}
 			var rep sla.AuditReport
-			if err := json.Unmarshal(out, &rep); err != nil {
-				t.Fatalf("audit sla: exit %d, %v: %s", code, err, out)
-			}
+			code := runJSON(t, bin, &rep, "audit", "sla", "--data", dir, "--tenant", "acme", "--from", today, "--to", tomorrow, "--json")
 			return rep, code
 		}
 		if rep, code := slaAudit(pristine); code != 0 || rep.Tickets != 7 || rep.WithSLA != 7 || rep.Verdicts != 4 || len(rep.Disagreements) != 0 {
@@ -365,17 +362,13 @@ func TestAuditVerifyNamesTampering(t *testing.T) {
 
 	t.Run("audit replay equals what the server served", func(t *testing.T) {
 		for _, report := range []string{"summary", "queues"} {
-			out, err := exec.Command(bin, "audit", "replay", "--data", pristine, "--tenant", "acme", "--report", report,
-				"--as-of", summaryAsOf.AsOf, "--from", today, "--to", tomorrow).Output()
-			if err != nil {
-				t.Fatalf("audit replay --report %s: %v\n%s", report, err, out)
-			}
 			var want, got any
+			if code := runJSON(t, bin, &got, "audit", "replay", "--data", pristine, "--tenant", "acme", "--report", report,
+				"--as-of", summaryAsOf.AsOf, "--from", today, "--to", tomorrow); code != 0 {
+				t.Fatalf("audit replay --report %s: exit %d", report, code)
+			}
 			if err := json.Unmarshal(served[report], &want); err != nil {
 				t.Fatal(err)
-			}
-			if err := json.Unmarshal(out, &got); err != nil {
-				t.Fatalf("audit replay --report %s printed %s", report, out)
 			}
 			if w, g := fmt.Sprint(want), fmt.Sprint(got); w != g {
 				t.Errorf("audit replay --report %s differs from what the server served:\n got %s\nwant %s", report, g, w)
