@@ -303,9 +303,10 @@ func (a *applying) referenceSource() string {
 	return a.m.Event.Source()
 }
 
-// event is the i-th event the message causes.
+// event is the i-th event the message causes, at the time it was decided at (the events
+// a decision folds, such as a resolution's time for the reopen window, keep its clock).
 func (a *applying) event(i int, data events.Payload) events.Event {
-	return events.Event{ID: derivedID(a.key, i), Data: data, Source: Source, Actor: a.m.Actor,
+	return events.Event{ID: derivedID(a.key, i), Data: data, Source: Source, Actor: a.m.Actor, Time: a.now,
 		CorrelationID: a.correlation, CausationID: a.m.Event.ID()}
 }
 
