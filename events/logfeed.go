@@ -128,7 +128,7 @@ func readLog(ctx context.Context, js jetstream.JetStream, from uint64, ahead int
 				next = newChunk()
 			}
 		}
-	})
+	}, jetstream.PullMaxMessages(logPull))
 	if err != nil {
 		cancel(nil)
 		return nil, fmt.Errorf("read the log from seq %d: %w", from, err)
@@ -154,6 +154,13 @@ func readLog(ctx context.Context, js jetstream.JetStream, from uint64, ahead int
 	}()
 	return f, nil
 }
+
+// logPull is how many messages a reader of the log (a LogFeed, a Subscription) asks the
+// server for at once. With nats.go's default (500) a reader of a stored log waits for the
+// server between pulls: pulls of 8,192 read it 1.3 to 3 times as fast on a 2-core machine
+// (measured side by side with the default); the reader hands the messages on as they come,
+// so a live log's reader waits for nothing either way.
+const logPull = 8192
 
 // decode decodes and hashes the chunk's messages, as Store.Subscribe decodes them.
 func (c *chunk) decode(decode decoder) {
