@@ -175,6 +175,8 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, want jetstream.St
 // order, through EnsureStream; it stops at the first failure. An existing TICKETS stream
 // must have layout LogLayout, and cfg.Partitions partitions unless 0 (else ErrLayout,
 // before anything is changed); a new one gets cfg.Partitions (DefaultPartitions when 0).
+// Every stream gets cfg.Replicas (1 when 0), the others too unless they set their own: an
+// existing stream is scaled up to it, never down (a weakening).
 func Provision(ctx context.Context, js jetstream.JetStream, cfg StoreConfig, others ...jetstream.StreamConfig) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -192,6 +194,9 @@ func Provision(ctx context.Context, js jetstream.JetStream, cfg StoreConfig, oth
 		cfg.Partitions = n
 	}
 	for _, want := range append(LogStreamConfigs(cfg), others...) {
+		if want.Replicas == 0 {
+			want.Replicas = cfg.Replicas
+		}
 		if _, err := EnsureStream(ctx, js, want); err != nil {
 			return err
 		}

@@ -378,7 +378,8 @@ func (s *System) provision(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	defer admin.Close()
-	return Provision(ctx, admin, s.cfg.Partitions)
+	p, err := Provision(ctx, admin, ProvisionConfig{Partitions: s.cfg.Partitions})
+	return p.Partitions, err
 }
 
 // EmbeddedAdmin connects to an embedded server as admin, in process: for provisioning

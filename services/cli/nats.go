@@ -65,6 +65,7 @@ func (c *natsInitCmd) Run(s *streams) error { return natsInit(c.Out, c.Partition
 type natsProvisionCmd struct {
 	natsConn      `embed:"" set:"nats_default=${nats_url}" set:"nats_help=NATS server URL" set:"creds_help=the admin role's creds file, admin.creds (required)"`
 	logPartitions `embed:""`
+	Replicas      int `default:"0" help:"servers that keep each stream and bucket: 0 keeps an existing log's, else 3 on a cluster and 1 on a single server; an existing stream is scaled up to it, never down"`
 }
 
 // Validate makes --creds, optional where natsConn is embedded elsewhere, required.
@@ -76,7 +77,7 @@ func (c *natsProvisionCmd) Validate() error {
 }
 
 func (c *natsProvisionCmd) Run(s *streams) error {
-	return natsProvision(c.URL, c.Creds, c.Partitions, s.out)
+	return natsProvision(c.URL, c.Creds, app.ProvisionConfig{Partitions: c.Partitions, Replicas: c.Replicas}, s.out)
 }
 
 type natsIssueCmd struct {
@@ -134,7 +135,7 @@ func natsInit(dir string, partitions int, stdout io.Writer) error {
 	return nil
 }
 
-func natsProvision(url, creds string, partitions int, stdout io.Writer) error {
+func natsProvision(url, creds string, cfg app.ProvisionConfig, stdout io.Writer) error {
 	if creds == "" {
 		return errors.New("--creds is required (the admin role's creds file)")
 	}
@@ -145,12 +146,15 @@ func natsProvision(url, creds string, partitions int, stdout io.Writer) error {
 	defer nc.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	n, err := app.Provision(ctx, nc, partitions)
+	p, err := app.Provision(ctx, nc, cfg)
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: JetStream did not answer (a cluster answers once it has elected its meta leader, a few seconds after its nodes start: try again)", err)
+	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "streams provisioned on %s; the ticket log has %d partitions: the role creds must be issued for them "+
-		"(ledgerdesk nats init --out DIR --partitions %d)\n", url, n, n)
+	fmt.Fprintf(stdout, "streams provisioned on %s (replicas: %d); the ticket log has %d partitions: the role creds must be issued for them "+
+		"(ledgerdesk nats init --out DIR --partitions %d)\n", url, p.Replicas, p.Partitions, p.Partitions)
 	return nil
 }
 

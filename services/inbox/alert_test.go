@@ -52,7 +52,7 @@ func newDesk(t *testing.T) *desk {
 	ctx := context.Background()
 	srv, admin := eventstest.RunJetStream(t)
 	_ = srv
-	if _, err := app.Provision(ctx, admin, 0); err != nil {
+	if _, err := app.Provision(ctx, admin, app.ProvisionConfig{}); err != nil {
 		t.Fatal(err)
 	}
 	store, err := events.OpenStore(ctx, admin, events.StoreConfig{})
