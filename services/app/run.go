@@ -210,7 +210,7 @@ func Start(ctx context.Context, cfg RunConfig, log *zap.Logger) (*System, error)
 		}
 		log.Info("configuration seeded", zap.String("dir", cfg.SeedConfigDir), zap.Strings("tenants", seeded))
 	}
-	sys.committer = events.NewCommitter(sys.Store, cfg.CommitWorkers)
+	sys.committer = events.NewCommitter(sys.Store, cfg.CommitWorkers, nil)
 	for _, name := range cfg.Services {
 		// Each service connects as its own role: the role name is the service name.
 		nc, store, err := sys.connect(ctx, natsauth.Role(name))

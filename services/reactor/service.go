@@ -178,7 +178,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		committer: cfg.Committer, configs: cfg.Configs,
 		quit: make(chan struct{}), running: make(chan struct{})}
 	if s.committer == nil {
-		s.committer, s.ownCommitter = events.NewCommitter(cfg.Store, 2), true
+		s.committer, s.ownCommitter = events.NewCommitter(cfg.Store, 2, nil), true
 	}
 	if s.configs == nil {
 		if s.configs, err = FollowConfigs(ctx, cfg.Store, s.log); err != nil {
