@@ -151,7 +151,7 @@ type Node struct {
 
 // StartNode starts what cfg names and returns once every part consumes and its listeners
 // serve. Stop it with Stop; on an error, what was started is stopped.
-func StartNode(ctx context.Context, cfg NodeConfig) (n *Node, err error) {
+func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -165,9 +165,10 @@ func StartNode(ctx context.Context, cfg NodeConfig) (n *Node, err error) {
 		return nil, errors.New("app: StartNode: reporting needs a DataDir")
 	}
 	log := cfg.Logger
-	n = &Node{cfg: cfg, log: log, conns: map[natsauth.Role]*nats.Conn{}, Metrics: metrics.New()}
+	n := &Node{cfg: cfg, log: log, conns: map[natsauth.Role]*nats.Conn{}, Metrics: metrics.New()}
+	ok := false
 	defer func() {
-		if err != nil {
+		if !ok {
 			n.Stop(context.Background())
 		}
 	}()
@@ -190,6 +191,7 @@ func StartNode(ctx context.Context, cfg NodeConfig) (n *Node, err error) {
 		n.conns[role], stores[role] = nc, s
 		return s, nil
 	}
+	var err error
 	if n.Store, err = connect(first); err != nil {
 		return nil, err
 	}
@@ -238,6 +240,7 @@ func StartNode(ctx context.Context, cfg NodeConfig) (n *Node, err error) {
 		return nil, err
 	}
 	n.ready.Store(true)
+	ok = true
 	return n, nil
 }
 
