@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 )
@@ -141,9 +142,29 @@ const (
 	recentAppends = 4
 )
 
+// CommitStats describes one group a Committer committed: what its CommitObserver is told.
+type CommitStats struct {
+	Appends int // appends in the group
+	Events  int // the events they carry
+	// The group's answers, one per append: stored, a duplicate of an earlier append
+	// (nothing stored), refused as a conflict (the ticket moved on), or failed otherwise.
+	Stored, Duplicates, Conflicts, Failed int
+	// Duration is the time from taking the group to answering it: the atomic batches and
+	// their fsyncs.
+	Duration time.Duration
+}
+
+// CommitObserver is told of every group a Committer commits, on the committing worker
+// after the group is answered: it must be quick and must not block. It is a plain func,
+// not a metrics type, so that this module (the vocabulary and the store, which auditors'
+// tools and the read models import too) stays free of any metrics library: the services
+// turn it into Prometheus collectors (services/metrics).
+type CommitObserver func(CommitStats)
+
 // NewCommitter starts workers goroutines (default 2) that each take whatever appends are
-// waiting, up to one atomic batch, and commit them together.
-func NewCommitter(store *Store, workers int) *Committer {
+// waiting, up to one atomic batch, and commit them together. observe, when not nil, is
+// told of every group.
+func NewCommitter(store *Store, workers int, observe CommitObserver) *Committer {
 	if store == nil {
 		panic("events: NewCommitter: nil store")
 	}
@@ -153,6 +174,7 @@ func NewCommitter(store *Store, workers int) *Committer {
 	// abort the commit of the others.
 	c.group = NewGroup(workers, MaxBatch, func(a Append) int { return len(a.Events) },
 		func(appends []Append) []Result {
+			start := time.Now()
 			results := make([]Result, len(appends))
 			var send []Append
 			var sent []int
@@ -167,9 +189,31 @@ func NewCommitter(store *Store, workers int) *Committer {
 				results[sent[k]] = r
 			}
 			c.remember(appends, results)
+			if observe != nil {
+				observe(statsOf(appends, results, time.Since(start)))
+			}
 			return results
 		})
 	return c
+}
+
+// statsOf sums up a group's answers.
+func statsOf(appends []Append, results []Result, took time.Duration) CommitStats {
+	st := CommitStats{Appends: len(appends), Duration: took}
+	for i, a := range appends {
+		st.Events += len(a.Events)
+		switch r := results[i]; {
+		case r.Err == nil && r.Duplicate:
+			st.Duplicates++
+		case r.Err == nil:
+			st.Stored++
+		case errors.Is(r.Err, ErrConflict):
+			st.Conflicts++
+		default:
+			st.Failed++
+		}
+	}
+	return st
 }
 
 // overtaken reports whether the committer stored an event of a's ticket and tenant after

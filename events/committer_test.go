@@ -3,6 +3,7 @@ package events_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 
 	"github.com/ledgerdesk/ledgerdesk/events"
@@ -11,11 +12,25 @@ import (
 
 // After hands out exactly the events the committer stored on a head, through consecutive
 // appends, and nothing for a head it did not append on; an append on a head it overtook
-// is a conflict.
+// is a conflict. Its observer is told of every group with its answers.
 func TestCommitterAfter(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
-	c := events.NewCommitter(s, 2)
+	var mu sync.Mutex
+	var total events.CommitStats
+	c := events.NewCommitter(s, 2, func(st events.CommitStats) {
+		mu.Lock()
+		defer mu.Unlock()
+		if st.Duration <= 0 {
+			t.Errorf("group of %d appends took %v", st.Appends, st.Duration)
+		}
+		total.Appends += st.Appends
+		total.Events += st.Events
+		total.Stored += st.Stored
+		total.Duplicates += st.Duplicates
+		total.Conflicts += st.Conflicts
+		total.Failed += st.Failed
+	})
 	defer c.Close()
 	id := eventstest.NewTicketID(t)
 	opened, err := s.Append(ctx, events.Append{Tenant: "acme", TicketID: id, Events: []events.Event{{Data: eventstest.OpenedFixture("x")}}})
@@ -67,5 +82,10 @@ func TestCommitterAfter(t *testing.T) {
 	}
 	if raws, _, err := s.Load(ctx, id); err != nil || len(raws) != 4 {
 		t.Fatalf("log holds %d events (%v), want 4", len(raws), err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := (events.CommitStats{Appends: 3, Events: 4, Stored: 2, Conflicts: 1}); total != want {
+		t.Errorf("observed %+v, want %+v", total, want)
 	}
 }

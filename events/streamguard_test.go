@@ -90,6 +90,14 @@ func TestStreamGuardRefusesToWeakenTheLog(t *testing.T) {
 		!strings.Contains(err.Error(), fmt.Sprintf("stream TICKETS records %d partitions, but its subject transform is tickets.*.* → tickets.0.{{wildcard(1)}}.{{wildcard(2)}}", events.DefaultPartitions)) {
 		t.Fatalf("check of a weakened log: %v", err)
 	}
+	// A check of some streams names only theirs: CONFIG is gone, TICKETS left out.
+	if err := events.CheckLogStreams(ctx, js, events.StoreConfig{}, events.ConfigStreamName); err == nil ||
+		!strings.Contains(err.Error(), "stream CONFIG") || strings.Contains(err.Error(), "TICKETS") {
+		t.Fatalf("check of CONFIG only: %v", err)
+	}
+	if err := events.CheckLogStreams(ctx, js, events.StoreConfig{}, events.AccessStreamName); err != nil {
+		t.Fatalf("check of the intact ACCESS only: %v", err)
+	}
 }
 
 // TestWeakeningsCountZeroAsTheServerDoes: zero replicas and a zero duplicate window are

@@ -210,6 +210,13 @@ func Roles() []Role { return slices.Sorted(maps.Keys(table)) }
 // Valid reports whether r is a role of the table.
 func (r Role) Valid() bool { _, ok := table[r]; return ok }
 
+// Reads reports whether the role may read the stream's info and messages (admin and the
+// auditor every stream's).
+func (r Role) Reads(stream string) bool {
+	a := table[r]
+	return a.all || slices.Contains(a.read, anyStream) || slices.Contains(a.read, stream)
+}
+
 // Permissions are a user's NATS rights, as they go into its JWT.
 type Permissions struct {
 	PublishAllow, PublishDeny     []string

@@ -158,9 +158,32 @@ var (
 	adminOnly = []natsauth.Role{natsauth.RoleAdmin}
 )
 
+// readers are the roles whose Reads says they may read stream.
+func readers(stream string) []natsauth.Role {
+	var out []natsauth.Role
+	for _, r := range all {
+		if r.Reads(stream) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// streamInfo reads a stream's info (what readiness checks of the log streams).
+func streamInfo(name string) func(context.Context, env, *nats.Conn, jetstream.JetStream) error {
+	return func(ctx context.Context, _ env, _ *nats.Conn, js jetstream.JetStream) error {
+		_, err := js.Stream(ctx, name)
+		return err
+	}
+}
+
 // ops is what the table in roles.go says, operation by operation. Destructive ones last:
 // they run in this order on one server per role.
 var ops = []op{
+	// Role.Reads agrees with the server on the log streams.
+	{"info of TICKETS", readers(natsauth.StreamTickets), streamInfo(natsauth.StreamTickets)},
+	{"info of CONFIG", readers(natsauth.StreamConfig), streamInfo(natsauth.StreamConfig)},
+	{"info of ACCESS", readers(natsauth.StreamAccess), streamInfo(natsauth.StreamAccess)},
 	{"publish to a ticket", writers, publish("tickets.acme.t2")},
 	{"append an atomic batch of two tickets", writers, func(ctx context.Context, _ env, nc *nats.Conn, _ jetstream.JetStream) error {
 		s, err := events.OpenStore(ctx, nc, events.StoreConfig{Timeout: 5 * time.Second})

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -427,5 +428,24 @@ func TestContracts(t *testing.T) {
 	for _, path := range []string{"/v1/contracts/events/ledgerdesk.ticket.nope.v1.schema.json",
 		"/v1/contracts/events/" + events.TypeOpened, "/v1/contracts/events/..%2Fgolden%2Fx.schema.json", "/v1/contracts/other"} {
 		c.do("GET", path, "").problem(t, 404, "not-found")
+	}
+}
+
+// TestStartFailsCleanly: a listener that cannot be bound fails the start with the reason,
+// after what was started is stopped again.
+func TestStartFailsCleanly(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	sys, err := app.Start(context.Background(), app.RunConfig{DataDir: t.TempDir(), HTTPAddr: taken.Addr().String(),
+		NATSListen: "127.0.0.1:-1", AdminToken: token}, zap.NewNop())
+	if err == nil {
+		sys.Stop(context.Background())
+		t.Fatal("started on a taken HTTP address")
+	}
+	if !strings.Contains(err.Error(), "listen http") {
+		t.Fatalf("start on a taken HTTP address: %v", err)
 	}
 }

@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"go.uber.org/zap"
 
 	"github.com/ledgerdesk/ledgerdesk/events"
 	"github.com/ledgerdesk/ledgerdesk/services/httpx"
 	"github.com/ledgerdesk/ledgerdesk/services/inbox"
+	"github.com/ledgerdesk/ledgerdesk/services/metrics"
 	"github.com/ledgerdesk/ledgerdesk/services/reactor"
 )
 
@@ -21,24 +23,33 @@ type Inbox struct {
 	log       *zap.Logger
 	quit      chan struct{}
 	done      chan error
+	stopped   atomic.Pointer[string] // why the consumer stopped, once it has
 	watching  sync.WaitGroup
 }
 
 // StartInbox starts answering the inbox, and watching the tenants' backups, and returns
-// once it consumes. Stop it with Stop.
-func StartInbox(ctx context.Context, store *events.Store, committer *events.Committer, log *zap.Logger) (*Inbox, error) {
+// once it consumes; m records its consumer (nil: nowhere). Stop it with Stop.
+func StartInbox(ctx context.Context, store *events.Store, committer *events.Committer, log *zap.Logger, m *metrics.Metrics) (*Inbox, error) {
 	configs, err := reactor.FollowConfigs(ctx, store, log)
 	if err != nil {
 		return nil, fmt.Errorf("inbox: %w", err)
 	}
-	p, err := inbox.NewProcessor(ctx, inbox.Config{Store: store, Committer: committer, Configs: configs, Logger: log})
+	p, err := inbox.NewProcessor(ctx, inbox.Config{Store: store, Committer: committer, Configs: configs, Logger: log, Metrics: m})
 	if err != nil {
 		configs.Close()
 		return nil, err
 	}
 	b := &Inbox{processor: p, configs: configs, log: log, quit: make(chan struct{}), done: make(chan error, 1)}
 	started := make(chan struct{})
-	go func() { b.done <- p.Consume(context.WithoutCancel(ctx), b.quit, func() { close(started) }) }()
+	go func() {
+		err := p.Consume(context.WithoutCancel(ctx), b.quit, func() { close(started) })
+		why := "stopped"
+		if err != nil {
+			why = err.Error()
+		}
+		b.stopped.Store(&why)
+		b.done <- err
+	}()
 	select {
 	case <-started:
 		b.watching.Go(func() { p.WatchBackups(context.WithoutCancel(ctx), b.quit, inbox.BackupWatchInterval) })
@@ -48,6 +59,14 @@ func StartInbox(ctx context.Context, store *events.Store, committer *events.Comm
 		configs.Close()
 		return nil, err
 	}
+}
+
+// Problem is why the inbox's consumer does not consume ("" while it does).
+func (b *Inbox) Problem() string {
+	if why := b.stopped.Load(); why != nil {
+		return "the inbox consumer " + inbox.Consumer + " stopped: " + *why
+	}
+	return ""
 }
 
 // Routes are POST /v1/events, GET /v1/events/outcome and the alert webhooks.

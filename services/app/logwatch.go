@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ledgerdesk/ledgerdesk/events"
+	"github.com/ledgerdesk/ledgerdesk/events/natsauth"
 )
 
 // logWatchInterval is how often the log streams are checked for readiness.
@@ -19,7 +20,8 @@ const logWatchInterval = 2 * time.Second
 // missing or weakened, or the reason changes, and at info level when it is whole again.
 type logWatch struct {
 	js         jetstream.JetStream
-	partitions int // the log's, as the store opened it
+	partitions int      // the log's, as the store opened it
+	streams    []string // the log streams checked: those the role may read
 	log        *zap.Logger
 
 	mu      sync.Mutex
@@ -29,9 +31,15 @@ type logWatch struct {
 }
 
 // watchLog checks once, then goes on in the background until close; the ticket log must
-// keep the partition count it has.
-func watchLog(ctx context.Context, js jetstream.JetStream, partitions int, log *zap.Logger) *logWatch {
+// keep the partition count it has. role is the connection's: it checks the log streams
+// whose info the role may read.
+func watchLog(ctx context.Context, js jetstream.JetStream, partitions int, role natsauth.Role, log *zap.Logger) *logWatch {
 	w := &logWatch{js: js, partitions: partitions, log: log, done: make(chan struct{})}
+	for _, c := range events.LogStreamConfigs(events.StoreConfig{}) {
+		if role.Reads(c.Name) {
+			w.streams = append(w.streams, c.Name)
+		}
+	}
 	w.check(ctx)
 	ctx, w.stop = context.WithCancel(context.WithoutCancel(ctx))
 	go func() {
@@ -54,7 +62,7 @@ func (w *logWatch) check(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, logWatchInterval)
 	defer cancel()
 	problem := ""
-	if err := events.CheckLogStreams(ctx, w.js, events.StoreConfig{Partitions: w.partitions}); err != nil {
+	if err := events.CheckLogStreams(ctx, w.js, events.StoreConfig{Partitions: w.partitions}, w.streams...); err != nil {
 		if ctx.Err() != nil && context.Cause(ctx) == context.Canceled {
 			return // shutting down
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/ledgerdesk/ledgerdesk/services/escalation"
 	"github.com/ledgerdesk/ledgerdesk/services/reactor"
@@ -39,8 +40,9 @@ func ServiceNames() []string {
 
 // Reactor is a reacting service running in the background.
 type Reactor struct {
-	svc  *reactor.Service
-	done chan error
+	svc     *reactor.Service
+	done    chan error
+	stopped atomic.Pointer[string] // why Run returned, once it has
 }
 
 // StartReactor starts the named reacting service with cfg (its connection, store and
@@ -55,13 +57,33 @@ func StartReactor(ctx context.Context, name string, cfg reactor.Config) (*Reacto
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	r := &Reactor{svc: svc, done: make(chan error, 1)}
-	go func() { r.done <- svc.Run(context.WithoutCancel(ctx)) }()
+	go func() {
+		err := svc.Run(context.WithoutCancel(ctx))
+		why := "stopped"
+		if err != nil {
+			why = err.Error()
+		}
+		r.stopped.Store(&why)
+		r.done <- err
+	}()
 	select {
 	case <-svc.Running():
 		return r, nil
 	case err := <-r.done:
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
+}
+
+// Problem is why the service is not consuming all it should ("" while it is): it
+// stopped, or partition consumers it holds are not consuming.
+func (r *Reactor) Problem() string {
+	if why := r.stopped.Load(); why != nil {
+		return r.svc.Name() + " stopped: " + *why
+	}
+	if d := r.svc.Detached(); len(d) > 0 {
+		return r.svc.Name() + ": consumers not consuming: " + strings.Join(d, "; ")
+	}
+	return ""
 }
 
 // Stop stops the service, letting the message in flight finish, and returns once it has

@@ -9,10 +9,6 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -22,12 +18,7 @@ import (
 	"github.com/ledgerdesk/ledgerdesk/events"
 	"github.com/ledgerdesk/ledgerdesk/events/embedded"
 	"github.com/ledgerdesk/ledgerdesk/events/natsauth"
-	"github.com/ledgerdesk/ledgerdesk/services/access"
-	"github.com/ledgerdesk/ledgerdesk/services/configapi"
-	"github.com/ledgerdesk/ledgerdesk/services/contractsapi"
 	"github.com/ledgerdesk/ledgerdesk/services/httpx"
-	"github.com/ledgerdesk/ledgerdesk/services/intake"
-	"github.com/ledgerdesk/ledgerdesk/services/reactor"
 )
 
 // RunConfig configures `ledgerdesk run`.
@@ -96,58 +87,40 @@ func (c *RunConfig) setDefaults() {
 // Validate reports every problem with the configuration at once.
 func (c RunConfig) Validate() error {
 	var errs []error
-	for name, addr := range map[string]string{"http": c.HTTPAddr, "nats-listen": c.NATSListen} {
-		if _, _, err := net.SplitHostPort(addr); err != nil {
-			errs = append(errs, fmt.Errorf("--%s %q: %w", name, addr, err))
-		}
-	}
-	for _, name := range c.Services {
-		if !slices.Contains(ServiceNames(), name) {
-			errs = append(errs, fmt.Errorf("--services: unknown service %q (one of %s)", name, strings.Join(ServiceNames(), ", ")))
-		}
-	}
-	if c.RateLimit < 0 {
-		errs = append(errs, fmt.Errorf("--rate-limit %g: must be 0 (off) or positive", c.RateLimit))
-	}
-	if c.RateBurst < 0 {
-		errs = append(errs, fmt.Errorf("--rate-burst %d: must not be negative", c.RateBurst))
-	}
-	if c.CommitWorkers < 0 {
-		errs = append(errs, fmt.Errorf("--commit-workers %d: must be positive", c.CommitWorkers))
+	if _, _, err := net.SplitHostPort(c.NATSListen); err != nil {
+		errs = append(errs, fmt.Errorf("--nats-listen %q: %w", c.NATSListen, err))
 	}
 	if c.Partitions < 0 || c.Partitions > events.MaxPartitions {
 		errs = append(errs, fmt.Errorf("--partitions %d: must be from 1 to %d (0: the log's)", c.Partitions, events.MaxPartitions))
 	}
-	return errors.Join(errs...)
+	return errors.Join(append(errs, c.node().Validate())...)
+}
+
+// node is the part of the configuration the node runs: the intake and the services, on
+// the HTTP listener, metrics included.
+func (c RunConfig) node() NodeConfig {
+	return NodeConfig{Intake: true, Services: c.Services, DataDir: c.DataDir, AdminToken: c.AdminToken, HTTPAddr: c.HTTPAddr,
+		RateLimit: c.RateLimit, RateBurst: c.RateBurst, CommitWorkers: c.CommitWorkers, SeedConfigDir: c.SeedConfigDir,
+		CheckpointInterval: c.CheckpointInterval, ShutdownTimeout: c.ShutdownTimeout}
 }
 
 // CredentialsDir is the NATS keys' and creds files' directory under a data directory.
 const CredentialsDir = "credentials"
 
-// System is a running `ledgerdesk run`: embedded JetStream, the event store and the HTTP API.
+// System is a running `ledgerdesk run`: embedded JetStream and a Node running the intake
+// and the services on it, each as its own role.
 type System struct {
 	NATS     *server.Server
 	Store    *events.Store // intake's, on its connection as natsauth.RoleIntake
 	HTTPAddr net.Addr      // the bound HTTP address
 	Token    string        // the admin bearer token
 	Keys     *natsauth.Keys
+	Node     *Node
 
-	log       *zap.Logger
-	nc        *nats.Conn   // intake's
-	conns     []*nats.Conn // every connection, closed last
-	committer *events.Committer
-	reactors  []*Reactor
-	reporting *Reporting
-	inbox     *Inbox
-	logWatch  *logWatch
-	access    *Access
-	probes    *httpx.Routes   // /livez and /readyz
-	apis      []*httpx.Routes // every /v1/ API, behind the guard
-	http      *http.Server
-	debug     *http.Server
-	httpDone  chan error
-	ready     atomic.Bool
-	cfg       RunConfig
+	log   *zap.Logger
+	conns []*nats.Conn // every connection, closed after the node stops
+	debug *http.Server
+	cfg   RunConfig
 }
 
 // Start brings the whole system up and returns once it serves HTTP and the stream is
@@ -170,7 +143,7 @@ func Start(ctx context.Context, cfg RunConfig, log *zap.Logger) (*System, error)
 	if tokenPath != "" {
 		log.Info("admin token", zap.String("path", tokenPath))
 	}
-	sys := &System{Token: token, log: log, cfg: cfg, httpDone: make(chan error, 1)}
+	sys := &System{Token: token, log: log, cfg: cfg}
 	ok := false
 	defer func() {
 		if !ok {
@@ -198,167 +171,40 @@ func Start(ctx context.Context, cfg RunConfig, log *zap.Logger) (*System, error)
 	}
 	log.Info("NATS credentials", zap.String("dir", credsDir), zap.Int("partitions", partitions),
 		zap.String("auditor", filepath.Join(credsDir, natsauth.CredsFile(natsauth.RoleAuditor))))
-	if sys.nc, sys.Store, err = sys.connect(ctx, natsauth.RoleIntake); err != nil {
+	nodeCfg := cfg.node()
+	nodeCfg.AdminToken, nodeCfg.Connect, nodeCfg.Logger = token, sys.connect, log
+	if sys.Node, err = StartNode(ctx, nodeCfg); err != nil {
 		return nil, err
 	}
-	sys.logWatch = watchLog(ctx, sys.Store.JetStream(), sys.Store.Partitions(), log)
-	if cfg.SeedConfigDir != "" {
-		// The operator's --seed-config, applied with the bootstrap admin's authority.
-		seeded, err := configapi.Seed(ctx, sys.Store, cfg.SeedConfigDir, access.Bootstrap.Actor())
-		if err != nil {
-			return nil, err
-		}
-		log.Info("configuration seeded", zap.String("dir", cfg.SeedConfigDir), zap.Strings("tenants", seeded))
-	}
-	sys.committer = events.NewCommitter(sys.Store, cfg.CommitWorkers)
-	for _, name := range cfg.Services {
-		// Each service connects as its own role: the role name is the service name.
-		nc, store, err := sys.connect(ctx, natsauth.Role(name))
-		if err != nil {
-			return nil, err
-		}
-		if name == ReportingName {
-			if sys.reporting, err = StartReporting(ctx, cfg.DataDir, store, log, cfg.CheckpointInterval); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		// The services append through the intake's group committer: one process, one
-		// disk, so every append shares its atomic batches and their fsync (each service
-		// still reads, consumes and decides as its own role).
-		r, err := StartReactor(ctx, name, reactor.Config{Conn: nc, Store: store, Logger: log, Committer: sys.committer})
-		if err != nil {
-			return nil, err
-		}
-		sys.reactors = append(sys.reactors, r)
-		log.Info("service started", zap.String("service", name))
-	}
-	configAPI, err := configapi.NewHandler(sys.Store, log)
-	if err != nil {
-		return nil, err
-	}
-	if sys.access, err = StartAccess(ctx, sys.Store, token, cfg.RateLimit, cfg.RateBurst, log); err != nil {
-		return nil, err
-	}
-	api, err := intake.NewHandler(intake.Config{Store: sys.Store, Committer: sys.committer, Logger: log})
-	if err != nil {
-		return nil, err
-	}
-	if sys.inbox, err = StartInbox(ctx, sys.Store, sys.committer, log); err != nil {
-		return nil, err
-	}
-
-	// The probes, then every API's routes behind the guard; the token API only here, on
-	// the intake role: granting and revoking publish to ACCESS.
-	sys.probes = httpx.NewRoutes()
-	sys.probes.Handle(httpx.Route{Method: "GET", Path: "/livez", ID: "livez", Summary: "Alive", ResponseType: "text/plain"},
-		http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) }))
-	sys.probes.Handle(httpx.Route{Method: "GET", Path: "/readyz", ID: "readyz", Summary: "Ready: connected and the log's streams intact",
-		ResponseType: "text/plain"}, http.HandlerFunc(sys.readyz))
-	sys.apis = []*httpx.Routes{api.Routes(), configAPI.Routes(), sys.access.Tokens.Routes(),
-		contractsapi.NewHandler().Routes(), sys.inbox.Routes()}
-	if sys.reporting != nil {
-		sys.apis = append(sys.apis, sys.reporting.Routes())
-	}
-	mux, v1 := http.NewServeMux(), http.NewServeMux()
-	for _, rs := range sys.apis {
-		rs.MountOn(v1)
-	}
-	v1.HandleFunc("/", httpx.NotFound)
-	sys.probes.MountOn(mux)
-	mux.Handle("/v1/", sys.access.Protect(v1))
-	mux.HandleFunc("/", httpx.NotFound)
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return nil, fmt.Errorf("listen http: %w", err)
-	}
-	sys.HTTPAddr = ln.Addr()
-	sys.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() { sys.httpDone <- sys.http.Serve(ln) }()
+	sys.Store, sys.HTTPAddr = sys.Node.Store, sys.Node.HTTPAddr
 	if cfg.DebugAddr != "" {
 		if sys.debug, err = ServeDebug(cfg.DebugAddr, log); err != nil {
 			return nil, err
 		}
 	}
-	sys.ready.Store(true)
 	log.Info("ledgerdesk ready", zap.String("http", "http://"+sys.HTTPAddr.String()))
 	ok = true
 	return sys, nil
 }
 
 // Routes lists every route the HTTP API serves, the OpenAPI document's source.
-func (s *System) Routes() []httpx.Route {
-	if s.probes == nil {
-		return nil
-	}
-	out := s.probes.List()
-	for _, rs := range s.apis {
-		out = append(out, rs.List()...)
-	}
-	return out
-}
+func (s *System) Routes() []httpx.Route { return s.Node.Routes() }
 
 // DataDir is the system's data directory.
 func (s *System) DataDir() string { return s.cfg.DataDir }
 
 // AuthFailures is how many HTTP requests failed authentication since the start.
-func (s *System) AuthFailures() uint64 { return s.access.Guard.AuthFailures() }
+func (s *System) AuthFailures() uint64 { return s.Node.AuthFailures() }
 
-func (s *System) readyz(w http.ResponseWriter, _ *http.Request) {
-	if !s.ready.Load() || s.nc == nil || !s.nc.IsConnected() {
-		httpx.WriteProblem(w, httpx.NewProblem(http.StatusServiceUnavailable, httpx.KindUnavailable, "Not ready", "the event store is not ready"))
-		return
-	}
-	if problem := s.logWatch.Problem(); problem != "" {
-		httpx.WriteProblem(w, httpx.NewProblem(http.StatusServiceUnavailable, httpx.KindUnavailable, "Not ready", problem))
-		return
-	}
-	_, _ = w.Write([]byte("ready\n"))
-}
-
-// Stop shuts down in dependency order: HTTP (draining requests), the inbox, the reacting services
-// (together, each finishing its batches in hand), the committer they and HTTP append
-// through (committing what is queued), reporting, the NATS connection, then the server.
-// Safe on a partly started system.
+// Stop stops the node (HTTP, the inbox, the services, the committer, reporting: see
+// Node.Stop), then closes the NATS connections and shuts the server down. Safe on a partly
+// started system.
 func (s *System) Stop(ctx context.Context) {
-	s.ready.Store(false)
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.ShutdownTimeout)
-	defer cancel()
 	if s.debug != nil {
 		_ = s.debug.Close()
 	}
-	if s.http != nil {
-		if err := s.http.Shutdown(ctx); err != nil {
-			s.log.Warn("http shutdown", zap.Error(err))
-		}
-	}
-	if s.inbox != nil {
-		if err := s.inbox.Stop(); err != nil {
-			s.log.Warn("inbox stop", zap.Error(err))
-		}
-	}
-	var stopping sync.WaitGroup // the services stop together: each lets its batches finish
-	for _, r := range s.reactors {
-		stopping.Go(func() {
-			if err := r.Stop(); err != nil {
-				s.log.Warn("service stop", zap.Error(err))
-			}
-		})
-	}
-	stopping.Wait()
-	if s.committer != nil {
-		s.committer.Close()
-	}
-	if s.reporting != nil {
-		if err := s.reporting.Stop(); err != nil {
-			s.log.Warn("reporting stop", zap.Error(err))
-		}
-	}
-	if s.logWatch != nil {
-		s.logWatch.close()
-	}
-	if s.access != nil {
-		s.access.Close()
+	if s.Node != nil {
+		s.Node.Stop(ctx)
 	}
 	for _, nc := range s.conns {
 		nc.Close()

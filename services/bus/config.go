@@ -12,10 +12,12 @@ import (
 )
 
 // Metadata keys a Subscriber adds to every message: the NATS subject it was stored
-// under and its stream sequence. NB: never rename; handlers and dead letters rely on them.
+// under, its stream sequence and how often the consumer has delivered it (1 the first
+// time). NB: never rename; handlers and dead letters rely on them.
 const (
-	MetadataSubject  = "ledgerdesk-subject"
-	MetadataSequence = "ledgerdesk-stream-seq"
+	MetadataSubject   = "ledgerdesk-subject"
+	MetadataSequence  = "ledgerdesk-stream-seq"
+	MetadataDelivered = "ledgerdesk-delivered"
 )
 
 // Route says where a watermill topic lives in JetStream.

@@ -43,8 +43,8 @@
 //
 // Message.UUID is the ce-id header (falling back to Nats-Msg-Id, then
 // "<stream>-<sequence>"); Metadata holds every NATS header with its first value except
-// the JetStream control headers (Nats-*), plus the message's subject and stream sequence
-// under MetadataSubject and MetadataSequence. The Publisher writes Metadata as headers and
+// the JetStream control headers (Nats-*), plus the message's subject, stream sequence and
+// delivery count under MetadataSubject, MetadataSequence and MetadataDelivered. The Publisher writes Metadata as headers and
 // sets ce-id and Nats-Msg-Id to the UUID, so a retried publish is deduplicated within
 // the stream's duplicate window.
 //

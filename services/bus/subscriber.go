@@ -280,6 +280,7 @@ func toMessage(jm jetstream.Msg, stream string) *message.Message {
 	md[MetadataSubject] = jm.Subject()
 	if meta, err := jm.Metadata(); err == nil {
 		md[MetadataSequence] = strconv.FormatUint(meta.Sequence.Stream, 10)
+		md[MetadataDelivered] = strconv.FormatUint(meta.NumDelivered, 10)
 	}
 	m := message.NewMessage(id, jm.Data())
 	m.Metadata = md

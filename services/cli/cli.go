@@ -42,7 +42,7 @@ Every flag can also be set as an environment variable: LEDGERDESK_ and the flag'
 // in Go reach the struct tags through vars.
 type commands struct {
 	Run         runCmd                       `cmd:"" help:"the whole system in one process on embedded JetStream"`
-	Serve       serveCmd                     `cmd:"" help:"one service (${service_names}) against a NATS server; replicas share its consumers"`
+	Serve       serveCmd                     `cmd:"" help:"one service (${serve_service_names}) against a NATS server; replicas share its consumers"`
 	Config      configGroup                  `cmd:"" help:"validate and apply tenant configuration documents through the HTTP API"`
 	Projections projectionsGroup             `cmd:"" help:"rebuild every read model from sequence 1"`
 	Token       tokenGroup                   `cmd:"" help:"grant, list and revoke API tokens (principals with a role and tenants) through the HTTP API"`
@@ -60,6 +60,9 @@ func vars() kong.Vars {
 	return kong.Vars{
 		"services":             strings.Join(app.ServiceNames(), ","),
 		"service_names":        strings.Join(app.ServiceNames(), ", "),
+		"serve_services":       strings.Join(serveServices(), ","),
+		"serve_service_names":  strings.Join(serveServices(), ", "),
+		"metrics_defaults":     metricsDefaults(),
 		"nats_url":             nats.DefaultURL,
 		"rate_limit":           strconv.FormatFloat(app.DefaultRateLimit, 'f', -1, 64),
 		"rate_burst":           strconv.Itoa(app.DefaultRateBurst),

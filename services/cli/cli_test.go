@@ -126,8 +126,13 @@ func TestUsageErrorNamesTheProblem(t *testing.T) {
 	}
 	stderr.Reset()
 	code = execute([]string{"serve", "billing"}, io.Discard, &stderr)
-	if code != 2 || !strings.Contains(stderr.String(), `ledgerdesk serve: <service> must be one of "escalation","reporting","routing","sla" but got "billing"`) {
+	if code != 2 || !strings.Contains(stderr.String(), `ledgerdesk serve: <service> must be one of "intake","escalation","reporting","routing","sla" but got "billing"`) {
 		t.Fatalf("code %d, err %q; want 2 and the services", code, stderr.String())
+	}
+	stderr.Reset()
+	code = execute([]string{"serve", "routing", "--metrics-listen", "nonsense"}, io.Discard, &stderr)
+	if code != 2 || !strings.HasPrefix(stderr.String(), `ledgerdesk serve: --metrics-listen "nonsense": address nonsense: missing port in address`) {
+		t.Fatalf("code %d, err %q; want 2 and the bad address", code, stderr.String())
 	}
 }
 
@@ -184,7 +189,7 @@ func TestCompletion(t *testing.T) {
 	}
 	got = complete("ledgerdesk serve ")
 	slices.Sort(got)
-	if want := []string{"escalation", "reporting", "routing", "sla"}; !slices.Equal(got, want) {
+	if want := []string{"escalation", "intake", "reporting", "routing", "sla"}; !slices.Equal(got, want) {
 		t.Errorf("ledgerdesk serve: %q, want %q", got, want)
 	}
 	if got := complete("ledgerdesk nats issue --pa"); !slices.Equal(got, []string{"--partitions"}) {

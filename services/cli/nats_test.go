@@ -22,14 +22,7 @@ import (
 // with admin.creds and a partition count, a service's connection with its creds (refused
 // while they were issued for another partition count), nats issue.
 func TestNATSDeployment(t *testing.T) {
-	root := t.TempDir()
-	conf, err := os.ReadFile(filepath.Join("..", "..", "deploy", "nats", "nats-single.conf"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(root, "nats-single.conf"), conf, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	root, start := singleNode(t)
 	creds := filepath.Join(root, "credentials")
 	var stdout, stderr strings.Builder
 	if rc := natsCmd([]string{"init", "--out", creds, "--partitions", "8"}, &stdout, &stderr); rc != 0 {
@@ -46,14 +39,7 @@ func TestNATSDeployment(t *testing.T) {
 		t.Fatal("a second nats init replaced the account key: every issued user would be locked out")
 	}
 
-	store := t.TempDir()
-	s := eventstest.RunConfigFile(t, filepath.Join(root, "nats-single.conf"), func(o *server.Options) {
-		if !o.SyncAlways {
-			t.Error("deploy config: want sync_interval: always")
-		}
-		o.Host, o.Port, o.StoreDir = "127.0.0.1", -1, store
-	})
-	url := s.ClientURL()
+	url := start(-1).ClientURL()
 
 	if _, err := connectNATS(url, "", natsauth.RoleRouting); err == nil || !strings.Contains(err.Error(), "requires credentials: give --creds") {
 		t.Fatalf("connect without creds: want a hint to give --creds, got %v", err)
@@ -119,5 +105,30 @@ func TestNATSDeployment(t *testing.T) {
 	if rc := natsCmd([]string{"issue", "--dir", creds, "--role", "root", "--name", "x"}, &stdout, &stderr); rc != 1 ||
 		!strings.Contains(stderr.String(), `--role "root": one of admin, auditor,`) {
 		t.Fatalf("issue for an unknown role: rc %d: %s", rc, stderr.String())
+	}
+}
+
+// singleNode copies deploy/nats/nats-single.conf into a directory of the test's, where
+// its auth.conf is expected under credentials/, and returns the directory and how to start
+// nats-server with it on port (-1: a free one; the store is the test's, the same for
+// every start). The config must sync every write.
+func singleNode(t *testing.T) (root string, start func(port int) *server.Server) {
+	t.Helper()
+	root = t.TempDir()
+	conf, err := os.ReadFile(filepath.Join("..", "..", "deploy", "nats", "nats-single.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "nats-single.conf"), conf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	store := t.TempDir()
+	return root, func(port int) *server.Server {
+		return eventstest.RunConfigFile(t, filepath.Join(root, "nats-single.conf"), func(o *server.Options) {
+			if !o.SyncAlways {
+				t.Error("deploy config: want sync_interval: always")
+			}
+			o.Host, o.Port, o.StoreDir = "127.0.0.1", port, store
+		})
 	}
 }

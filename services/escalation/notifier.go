@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ledgerdesk/ledgerdesk/events"
+	"github.com/ledgerdesk/ledgerdesk/services/metrics"
 	"github.com/ledgerdesk/ledgerdesk/services/reactor"
 )
 
@@ -97,6 +98,13 @@ func (e *escalator) deliver(ctx context.Context, h events.Trail, causes []events
 		wg.Wait()
 		if ctx.Err() != nil {
 			return nil, ctx.Err() // shutting down: nothing to record, redelivery retries
+		}
+		for _, o := range out {
+			if _, ok := o.Data.(events.NotificationDelivered); ok {
+				e.svc.Metrics().WebhookDelivery(metrics.WebhookDelivered)
+			} else {
+				e.svc.Metrics().WebhookDelivery(metrics.WebhookFailed)
+			}
 		}
 		return out, nil
 	}}, nil

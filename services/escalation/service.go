@@ -44,6 +44,7 @@ func New(ctx context.Context, cfg reactor.Config) (*reactor.Service, error) {
 	}
 	e := &escalator{svc: svc, configs: svc.Configs(),
 		sender: webhook.NewSender(deliveryInitial, deliveryMaxElapsed, deliveryConcurrency)}
+	cfg.Metrics.WebhookOutcomes()
 	rules := reactor.PerCause(e.applyRules)
 	// One handler for both: every durable consumer costs the server a synced state write
 	// up to ten times a second per partition, whatever it consumes.

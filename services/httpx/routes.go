@@ -80,6 +80,19 @@ func (rs *Routes) Include(other *Routes) {
 
 func (rs *Routes) ServeHTTP(w http.ResponseWriter, r *http.Request) { rs.mux.ServeHTTP(w, r) }
 
+// Pattern is the path pattern of the route that serves r ("/v1/tickets/{id}"), "" when
+// none does: a label with as many values as there are routes, whatever the path.
+func (rs *Routes) Pattern(r *http.Request) string {
+	_, pattern := rs.mux.Handler(r)
+	if pattern == "/" { // the not-found catch-all
+		return ""
+	}
+	if _, path, ok := strings.Cut(pattern, " "); ok {
+		return path
+	}
+	return pattern
+}
+
 // List returns the routes, in registration order.
 func (rs *Routes) List() []Route {
 	out := make([]Route, len(rs.routes))

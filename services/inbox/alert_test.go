@@ -77,7 +77,7 @@ func newDesk(t *testing.T) *desk {
 		t.Fatal(err)
 	}
 	t.Cleanup(configs.Close)
-	committer := events.NewCommitter(store, 1)
+	committer := events.NewCommitter(store, 1, nil)
 	t.Cleanup(committer.Close)
 	d := &desk{t: t, store: store, now: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
 	p, err := inbox.NewProcessor(ctx, inbox.Config{Store: store, Committer: committer, Configs: configs, Logger: zap.NewNop(),

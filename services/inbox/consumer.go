@@ -48,7 +48,9 @@ func (p *Processor) Consume(ctx context.Context, quit <-chan struct{}, started f
 	if err != nil {
 		return fmt.Errorf("inbox: consumer %s: %w", Consumer, err)
 	}
-	return reactor.ConsumeBatches(ctx, cons, BatchSize, quit, started, func(batch []jetstream.Msg) { p.answer(ctx, batch) },
+	defer p.cfg.Metrics.WatchConsumer(Consumer, cons.Info)()
+	answer := p.cfg.Metrics.Batches(Consumer, func(batch []jetstream.Msg) { p.answer(ctx, batch) })
+	return reactor.ConsumeBatches(ctx, cons, BatchSize, quit, started, answer,
 		jetstream.PullPriorityGroup(priorityGroup), jetstream.PullExpiry(pinnedTTL/2))
 }
 

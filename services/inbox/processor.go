@@ -15,6 +15,7 @@ import (
 
 	"github.com/ledgerdesk/ledgerdesk/events"
 	"github.com/ledgerdesk/ledgerdesk/services/httpx"
+	"github.com/ledgerdesk/ledgerdesk/services/metrics"
 	"github.com/ledgerdesk/ledgerdesk/services/reactor"
 )
 
@@ -34,6 +35,8 @@ type Config struct {
 	Now       func() time.Time  // default time.Now
 	// Parallel bounds how many messages of a batch are applied at once (default 64).
 	Parallel int
+	// Metrics records the inbox's consumer (nil: nowhere).
+	Metrics *metrics.Metrics
 }
 
 // Processor turns inbound messages into ticket commands and answers each with its

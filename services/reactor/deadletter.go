@@ -14,6 +14,7 @@ import (
 
 	"github.com/ledgerdesk/ledgerdesk/events"
 	"github.com/ledgerdesk/ledgerdesk/services/bus"
+	"github.com/ledgerdesk/ledgerdesk/services/metrics"
 )
 
 // DeadLetters stores what one service gave up on in the DEADLETTER stream, under
@@ -24,15 +25,16 @@ import (
 type DeadLetters struct {
 	service string
 	js      jetstream.JetStream
+	metrics *metrics.Metrics
 	closed  atomic.Bool
 }
 
 var _ message.Publisher = (*DeadLetters)(nil)
 
-// NewDeadLetters publishes the dead letters of service through js; the DEADLETTER stream
-// must exist.
-func NewDeadLetters(js jetstream.JetStream, service string) *DeadLetters {
-	return &DeadLetters{service: service, js: js}
+// NewDeadLetters publishes the dead letters of service through js, counting them in m
+// (nil: nowhere); the DEADLETTER stream must exist.
+func NewDeadLetters(js jetstream.JetStream, service string, m *metrics.Metrics) *DeadLetters {
+	return &DeadLetters{service: service, js: js, metrics: m}
 }
 
 // Publish stores watermill messages the poison queue hands over (the topic is ignored:
@@ -73,8 +75,12 @@ func (d *DeadLetters) store(ctx context.Context, origin, handler string, h nats.
 	m.Header.Set(jetstream.MsgIDHeader, DerivedID(origin, "deadletter", d.service, handler))
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if _, err := d.js.PublishMsg(ctx, m); err != nil {
+	ack, err := d.js.PublishMsg(ctx, m)
+	if err != nil {
 		return fmt.Errorf("%s: dead-letter message %s: %w", d.service, origin, err)
+	}
+	if !ack.Duplicate { // a refusal redelivered is one dead letter
+		d.metrics.DeadLetter(d.service, handler)
 	}
 	return nil
 }

@@ -150,6 +150,8 @@ func (s *Service) runPartition(ctx context.Context, h *ticketHandler, p int, orp
 		case <-ctx.Done():
 		}
 	}()
+	durable := partitionConsumer(h.base, p)
+	defer s.setDetached(durable, nil) // given up: not this replica's to consume
 	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
 		pt, err := h.newPartition(p, later)
 		if err == nil && orphaned {
@@ -157,11 +159,15 @@ func (s *Service) runPartition(ctx context.Context, h *ticketHandler, p int, orp
 			orphaned = false
 		}
 		if err == nil {
-			err = pt.consume(ctx, quit, func() { once.Do(started) })
+			err = pt.consume(ctx, quit, func() {
+				s.setDetached(durable, nil)
+				once.Do(started)
+			})
 			if err == nil {
 				return // quit
 			}
 		}
+		s.setDetached(durable, err)
 		once.Do(started)
 		s.log.Error("partition consumer stopped; starting it again", zap.String("handler", h.name), zap.Int("partition", p),
 			zap.Duration("after", backoff), zap.Error(err))

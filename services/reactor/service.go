@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/ledgerdesk/ledgerdesk/events"
 	"github.com/ledgerdesk/ledgerdesk/services/bus"
+	"github.com/ledgerdesk/ledgerdesk/services/metrics"
 )
 
 // DeadLetterStream keeps the messages a handler gave up on, under
@@ -69,6 +72,8 @@ type Config struct {
 	// Configs is the tenants' configuration cache the handlers decide with (default: one
 	// of the service's own, following the CONFIG stream).
 	Configs *Configs
+	// Metrics records the handlers' consumers and dead letters (nil: none).
+	Metrics *metrics.Metrics
 }
 
 func (c *Config) setDefaults() {
@@ -133,6 +138,7 @@ type Service struct {
 	mu       sync.Mutex
 	subs     []*bus.Subscriber
 	onStop   []func()
+	detached map[string]error // the partition consumers not consuming now, with why
 	handlers []*ticketHandler
 	leads    atomic.Bool   // this replica owns partition 0 (Leads)
 	quit     chan struct{} // closed by Close
@@ -155,7 +161,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("open stream %s (provisioned with admin credentials): %w", DeadLetterStream, err)
 	}
 	wlog := zapAdapter{cfg.Logger.Named(cfg.Name)}
-	dlq := NewDeadLetters(js, cfg.Name)
+	dlq := NewDeadLetters(js, cfg.Name, cfg.Metrics)
 	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 30 * time.Second}, wlog)
 	if err != nil {
 		return nil, err
@@ -164,9 +170,10 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Outermost first: a message that still fails after the retries is poisoned; panics
-	// become errors the retry sees.
+	// Outermost first: each message is recorded once, whatever its retries; a message
+	// that still fails after the retries is poisoned; panics become errors the retry sees.
 	router.AddMiddleware(
+		observe(cfg.Metrics),
 		correlationID,
 		poison,
 		middleware.Retry{MaxRetries: cfg.MaxRetries, InitialInterval: cfg.RetryInterval, Multiplier: 2,
@@ -175,10 +182,10 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	)
 	s := &Service{name: cfg.Name, source: "/ledgerdesk/" + cfg.Name, actor: "service:" + cfg.Name,
 		cfg: cfg, store: cfg.Store, log: cfg.Logger.Named(cfg.Name), router: router, dlq: dlq,
-		committer: cfg.Committer, configs: cfg.Configs,
+		committer: cfg.Committer, configs: cfg.Configs, detached: map[string]error{},
 		quit: make(chan struct{}), running: make(chan struct{})}
 	if s.committer == nil {
-		s.committer, s.ownCommitter = events.NewCommitter(cfg.Store, 2), true
+		s.committer, s.ownCommitter = events.NewCommitter(cfg.Store, 2, cfg.Metrics.ObserveCommit), true
 	}
 	if s.configs == nil {
 		if s.configs, err = FollowConfigs(ctx, cfg.Store, s.log); err != nil {
@@ -242,8 +249,18 @@ func (s *Service) Handle(handler string, route bus.Route, h Handler) error {
 	if err := sub.SubscribeInitialize(route.Subject); err != nil {
 		return err
 	}
+	js := s.store.JetStream()
+	unwatch := s.cfg.Metrics.WatchConsumer(consumer, func(ctx context.Context) (*jetstream.ConsumerInfo, error) {
+		c, err := js.Consumer(ctx, route.Stream, consumer)
+		if err != nil {
+			return nil, err
+		}
+		return c.CachedInfo(), nil
+	})
+	s.cfg.Metrics.DeadLetterHandler(s.name, consumer)
 	s.mu.Lock()
 	s.subs = append(s.subs, sub)
+	s.onStop = append(s.onStop, unwatch)
 	s.mu.Unlock()
 	s.router.AddConsumerHandler(consumer, route.Subject, sub, func(msg *message.Message) error {
 		return h(msg.Context(), msg)
@@ -265,6 +282,7 @@ func (s *Service) React(handler string, decide Decider) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.handlers = append(s.handlers, &ticketHandler{svc: s, name: handler, base: s.name + "-" + handler, decide: decide})
+	s.cfg.Metrics.DeadLetterHandler(s.name, s.name+"-"+handler)
 	return nil
 }
 
@@ -329,6 +347,34 @@ func (s *Service) Leads() bool { return s.leads.Load() }
 // Running is closed when every handler is consuming.
 func (s *Service) Running() chan struct{} { return s.running }
 
+// Metrics is where the service records (nil: nowhere).
+func (s *Service) Metrics() *metrics.Metrics { return s.cfg.Metrics }
+
+// Detached names the partition consumers of this replica that are not consuming now (their
+// consumer could not be created or consumed from; each is retried with a backoff), with
+// why, sorted; none while every partition it holds consumes.
+func (s *Service) Detached() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.detached))
+	for name, err := range s.detached {
+		out = append(out, name+": "+err.Error())
+	}
+	slices.Sort(out)
+	return out
+}
+
+// setDetached records whether a partition consumer consumes (err nil) or not.
+func (s *Service) setDetached(durable string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err == nil {
+		delete(s.detached, durable)
+	} else {
+		s.detached[durable] = err
+	}
+}
+
 // Close stops the handlers, waiting for the ones in flight.
 func (s *Service) Close() error {
 	s.closing.Do(func() { close(s.quit) })
@@ -345,6 +391,23 @@ func correlationID(h message.HandlerFunc) message.HandlerFunc {
 		}
 		middleware.SetCorrelationID(id, msg)
 		return h(msg)
+	}
+}
+
+// observe records each message a Router handler took (metrics.Handled): once, however
+// often the retry middleware inside it calls the handler.
+func observe(m *metrics.Metrics) message.HandlerMiddleware {
+	return func(h message.HandlerFunc) message.HandlerFunc {
+		return func(msg *message.Message) ([]*message.Message, error) {
+			start := time.Now()
+			out, err := h(msg)
+			redelivered := 0
+			if n, _ := strconv.ParseUint(msg.Metadata.Get(bus.MetadataDelivered), 10, 64); n > 1 {
+				redelivered = 1
+			}
+			m.Handled(message.HandlerNameFromCtx(msg.Context()), 1, redelivered, time.Since(start))
+			return out, err
+		}
 	}
 }
 

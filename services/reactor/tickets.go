@@ -113,11 +113,13 @@ func (pt *partition) consume(ctx context.Context, quit <-chan struct{}, started 
 	if err != nil {
 		return fmt.Errorf("consumer %s: %w", pt.durable, err)
 	}
+	defer svc.cfg.Metrics.WatchConsumer(pt.durable, cons.Info)()
 	defer func() {
 		pt.later.Wait()
 		pt.unpin()
 	}()
-	return ConsumeBatches(ctx, cons, svc.cfg.BatchSize, quit, started, func(batch []jetstream.Msg) { pt.handle(ctx, batch) },
+	handle := svc.cfg.Metrics.Batches(pt.durable, func(batch []jetstream.Msg) { pt.handle(ctx, batch) })
+	return ConsumeBatches(ctx, cons, svc.cfg.BatchSize, quit, started, handle,
 		jetstream.PullPriorityGroup(priorityGroup), jetstream.PullExpiry(PinnedTTL/2),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			if !errors.Is(err, jetstream.ErrPinIDMismatch) {
@@ -130,8 +132,10 @@ func (pt *partition) consume(ctx context.Context, quit <-chan struct{}, started 
 // the messages in batches of at most size: what arrived while the previous batch was
 // handled, so a batch grows with the load and a lone message waits for nothing. started
 // is called once it consumes. On the way out it finishes the batch in hand and naks what
-// it fetched beyond it. opts are the pull options beyond the batch size (a priority
-// group, an expiry, an error handler).
+// it fetched beyond it. It returns an error when the server ends the consumption (the
+// consumer was deleted): it never waits on a consumer that delivers nothing more. opts
+// are the pull options beyond the batch size (a priority group, an expiry, an error
+// handler).
 func ConsumeBatches(ctx context.Context, cons jetstream.Consumer, size int, quit <-chan struct{}, started func(),
 	handle func([]jetstream.Msg), opts ...jetstream.PullConsumeOpt) error {
 	in := make(chan jetstream.Msg, size)
@@ -180,6 +184,8 @@ func ConsumeBatches(ctx context.Context, cons jetstream.Consumer, size int, quit
 			return nil
 		case <-ctx.Done():
 			return nil
+		case <-cc.Closed():
+			return fmt.Errorf("consume %s: ended by the server (the consumer deleted?)", cons.CachedInfo().Name)
 		case m := <-in:
 			batch = append(batch, m)
 		}

@@ -2,8 +2,10 @@ package sla
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"github.com/ledgerdesk/ledgerdesk/events"
 	"github.com/ledgerdesk/ledgerdesk/services/bus"
 	"github.com/ledgerdesk/ledgerdesk/services/calendar"
+	"github.com/ledgerdesk/ledgerdesk/services/metrics"
 	"github.com/ledgerdesk/ledgerdesk/services/reactor"
 	"github.com/ledgerdesk/ledgerdesk/services/tenantconfig"
 )
@@ -86,6 +89,13 @@ func New(ctx context.Context, cfg reactor.Config) (*reactor.Service, error) {
 	timers := bus.Route{Stream: TimersStream, Subject: dueSubject + ".>"}
 	s := &service{svc: svc, configs: svc.Configs(), timers: newTimers(js), now: time.Now, calendars: map[calendarKey]*calendar.Calendar{}}
 	svc.OnStop(s.timers.Close)
+	unregister, err := cfg.Metrics.Gauge("sla_timers_pending",
+		"SLA timers scheduled and not yet fired: the tickets with a message schedule in SLA_TIMERS (read at most every 30 s; every SLA replica reports the same).",
+		metrics.Cached(timersPendingEvery, func(ctx context.Context) (float64, error) { return timersPending(ctx, cfg.Conn) }))
+	if err != nil {
+		return nil, err
+	}
+	svc.OnStop(unregister)
 	if err := svc.React("tickets", s.onEvents); err != nil {
 		return nil, err
 	}
@@ -147,6 +157,38 @@ func (s *service) schedule(ctx context.Context, tenant, ticket string, at time.T
 		return fmt.Errorf("schedule SLA timer of %s at %s: %w", ticket, at.Format(time.RFC3339), err)
 	}
 	return nil
+}
+
+// timersPendingEvery is how long the count of pending timers is kept: counting costs the
+// server a walk of the stream's subjects.
+const timersPendingEvery = 30 * time.Second
+
+// timersPending counts the tickets with an SLA timer scheduled: the subjects under
+// sla.schedule.> that hold a message (a timer that fired is removed from its subject by
+// the server). It asks the JetStream API for the stream's info with a subjects filter and
+// an offset past the end, so that the answer carries the count ("total") and no subjects.
+func timersPending(ctx context.Context, nc *nats.Conn) (float64, error) {
+	req, err := json.Marshal(map[string]any{"subjects_filter": scheduleSubject + ".>", "offset": math.MaxInt32})
+	if err != nil {
+		return 0, err
+	}
+	msg, err := nc.RequestWithContext(ctx, "$JS.API.STREAM.INFO."+TimersStream, req)
+	if err != nil {
+		return 0, fmt.Errorf("info of %s: %w", TimersStream, err)
+	}
+	var resp struct {
+		Total int `json:"total"`
+		Error *struct {
+			Description string `json:"description"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(msg.Data, &resp); err != nil {
+		return 0, fmt.Errorf("info of %s: %w", TimersStream, err)
+	}
+	if resp.Error != nil {
+		return 0, fmt.Errorf("info of %s: %s", TimersStream, resp.Error.Description)
+	}
+	return float64(resp.Total), nil
 }
 
 // newTimers gathers the schedules of concurrent reconciliations (a batch's tickets, the

@@ -151,13 +151,14 @@ func spawn(t testing.TB, bin string, args []string, env ...string) *Proc {
 }
 
 // Serve runs `bin serve <service>` against the NATS server of run (a Start process) with
-// the service's own credentials from its data directory, and returns once the service
-// logs that it is ready.
+// the service's own credentials from its data directory, its metrics and probes on a free
+// port (the Proc's URL), and returns once the service logs that it is ready.
 func Serve(t testing.TB, bin string, run *Proc, service string) *Proc {
 	t.Helper()
 	creds := filepath.Join(run.DataDir, "credentials", service+".creds")
-	p := spawn(t, bin, []string{"serve", service, "--nats", run.NATSURL, "--creds", creds})
-	p.NATSURL = run.NATSURL
+	metricsAddr := FreeAddr(t)
+	p := spawn(t, bin, []string{"serve", service, "--nats", run.NATSURL, "--creds", creds, "--metrics-listen", metricsAddr})
+	p.NATSURL, p.URL = run.NATSURL, "http://"+metricsAddr
 	eventstest.CheckFor(t, readyTimeout, 20*time.Millisecond, func() error {
 		if p.Exited() {
 			t.Fatalf("ledgerdesk serve %s exited before ready: %v\n%s", service, p.waitErr, p.LogTail(40))
