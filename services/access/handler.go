@@ -55,7 +55,7 @@ func (h *Handler) grant(w http.ResponseWriter, r *http.Request) {
 		httpx.Fail(w, r, h.log, err)
 		return
 	}
-	h.log.Info("token granted", zap.String("id", p.ID), zap.String("principal", p.Actor()),
+	httpx.Log(h.log, r).Info("token granted", zap.String("id", p.ID), zap.String("principal", p.Actor()),
 		zap.Strings("tenants", p.Tenants), zap.String("by", p.GrantedBy))
 	w.Header().Set("Location", "/v1/tokens/"+p.ID)
 	httpx.WriteJSON(w, http.StatusCreated, Granted{Principal: p, Token: token})
@@ -71,6 +71,6 @@ func (h *Handler) revoke(w http.ResponseWriter, r *http.Request) {
 		httpx.Fail(w, r, h.log, err)
 		return
 	}
-	h.log.Info("token revoked", zap.String("id", r.PathValue("id")), zap.String("by", by.Actor()))
+	httpx.Log(h.log, r).Info("token revoked", zap.String("id", r.PathValue("id")), zap.String("by", by.Actor()))
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -67,7 +67,9 @@ type NodeConfig struct {
 	// CheckpointInterval is how often reporting signs the log's tree while it grows (0:
 	// auditapi.DefaultInterval).
 	CheckpointInterval time.Duration
-	// ShutdownTimeout bounds Stop's drain of HTTP requests (default 10s).
+	// ShutdownTimeout bounds Stop (default 10s): HTTP requests in flight and the services'
+	// batches in hand finish within it; past it Stop gives up on what is left, which was
+	// not acknowledged and so is delivered again (to another replica, or after a restart).
 	ShutdownTimeout time.Duration
 	// Logger (required).
 	Logger *zap.Logger
@@ -329,7 +331,7 @@ func (n *Node) serve(addr string, h http.Handler, routes []httpx.Route) (net.Add
 	if err != nil {
 		return nil, err
 	}
-	srv := &http.Server{Handler: n.Metrics.InstrumentHTTP(h, table.Pattern), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: httpx.Correlate(n.Metrics.InstrumentHTTP(h, table.Pattern)), ReadHeaderTimeout: 10 * time.Second}
 	n.servers = append(n.servers, srv)
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -397,14 +399,30 @@ func (n *Node) AuthFailures() uint64 {
 	return n.access.Guard.AuthFailures()
 }
 
-// Stop shuts down in dependency order: HTTP (draining requests, within ShutdownTimeout),
+// Stop shuts down in dependency order within ShutdownTimeout: HTTP (draining requests),
 // the inbox, the reacting services (together, each finishing its batches in hand), the
-// committer they and HTTP append through (committing what is queued), reporting. Safe on
-// a partly started node; the connections stay open for the caller to close.
+// committer they and HTTP append through (committing what is queued), reporting. What has
+// not stopped by then is left to end with the process: none of it was acknowledged. Safe
+// on a partly started node; the connections stay open for the caller to close.
 func (n *Node) Stop(ctx context.Context) {
 	n.ready.Store(false)
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.ShutdownTimeout)
 	defer cancel()
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		n.stop(ctx)
+	}()
+	select {
+	case <-stopped:
+	case <-ctx.Done():
+		n.log.Warn("stop: gave up waiting; what was not acknowledged will be delivered again",
+			zap.Duration("shutdown_timeout", n.cfg.ShutdownTimeout))
+	}
+}
+
+// stop is Stop's work, in order; HTTP's drain ends with ctx.
+func (n *Node) stop(ctx context.Context) {
 	var draining sync.WaitGroup
 	for _, srv := range n.servers {
 		draining.Go(func() {

@@ -22,7 +22,6 @@ import (
 	"github.com/posener/complete"
 	"github.com/willabides/kongplete"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/ledgerdesk/ledgerdesk/events"
 	"github.com/ledgerdesk/ledgerdesk/services/app"
@@ -214,19 +213,21 @@ type runCmd struct {
 	logPartitions      `embed:""`
 	Services           string        `default:"${services}" help:"services to run in-process beside intake, comma-separated (--services= for none)"`
 	CheckpointInterval time.Duration `default:"5s" help:"how often reporting signs a checkpoint of the log's tree while it grows"`
+	processFlags       `embed:""`
 }
 
 func (c *runCmd) Run() error {
 	cfg := app.RunConfig{DataDir: c.Data, HTTPAddr: c.HTTP, NATSListen: c.NATSListen, AdminToken: c.AdminToken,
 		SeedConfigDir: c.SeedConfig, DebugAddr: c.DebugListen, CommitWorkers: c.CommitWorkers,
-		RateLimit: c.RateLimit, RateBurst: c.RateBurst, Partitions: c.Partitions, CheckpointInterval: c.CheckpointInterval}
+		RateLimit: c.RateLimit, RateBurst: c.RateBurst, Partitions: c.Partitions, CheckpointInterval: c.CheckpointInterval,
+		ShutdownTimeout: c.ShutdownTimeout}
 	cfg.Services = []string{}
 	for _, name := range strings.Split(c.Services, ",") {
 		if name = strings.TrimSpace(name); name != "" {
 			cfg.Services = append(cfg.Services, name)
 		}
 	}
-	log, err := newLogger()
+	log, err := c.logger()
 	if err != nil {
 		return fmt.Errorf("logger: %w", err)
 	}
@@ -243,11 +244,4 @@ func (c *runCmd) Run() error {
 	log.Info("shutting down", zap.String("signal", "received"))
 	sys.Stop(context.Background())
 	return nil
-}
-
-// newLogger is the production JSON logger with ISO 8601 times.
-func newLogger() (*zap.Logger, error) {
-	logCfg := zap.NewProductionConfig()
-	logCfg.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
-	return logCfg.Build()
 }

@@ -36,6 +36,7 @@ type serveCmd struct {
 	DebugListen   string  `placeholder:"ADDR" help:"serve /debug/pprof on this address (off when empty)"`
 	// CheckpointInterval is how often reporting signs the log's tree while it grows.
 	CheckpointInterval time.Duration `default:"5s" help:"reporting only: how often it signs a checkpoint of the log's tree while it grows"`
+	processFlags       `embed:""`
 }
 
 // metricsPorts are the default ports of serve's --metrics-listen (on 127.0.0.1), one per
@@ -55,7 +56,7 @@ func metricsDefaults() string {
 }
 
 func (c *serveCmd) Run() error {
-	log, err := newLogger()
+	log, err := c.logger()
 	if err != nil {
 		return fmt.Errorf("logger: %w", err)
 	}
@@ -150,7 +151,8 @@ func (c *serveCmd) serve(ctx context.Context, log *zap.Logger, ready func(*app.N
 // and reporting's) on --http, its probes and metrics on --metrics-listen.
 func (c *serveCmd) nodeConfig() app.NodeConfig {
 	cfg := app.NodeConfig{DataDir: c.Data, HTTPAddr: c.HTTP, MetricsAddr: c.MetricsListen, RateLimit: c.RateLimit,
-		RateBurst: c.RateBurst, CommitWorkers: c.CommitWorkers, CheckpointInterval: c.CheckpointInterval}
+		RateBurst: c.RateBurst, CommitWorkers: c.CommitWorkers, CheckpointInterval: c.CheckpointInterval,
+		ShutdownTimeout: c.ShutdownTimeout}
 	if c.Service == app.IntakeName {
 		cfg.Intake = true
 	} else {

@@ -205,7 +205,7 @@ func NotFound(w http.ResponseWriter, r *http.Request) {
 func Fail(w http.ResponseWriter, r *http.Request, log *zap.Logger, err error) {
 	p := ProblemFor(err)
 	if p.Status >= 500 {
-		log.Error("request failed", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err))
+		Log(log, r).Error("request failed", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err))
 	}
 	WriteProblem(w, p)
 }

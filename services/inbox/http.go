@@ -132,7 +132,7 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 	}
 	for j, res := range h.p.Handle(r.Context(), msgs, nil) {
 		if res.Err != nil {
-			h.log.Warn("inbox: http message not answered", zap.String("ce_id", msgs[j].Event.ID()), zap.Error(res.Err))
+			httpx.Log(h.log, r).Warn("inbox: http message not answered", zap.String("ce_id", msgs[j].Event.ID()), zap.Error(res.Err))
 			res.Outcome = failed(msgs[j])
 		}
 		outcomes[at[j]] = res.Outcome

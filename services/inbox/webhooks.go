@@ -104,7 +104,7 @@ func (h *Handler) receive(hook webhook) http.HandlerFunc {
 		status, outcomes := http.StatusOK, make([]Outcome, len(msgs))
 		for i, res := range h.p.Handle(r.Context(), msgs, nil) {
 			if res.Err != nil {
-				h.log.Warn("inbox: alert not answered; the sender retries", zap.String("source", hook.source), zap.Error(res.Err))
+				httpx.Log(h.log, r).Warn("inbox: alert not answered; the sender retries", zap.String("source", hook.source), zap.Error(res.Err))
 				status, res.Outcome = http.StatusServiceUnavailable, failed(msgs[i])
 			}
 			outcomes[i] = res.Outcome

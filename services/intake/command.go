@@ -52,7 +52,7 @@ func (h *Handler) run(w http.ResponseWriter, r *http.Request, name string) {
 	if conditional {
 		attempts = 1 // a lost race is the caller's to resolve: 412
 	}
-	corr, actor := correlationID(r), access.From(r.Context()).Actor()
+	corr, actor := httpx.CorrelationID(r), access.From(r.Context()).Actor()
 	up, err := h.cfg.Store.Update(r.Context(), r.PathValue("id"), func(tr events.Trail) ([]events.Event, error) {
 		if err := visible(r.Context(), tr); err != nil {
 			return nil, err

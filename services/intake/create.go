@@ -50,7 +50,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 		httpx.Fail(w, r, h.cfg.Logger, err)
 		return
 	}
-	corr := correlationID(r)
+	corr := httpx.CorrelationID(r)
 	ev := events.Event{Data: decided[0], Source: Source, Actor: principal.Actor(), CorrelationID: corr, CausationID: corr}
 	key := r.Header.Get("Idempotency-Key")
 	if key != "" {

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"go.uber.org/zap"
 
 	"github.com/ledgerdesk/ledgerdesk/events"
@@ -87,14 +86,6 @@ func writeTicket(w http.ResponseWriter, status int, t events.Ticket, version uin
 	w.Header().Set("ETag", strconv.Quote(strconv.FormatUint(version, 10)))
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(NewTicketJSON(t, version))
-}
-
-// envelope returns the correlation id of a request (X-Correlation-Id or a new one).
-func correlationID(r *http.Request) string {
-	if id := r.Header.Get("X-Correlation-Id"); id != "" && len(id) <= 128 {
-		return id
-	}
-	return uuid.NewString()
 }
 
 // load reads a ticket's trusted history (see events.Store.LoadTrail) as the caller may

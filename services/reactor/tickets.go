@@ -243,7 +243,7 @@ func (pt *partition) group(ctx context.Context, msgs []jetstream.Msg) []*ticketW
 			if errors.As(err, &refused) {
 				pt.refuse(ctx, refused, m)
 			} else {
-				pt.h.svc.log.Error("message without metadata; redelivered", zap.Error(err))
+				pt.h.svc.log.Error("message without metadata; redelivered", correlationField(m), zap.Error(err))
 				_ = m.NakWithDelay(time.Second)
 			}
 			continue
@@ -655,7 +655,7 @@ func (pt *partition) fail(ctx context.Context, msgs []jetstream.Msg, cause error
 			delivered = meta.NumDelivered
 		}
 		if ctx.Err() == nil && delivered > uint64(svc.cfg.MaxRetries) {
-			svc.log.Error("gave up on a message: dead-lettered", zap.String("handler", pt.h.name),
+			svc.log.Error("gave up on a message: dead-lettered", zap.String("handler", pt.h.name), correlationField(m),
 				zap.String("subject", m.Subject()), zap.Uint64("deliveries", delivered), zap.Error(cause))
 			if err := svc.dlq.GiveUp(ctx, pt.h.base, m, cause); err != nil {
 				svc.log.Error("dead-letter a message", zap.Error(err))
@@ -669,17 +669,28 @@ func (pt *partition) fail(ctx context.Context, msgs []jetstream.Msg, cause error
 		if ctx.Err() != nil {
 			delay = 0 // shutting down: the next owner takes it at once
 		} else {
-			svc.log.Warn("handling failed; redelivering", zap.String("handler", pt.h.name), zap.String("subject", m.Subject()),
+			svc.log.Warn("handling failed; redelivering", zap.String("handler", pt.h.name), correlationField(m), zap.String("subject", m.Subject()),
 				zap.Uint64("deliveries", delivered), zap.Duration("after", delay), zap.Error(cause))
 		}
 		_ = m.NakWithDelay(delay)
 	}
 }
 
+// correlationField names the correlation id of a message of the log in a log line about
+// it: its ce-correlationid, else (an event that started its chain of causes) its ce-id.
+func correlationField(m jetstream.Msg) zap.Field {
+	h := m.Headers()
+	id := h.Get(events.HeaderCorrelationID)
+	if id == "" {
+		id = h.Get(events.HeaderID)
+	}
+	return zap.String("correlation_id", id)
+}
+
 // refuse dead-letters a message of the log the chain refuses and acks it.
 func (pt *partition) refuse(ctx context.Context, refused events.Refused, m jetstream.Msg) {
 	svc := pt.h.svc
-	svc.log.Error("refused an event of the log: dead-lettered, not acted on", zap.String("handler", pt.h.name),
+	svc.log.Error("refused an event of the log: dead-lettered, not acted on", zap.String("handler", pt.h.name), correlationField(m),
 		zap.Uint64("seq", refused.Seq()), zap.String("subject", m.Subject()), zap.Error(refused))
 	if err := svc.dlq.Refuse(ctx, pt.h.base, refused); err != nil {
 		svc.log.Error("dead-letter a refused event", zap.Error(err))
