@@ -2,18 +2,13 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ledgerdesk/ledgerdesk/events"
@@ -21,98 +16,6 @@ import (
 	"github.com/ledgerdesk/ledgerdesk/events/natsauth"
 	"github.com/ledgerdesk/ledgerdesk/services/reactor"
 )
-
-// cluster is deploy/nats/nats-cluster.conf run on three nodes in-process: each node's
-// client and monitoring listeners on free ports, its routes to the others' route ports
-// (picked once, so that a restarted node comes back where the others look for it), its
-// store in its own directory.
-type cluster struct {
-	t      *testing.T
-	conf   string
-	routes []string // each node's route listener, host:port
-	stores []string
-	nodes  []*server.Server
-}
-
-// startCluster runs the three nodes of deploy/nats/nats-cluster.conf with the trust in
-// <root>/credentials.
-func startCluster(t *testing.T, root string) *cluster {
-	conf, err := os.ReadFile(filepath.Join("..", "..", "deploy", "nats", "nats-cluster.conf"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &cluster{t: t, conf: filepath.Join(root, "nats-cluster.conf"), nodes: make([]*server.Server, 3)}
-	if err := os.WriteFile(c.conf, conf, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	for range 3 {
-		c.routes = append(c.routes, freeAddr(t))
-		c.stores = append(c.stores, t.TempDir())
-	}
-	for i := range 3 {
-		c.start(i)
-	}
-	return c
-}
-
-// start starts node i (again) from the config file, as `NATS_SERVER_NAME=nats-<i+1>
-// nats-server -c nats-cluster.conf` would.
-func (c *cluster) start(i int) {
-	t := c.t
-	t.Setenv("NATS_SERVER_NAME", fmt.Sprintf("nats-%d", i+1))
-	c.nodes[i] = eventstest.RunConfigFile(t, c.conf, func(o *server.Options) {
-		if !o.SyncAlways {
-			t.Error("cluster config: want sync_interval: always")
-		}
-		if o.ServerName != fmt.Sprintf("nats-%d", i+1) || o.Cluster.Name != "ledgerdesk" || len(o.Routes) != 3 {
-			t.Errorf("cluster config: server %q in cluster %q with %d routes, want nats-%d in ledgerdesk with 3", o.ServerName, o.Cluster.Name, len(o.Routes), i+1)
-		}
-		o.Host, o.Port, o.HTTPHost, o.HTTPPort, o.StoreDir = "127.0.0.1", -1, "127.0.0.1", -1, c.stores[i]
-		host, port, _ := net.SplitHostPort(c.routes[i])
-		o.Cluster.Host = host
-		o.Cluster.Port, _ = strconv.Atoi(port)
-		o.Routes = nil
-		for j, r := range c.routes {
-			if j != i {
-				o.Routes = append(o.Routes, &url.URL{Scheme: "nats-route", Host: r})
-			}
-		}
-	})
-}
-
-// waitForMetaLeader waits until the cluster has elected the leader of its JetStream meta
-// group, which answers the JetStream API (a few seconds after the nodes start).
-func (c *cluster) waitForMetaLeader() {
-	eventstest.CheckFor(c.t, 30*time.Second, 100*time.Millisecond, func() error {
-		for _, n := range c.nodes {
-			if n.JetStreamIsLeader() {
-				return nil
-			}
-		}
-		return errors.New("no JetStream meta leader")
-	})
-}
-
-// urls is every running node's client URL, as a comma-separated list nats.Connect takes.
-func (c *cluster) urls() string {
-	var urls []string
-	for _, n := range c.nodes {
-		if n != nil && n.Running() {
-			urls = append(urls, n.ClientURL())
-		}
-	}
-	return strings.Join(urls, ",")
-}
-
-// freeAddr is a loopback address whose port was free a moment ago.
-func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 // TestNATSClusterDeployment walks deploy/README.md's cluster: nats init, three nodes of
 // deploy/nats/nats-cluster.conf, nats provision (three replicas, since the server is in a
@@ -129,18 +32,16 @@ func TestNATSClusterDeployment(t *testing.T) {
 	if rc := natsCmd([]string{"init", "--out", creds}, &stdout, &stderr); rc != 0 {
 		t.Fatalf("nats init: rc %d: %s", rc, stderr.String())
 	}
-	c := startCluster(t, root)
-
-	c.waitForMetaLeader()
+	c := eventstest.StartCluster(t, clusterConfig(t, root))
 	stdout.Reset()
-	if rc := natsCmd([]string{"provision", "--nats", c.urls(), "--creds", filepath.Join(creds, "admin.creds")}, &stdout, &stderr); rc != 0 {
+	if rc := natsCmd([]string{"provision", "--nats", c.URLs(), "--creds", filepath.Join(creds, "admin.creds")}, &stdout, &stderr); rc != 0 {
 		t.Fatalf("nats provision: rc %d: %s", rc, stderr.String())
 	}
 	if !strings.Contains(stdout.String(), "(replicas: 3)") {
 		t.Fatalf("nats provision on a cluster: %s, want 3 replicas", stdout.String())
 	}
 
-	nc, err := connectNATS(c.urls(), filepath.Join(creds, "intake.creds"), natsauth.RoleIntake)
+	nc, err := connectNATS(c.URLs(), filepath.Join(creds, "intake.creds"), natsauth.RoleIntake)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +53,7 @@ func TestNATSClusterDeployment(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Intake may not look at the streams' clusters: the admin does.
-	admin, err := connectNATS(c.urls(), filepath.Join(creds, "admin.creds"), natsauth.RoleAdmin)
+	admin, err := connectNATS(c.URLs(), filepath.Join(creds, "admin.creds"), natsauth.RoleAdmin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,13 +94,12 @@ func TestNATSClusterDeployment(t *testing.T) {
 	for r := range 5 {
 		round(r)
 	}
-	leader := c.leaderOf(ctx, js, events.StreamName)
-	c.nodes[leader].Shutdown()
-	c.nodes[leader].WaitForShutdown()
+	leader := c.LeaderOf(ctx, js, events.StreamName)
+	c.Stop(leader)
 	for r := 5; r < 15; r++ {
 		round(r)
 	}
-	c.start(leader)
+	c.Start(leader)
 	for r := 15; r < 20; r++ {
 		round(r)
 	}
@@ -207,21 +107,7 @@ func TestNATSClusterDeployment(t *testing.T) {
 		t.Fatalf("only %d of 400 tickets acknowledged: the cluster did not go on without the node", len(heads))
 	}
 
-	eventstest.CheckFor(t, 30*time.Second, 250*time.Millisecond, func() error {
-		info, err := streamInfo(ctx, js, events.StreamName)
-		if err != nil {
-			return err
-		}
-		if info.Cluster == nil || len(info.Cluster.Replicas) != 2 {
-			return fmt.Errorf("stream %s's cluster: %+v, want a leader and two replicas", events.StreamName, info.Cluster)
-		}
-		for _, p := range info.Cluster.Replicas {
-			if !p.Current || p.Offline {
-				return fmt.Errorf("replica %s of %s not current", p.Name, events.StreamName)
-			}
-		}
-		return nil
-	})
+	c.WaitForReplicasCurrent(ctx, js, events.StreamName)
 	for id, h := range heads {
 		tr, err := store.LoadTrail(ctx, id)
 		if err != nil {
@@ -235,27 +121,15 @@ func TestNATSClusterDeployment(t *testing.T) {
 	}
 }
 
-// leaderOf is the index of the node that leads stream name.
-func (c *cluster) leaderOf(ctx context.Context, js jetstream.JetStream, name string) int {
-	c.t.Helper()
-	info, err := streamInfo(ctx, js, name)
-	if err != nil || info.Cluster == nil {
-		c.t.Fatalf("stream %s's cluster: %v", name, err)
-	}
-	for i, n := range c.nodes {
-		if n.Name() == info.Cluster.Leader {
-			return i
-		}
-	}
-	c.t.Fatalf("stream %s led by %q, none of the nodes", name, info.Cluster.Leader)
-	return -1
-}
-
-// streamInfo is stream name's info as the server has it now.
-func streamInfo(ctx context.Context, js jetstream.JetStream, name string) (*jetstream.StreamInfo, error) {
-	s, err := js.Stream(ctx, name)
+// clusterConfig copies deploy/nats/nats-cluster.conf into root, beside root/credentials.
+func clusterConfig(t *testing.T, root string) string {
+	conf, err := os.ReadFile(filepath.Join("..", "..", "deploy", "nats", "nats-cluster.conf"))
 	if err != nil {
-		return nil, err
+		t.Fatal(err)
 	}
-	return s.Info(ctx)
+	path := filepath.Join(root, "nats-cluster.conf")
+	if err := os.WriteFile(path, conf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

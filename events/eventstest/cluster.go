@@ -1,0 +1,171 @@
+package eventstest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Cluster is deploy/nats/nats-cluster.conf run on three nodes in the test's process, as
+// nats-server's own tests build clusters: each node named nats-<i+1> (the config's
+// NATS_SERVER_NAME), its client and route listeners on ports picked once (so that a
+// restarted node comes back where its clients and the other nodes look for it), its
+// monitoring listener on a free port, its store in a directory of its own.
+type Cluster struct {
+	t      testing.TB
+	conf   string
+	routes  []string // each node's route listener, host:port
+	clients []string // each node's client listener, host:port
+	stores  []string
+	Nodes  []*server.Server
+}
+
+// ClusterNodes is how many nodes deploy/nats/nats-cluster.conf names.
+const ClusterNodes = 3
+
+// StartCluster runs the cluster config at conf (a copy whose include paths, the
+// credentials' auth.conf, resolve beside it) on ClusterNodes nodes and waits until they
+// have elected their JetStream meta leader; the nodes stop in t.Cleanup.
+func StartCluster(t testing.TB, conf string) *Cluster {
+	t.Helper()
+	c := &Cluster{t: t, conf: conf, Nodes: make([]*server.Server, ClusterNodes)}
+	for range ClusterNodes {
+		c.routes, c.clients = append(c.routes, freeAddr(t)), append(c.clients, freeAddr(t))
+		c.stores = append(c.stores, t.TempDir())
+	}
+	for i := range ClusterNodes {
+		c.Start(i)
+	}
+	c.WaitForMetaLeader()
+	return c
+}
+
+// Start starts node i (again) from the config file, as `NATS_SERVER_NAME=nats-<i+1>
+// nats-server -c nats-cluster.conf` would.
+func (c *Cluster) Start(i int) {
+	t := c.t
+	t.Helper()
+	name := fmt.Sprintf("nats-%d", i+1)
+	t.Setenv("NATS_SERVER_NAME", name)
+	c.Nodes[i] = RunConfigFile(t, c.conf, func(o *server.Options) {
+		if !o.SyncAlways {
+			t.Error("cluster config: want sync_interval: always")
+		}
+		if o.ServerName != name || o.Cluster.Name == "" || len(o.Routes) != ClusterNodes {
+			t.Errorf("cluster config: server %q in cluster %q with %d routes, want %s with %d", o.ServerName, o.Cluster.Name, len(o.Routes), name, ClusterNodes)
+		}
+		o.Host, o.Port = hostPort(c.clients[i])
+		o.Cluster.Host, o.Cluster.Port = hostPort(c.routes[i])
+		o.HTTPHost, o.HTTPPort, o.StoreDir = "127.0.0.1", -1, c.stores[i]
+		o.Routes = nil
+		for j, r := range c.routes {
+			if j != i {
+				o.Routes = append(o.Routes, &url.URL{Scheme: "nats-route", Host: r})
+			}
+		}
+	})
+}
+
+// Stop stops node i as a crash would end it, without a goodbye (its store stays).
+func (c *Cluster) Stop(i int) {
+	c.Nodes[i].Shutdown()
+	c.Nodes[i].WaitForShutdown()
+}
+
+// URLs is every node's client URL, comma-separated as nats.Connect and the --nats flag
+// take them: a client reconnects to another node while one is stopped.
+func (c *Cluster) URLs() string {
+	var urls []string
+	for _, a := range c.clients {
+		urls = append(urls, "nats://"+a)
+	}
+	return strings.Join(urls, ",")
+}
+
+// WaitForMetaLeader waits until the cluster has elected the leader of its JetStream meta
+// group, which answers the JetStream API (a few seconds after the nodes start).
+func (c *Cluster) WaitForMetaLeader() {
+	c.t.Helper()
+	CheckFor(c.t, 30*time.Second, 100*time.Millisecond, func() error {
+		for _, n := range c.Nodes {
+			if n.Running() && n.JetStreamIsLeader() {
+				return nil
+			}
+		}
+		return errors.New("no JetStream meta leader")
+	})
+}
+
+// LeaderOf is the index of the node that leads stream name (js needs the rights to
+// look at the stream, an admin's or an auditor's).
+func (c *Cluster) LeaderOf(ctx context.Context, js jetstream.JetStream, name string) int {
+	c.t.Helper()
+	info, err := StreamInfo(ctx, js, name)
+	if err != nil || info.Cluster == nil {
+		c.t.Fatalf("stream %s's cluster: %v", name, err)
+	}
+	for i, n := range c.Nodes {
+		if n.Name() == info.Cluster.Leader {
+			return i
+		}
+	}
+	c.t.Fatalf("stream %s led by %q, none of the nodes", name, info.Cluster.Leader)
+	return -1
+}
+
+// WaitForReplicasCurrent waits until stream name has a leader and every other node's
+// replica is current.
+func (c *Cluster) WaitForReplicasCurrent(ctx context.Context, js jetstream.JetStream, name string) {
+	c.t.Helper()
+	CheckFor(c.t, 30*time.Second, 250*time.Millisecond, func() error {
+		info, err := StreamInfo(ctx, js, name)
+		if err != nil {
+			return err
+		}
+		if info.Cluster == nil || info.Cluster.Leader == "" || len(info.Cluster.Replicas) != ClusterNodes-1 {
+			return fmt.Errorf("stream %s's cluster: %+v, want a leader and %d replicas", name, info.Cluster, ClusterNodes-1)
+		}
+		for _, p := range info.Cluster.Replicas {
+			if !p.Current || p.Offline {
+				return fmt.Errorf("replica %s of %s not current", p.Name, name)
+			}
+		}
+		return nil
+	})
+}
+
+// StreamInfo is stream name's info as the server has it now.
+func StreamInfo(ctx context.Context, js jetstream.JetStream, name string) (*jetstream.StreamInfo, error) {
+	s, err := js.Stream(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return s.Info(ctx)
+}
+
+// hostPort splits a host:port freeAddr made.
+func hostPort(addr string) (string, int) {
+	host, port, _ := net.SplitHostPort(addr)
+	n, _ := strconv.Atoi(port)
+	return host, n
+}
+
+// freeAddr is a loopback address whose port was free a moment ago.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
