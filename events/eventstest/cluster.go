@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,23 +23,36 @@ import (
 // restarted node comes back where its clients and the other nodes look for it), its
 // monitoring listener on a free port, its store in a directory of its own.
 type Cluster struct {
-	t      testing.TB
-	conf   string
+	t       testing.TB
+	conf    string
 	routes  []string // each node's route listener, host:port
 	clients []string // each node's client listener, host:port
 	stores  []string
-	Nodes  []*server.Server
+	Nodes   []*server.Server
 }
 
 // ClusterNodes is how many nodes deploy/nats/nats-cluster.conf names.
 const ClusterNodes = 3
 
-// StartCluster runs the cluster config at conf (a copy whose include paths, the
-// credentials' auth.conf, resolve beside it) on ClusterNodes nodes and waits until they
-// have elected their JetStream meta leader; the nodes stop in t.Cleanup.
-func StartCluster(t testing.TB, conf string) *Cluster {
+// StartCluster runs the cluster config file conf (deploy/nats/nats-cluster.conf) on
+// ClusterNodes nodes with the trust in credsDir, a directory `ledgerdesk nats init --out`
+// wrote whose name is "credentials" (the config includes ./credentials/auth.conf: the file
+// is copied beside it), and waits until they have elected their JetStream meta leader;
+// the nodes stop in t.Cleanup.
+func StartCluster(t testing.TB, conf, credsDir string) *Cluster {
 	t.Helper()
-	c := &Cluster{t: t, conf: conf, Nodes: make([]*server.Server, ClusterNodes)}
+	if filepath.Base(credsDir) != "credentials" {
+		t.Fatalf("eventstest: cluster creds in %s, want a directory named credentials", credsDir)
+	}
+	b, err := os.ReadFile(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copied := filepath.Join(filepath.Dir(credsDir), filepath.Base(conf))
+	if err := os.WriteFile(copied, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := &Cluster{t: t, conf: copied, Nodes: make([]*server.Server, ClusterNodes)}
 	for range ClusterNodes {
 		c.routes, c.clients = append(c.routes, freeAddr(t)), append(c.clients, freeAddr(t))
 		c.stores = append(c.stores, t.TempDir())

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -32,7 +31,7 @@ func TestNATSClusterDeployment(t *testing.T) {
 	if rc := natsCmd([]string{"init", "--out", creds}, &stdout, &stderr); rc != 0 {
 		t.Fatalf("nats init: rc %d: %s", rc, stderr.String())
 	}
-	c := eventstest.StartCluster(t, clusterConfig(t, root))
+	c := eventstest.StartCluster(t, filepath.Join("..", "..", "deploy", "nats", "nats-cluster.conf"), creds)
 	stdout.Reset()
 	if rc := natsCmd([]string{"provision", "--nats", c.URLs(), "--creds", filepath.Join(creds, "admin.creds")}, &stdout, &stderr); rc != 0 {
 		t.Fatalf("nats provision: rc %d: %s", rc, stderr.String())
@@ -121,15 +120,3 @@ func TestNATSClusterDeployment(t *testing.T) {
 	}
 }
 
-// clusterConfig copies deploy/nats/nats-cluster.conf into root, beside root/credentials.
-func clusterConfig(t *testing.T, root string) string {
-	conf, err := os.ReadFile(filepath.Join("..", "..", "deploy", "nats", "nats-cluster.conf"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(root, "nats-cluster.conf")
-	if err := os.WriteFile(path, conf, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}

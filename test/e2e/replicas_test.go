@@ -81,25 +81,39 @@ func TestReplicasShareTheLogAndSurviveSIGKILL(t *testing.T) {
 		t.FailNow()
 	}
 
-	// Every ticket through routing and SLA, then every consumer drained: nothing more comes.
 	var all []string
 	for id := range ids {
 		all = append(all, id)
 	}
+	throughOnce(ctx, t, log, all)
+	for svc, ps := range replicas {
+		for i, p := range ps {
+			if !sharing.MatchString(p.LogTail(100000)) {
+				t.Errorf("%s replica %d never consumed a share of the partitions", svc, i)
+			}
+		}
+	}
+}
+
+// throughOnce waits until every ticket of ids is routed, assigned and SLA-attached and every
+// durable consumer of the log is drained (nothing more comes), then checks that each has
+// exactly one of each, caused by its opened event, in an intact chain, and that nothing
+// was dead-lettered.
+func throughOnce(ctx context.Context, t *testing.T, log *ldproc.Log, ids []string) {
+	t.Helper()
 	eventstest.CheckFor(t, 3*time.Minute, 200*time.Millisecond, func() error {
 		missing := 0
-		for _, id := range all {
+		for _, id := range ids {
 			if n := log.Count(id); n[events.TypeRouted] == 0 || n[events.TypeAssigned] == 0 || n[events.TypeSLAAttached] == 0 {
 				missing++
 			}
 		}
 		if missing > 0 {
-			return fmt.Errorf("%d of %d tickets not yet routed, assigned and SLA-attached", missing, len(all))
+			return fmt.Errorf("%d of %d tickets not yet routed, assigned and SLA-attached", missing, len(ids))
 		}
 		return log.Drained(ctx)
 	})
-
-	for _, id := range all {
+	for _, id := range ids {
 		raws := log.Ticket(id)
 		if err := events.VerifyChain(raws); err != nil {
 			t.Fatalf("ticket %s: %v", id, err)
@@ -120,13 +134,6 @@ func TestReplicasShareTheLogAndSurviveSIGKILL(t *testing.T) {
 	}
 	if n, err := log.DeadLetters(ctx); err != nil || n != 0 {
 		t.Errorf("DEADLETTER holds %d messages (%v), want none", n, err)
-	}
-	for svc, ps := range replicas {
-		for i, p := range ps {
-			if !sharing.MatchString(p.LogTail(100000)) {
-				t.Errorf("%s replica %d never consumed a share of the partitions", svc, i)
-			}
-		}
 	}
 }
 

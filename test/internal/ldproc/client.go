@@ -44,8 +44,13 @@ type Client struct {
 // NewClient returns a client for p with room for conns concurrent keep-alive connections
 // and timeout per request.
 func NewClient(p *Proc, conns int, timeout time.Duration) *Client {
+	return NewClientOf(p.URL, p.Token, conns, timeout)
+}
+
+// NewClientOf is NewClient for the API at base (http://host:port) with the bearer token.
+func NewClientOf(base, token string, conns int, timeout time.Duration) *Client {
 	tr := &http.Transport{MaxIdleConns: conns, MaxIdleConnsPerHost: conns, IdleConnTimeout: 30 * time.Second}
-	return &Client{base: p.URL, token: p.Token, http: &http.Client{Transport: tr, Timeout: timeout}}
+	return &Client{base: base, token: token, http: &http.Client{Transport: tr, Timeout: timeout}}
 }
 
 // Close drops the client's idle connections.

@@ -20,9 +20,10 @@ import (
 // credentials, the way an auditor with the nats CLI would; it remembers when it saw
 // each event.
 type Log struct {
-	js jetstream.JetStream
-	mu sync.Mutex
-	by map[string][]Seen
+	js   jetstream.JetStream
+	mu   sync.Mutex
+	by   map[string][]Seen
+	last uint64 // the highest sequence read
 }
 
 // Seen is an event of the log and when the follower received it.
@@ -31,17 +32,17 @@ type Seen struct {
 	At time.Time
 }
 
-// FollowLog follows run's log from sequence 1 until the test ends.
-func FollowLog(t testing.TB, run *Proc) *Log {
+// FollowLog follows srv's log from sequence 1 until the test ends.
+func FollowLog(t testing.TB, srv Server) *Log {
 	t.Helper()
-	return FollowLogFrom(t, run, 1)
+	return FollowLogFrom(t, srv, 1)
 }
 
-// FollowLogFrom follows run's log from stream sequence from until the test ends: what
+// FollowLogFrom follows srv's log from stream sequence from until the test ends: what
 // came before is not kept (a log of a million tickets is a gigabyte of events).
-func FollowLogFrom(t testing.TB, run *Proc, from uint64) *Log {
+func FollowLogFrom(t testing.TB, srv Server, from uint64) *Log {
 	t.Helper()
-	nc := Connect(t, run, natsauth.RoleAuditor)
+	nc := Connect(t, srv, natsauth.RoleAuditor)
 	store, err := events.OpenStore(context.Background(), nc, events.StoreConfig{})
 	if err != nil {
 		t.Fatal(err)
@@ -51,6 +52,7 @@ func FollowLogFrom(t testing.TB, run *Proc, from uint64) *Log {
 	sub, err := store.Subscribe(context.Background(), from, func(r events.Raw) error {
 		l.mu.Lock()
 		l.by[r.TicketID] = append(l.by[r.TicketID], Seen{Raw: r, At: time.Now()})
+		l.last = r.Sequence
 		l.mu.Unlock()
 		return nil
 	}, func(u *events.Undecodable) error { return u })
@@ -61,11 +63,11 @@ func FollowLogFrom(t testing.TB, run *Proc, from uint64) *Log {
 	return l
 }
 
-// Connect connects to run's NATS server as role, with the credentials run issued, until
-// the test ends.
-func Connect(t testing.TB, run *Proc, role natsauth.Role) *nats.Conn {
+// Connect connects to srv as role, with its creds, until the test ends.
+func Connect(t testing.TB, srv Server, role natsauth.Role) *nats.Conn {
 	t.Helper()
-	creds, err := os.ReadFile(filepath.Join(run.DataDir, "credentials", string(role)+".creds"))
+	url, credsDir := srv.NATS()
+	creds, err := os.ReadFile(filepath.Join(credsDir, string(role)+".creds"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +75,7 @@ func Connect(t testing.TB, run *Proc, role natsauth.Role) *nats.Conn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nc, err := nats.Connect(run.NATSURL, opts...)
+	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,6 +92,35 @@ func (l *Log) Count(id string) map[string]int {
 		n[r.Type]++
 	}
 	return n
+}
+
+// CaughtUp reports an error until the follower has read the log to its last message.
+func (l *Log) CaughtUp(ctx context.Context) error {
+	s, err := l.js.Stream(ctx, events.StreamName)
+	if err != nil {
+		return err
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.last < info.State.LastSeq {
+		return fmt.Errorf("the follower has read the log to seq %d of %d", l.last, info.State.LastSeq)
+	}
+	return nil
+}
+
+// Tickets are the ids of every ticket with an event so far.
+func (l *Log) Tickets() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ids := make([]string, 0, len(l.by))
+	for id := range l.by {
+		ids = append(ids, id)
+	}
+	return ids
 }
 
 // Ticket is the ticket's events so far, in order.

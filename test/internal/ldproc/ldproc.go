@@ -150,15 +150,34 @@ func spawn(t testing.TB, bin string, args []string, env ...string) *Proc {
 	return p
 }
 
-// Serve runs `bin serve <service>` against the NATS server of run (a Start process) with
-// the service's own credentials from its data directory, its metrics and probes on a free
-// port (the Proc's URL), and returns once the service logs that it is ready.
-func Serve(t testing.TB, bin string, run *Proc, service string) *Proc {
+// Server is a NATS server (or cluster) the suites run services against and follow the
+// log of: a `ledgerdesk run`'s embedded one (a Proc), or one the test runs (External).
+type Server interface {
+	// NATS is its client URL (comma-separated for a cluster) and the directory of its
+	// roles' creds files, <role>.creds.
+	NATS() (url, credsDir string)
+}
+
+// NATS is run's embedded server and the creds it issued in its data directory.
+func (p *Proc) NATS() (string, string) { return p.NATSURL, filepath.Join(p.DataDir, "credentials") }
+
+// External is a NATS server or cluster the test runs, with the creds of `ledgerdesk nats
+// init`.
+type External struct{ URL, CredsDir string }
+
+// NATS is its URL and creds directory.
+func (e External) NATS() (string, string) { return e.URL, e.CredsDir }
+
+// Serve runs `bin serve <service>` against srv with the service's own credentials, its
+// metrics and probes on a free port (the Proc's URL), more flags beside (intake's --http,
+// say), and returns once the service logs that it is ready.
+func Serve(t testing.TB, bin string, srv Server, service string, more ...string) *Proc {
 	t.Helper()
-	creds := filepath.Join(run.DataDir, "credentials", service+".creds")
+	url, credsDir := srv.NATS()
 	metricsAddr := FreeAddr(t)
-	p := spawn(t, bin, []string{"serve", service, "--nats", run.NATSURL, "--creds", creds, "--metrics-listen", metricsAddr})
-	p.NATSURL, p.URL = run.NATSURL, "http://"+metricsAddr
+	args := append([]string{"serve", service, "--nats", url, "--creds", filepath.Join(credsDir, service+".creds"), "--metrics-listen", metricsAddr}, more...)
+	p := spawn(t, bin, args)
+	p.NATSURL, p.URL = url, "http://"+metricsAddr
 	eventstest.CheckFor(t, readyTimeout, 20*time.Millisecond, func() error {
 		if p.Exited() {
 			t.Fatalf("ledgerdesk serve %s exited before ready: %v\n%s", service, p.waitErr, p.LogTail(40))
