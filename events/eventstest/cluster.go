@@ -18,18 +18,59 @@ import (
 )
 
 // Cluster is deploy/nats/nats-cluster.conf run on three nodes in the test's process, as
-// nats-server's own tests build clusters: each node named nats-<i+1> (the config's
-// NATS_SERVER_NAME), its client and route listeners on ports picked once (so that a
-// restarted node comes back where its clients and the other nodes look for it), its
-// monitoring listener on a free port, its store in a directory of its own.
+// nats-server's own tests build clusters: each node named NodeName(i) (the config's
+// NATS_SERVER_NAME), listening where its ClusterLayout says, its monitoring listener on a
+// free port, its store in a directory of its own. Stop is a graceful shutdown (the node
+// hands its leaderships over first); for a crash, run the nodes as processes
+// (test/internal/ldproc).
 type Cluster struct {
-	t       testing.TB
-	conf    string
-	routes  []string // each node's route listener, host:port
-	clients []string // each node's client listener, host:port
-	stores  []string
-	Nodes   []*server.Server
+	ClusterLayout
+	t      testing.TB
+	conf   string
+	stores []string
+	Nodes  []*server.Server
 }
+
+// ClusterLayout is where each of ClusterNodes nodes listens: client and route ports on
+// loopback, picked once so that a restarted node comes back where its clients and the
+// other nodes look for it.
+type ClusterLayout struct {
+	Clients, Routes []string // host:port of each node's listener
+}
+
+// NewClusterLayout picks the ports of a cluster's nodes.
+func NewClusterLayout(t testing.TB) ClusterLayout {
+	t.Helper()
+	var l ClusterLayout
+	for range ClusterNodes {
+		l.Clients, l.Routes = append(l.Clients, freeAddr(t)), append(l.Routes, freeAddr(t))
+	}
+	return l
+}
+
+// URLs is every node's client URL, comma-separated as nats.Connect and the --nats flag
+// take them: a client reconnects to another node while one is stopped.
+func (l ClusterLayout) URLs() string {
+	var urls []string
+	for _, a := range l.Clients {
+		urls = append(urls, "nats://"+a)
+	}
+	return strings.Join(urls, ",")
+}
+
+// RoutesOf are node i's routes: every other node's route URL.
+func (l ClusterLayout) RoutesOf(i int) []*url.URL {
+	var routes []*url.URL
+	for j, r := range l.Routes {
+		if j != i {
+			routes = append(routes, &url.URL{Scheme: "nats-route", Host: r})
+		}
+	}
+	return routes
+}
+
+// NodeName is node i's server name, as its NATS_SERVER_NAME gives it.
+func NodeName(i int) string { return fmt.Sprintf("nats-%d", i+1) }
 
 // ClusterNodes is how many nodes deploy/nats/nats-cluster.conf names.
 const ClusterNodes = 3
@@ -52,9 +93,8 @@ func StartCluster(t testing.TB, conf, credsDir string) *Cluster {
 	if err := os.WriteFile(copied, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c := &Cluster{t: t, conf: copied, Nodes: make([]*server.Server, ClusterNodes)}
+	c := &Cluster{ClusterLayout: NewClusterLayout(t), t: t, conf: copied, Nodes: make([]*server.Server, ClusterNodes)}
 	for range ClusterNodes {
-		c.routes, c.clients = append(c.routes, freeAddr(t)), append(c.clients, freeAddr(t))
 		c.stores = append(c.stores, t.TempDir())
 	}
 	for i := range ClusterNodes {
@@ -69,7 +109,7 @@ func StartCluster(t testing.TB, conf, credsDir string) *Cluster {
 func (c *Cluster) Start(i int) {
 	t := c.t
 	t.Helper()
-	name := fmt.Sprintf("nats-%d", i+1)
+	name := NodeName(i)
 	t.Setenv("NATS_SERVER_NAME", name)
 	c.Nodes[i] = RunConfigFile(t, c.conf, func(o *server.Options) {
 		if !o.SyncAlways {
@@ -78,15 +118,10 @@ func (c *Cluster) Start(i int) {
 		if o.ServerName != name || o.Cluster.Name == "" || len(o.Routes) != ClusterNodes {
 			t.Errorf("cluster config: server %q in cluster %q with %d routes, want %s with %d", o.ServerName, o.Cluster.Name, len(o.Routes), name, ClusterNodes)
 		}
-		o.Host, o.Port = hostPort(c.clients[i])
-		o.Cluster.Host, o.Cluster.Port = hostPort(c.routes[i])
+		o.Host, o.Port = hostPort(c.Clients[i])
+		o.Cluster.Host, o.Cluster.Port = hostPort(c.Routes[i])
 		o.HTTPHost, o.HTTPPort, o.StoreDir = "127.0.0.1", -1, c.stores[i]
-		o.Routes = nil
-		for j, r := range c.routes {
-			if j != i {
-				o.Routes = append(o.Routes, &url.URL{Scheme: "nats-route", Host: r})
-			}
-		}
+		o.Routes = c.RoutesOf(i)
 	})
 }
 
@@ -94,16 +129,6 @@ func (c *Cluster) Start(i int) {
 func (c *Cluster) Stop(i int) {
 	c.Nodes[i].Shutdown()
 	c.Nodes[i].WaitForShutdown()
-}
-
-// URLs is every node's client URL, comma-separated as nats.Connect and the --nats flag
-// take them: a client reconnects to another node while one is stopped.
-func (c *Cluster) URLs() string {
-	var urls []string
-	for _, a := range c.clients {
-		urls = append(urls, "nats://"+a)
-	}
-	return strings.Join(urls, ",")
 }
 
 // WaitForMetaLeader waits until the cluster has elected the leader of its JetStream meta
@@ -124,24 +149,36 @@ func (c *Cluster) WaitForMetaLeader() {
 // look at the stream, an admin's or an auditor's).
 func (c *Cluster) LeaderOf(ctx context.Context, js jetstream.JetStream, name string) int {
 	c.t.Helper()
-	info, err := StreamInfo(ctx, js, name)
-	if err != nil || info.Cluster == nil {
-		c.t.Fatalf("stream %s's cluster: %v", name, err)
-	}
-	for i, n := range c.Nodes {
-		if n.Name() == info.Cluster.Leader {
+	return NodeIndex(c.t, StreamLeader(ctx, c.t, js, name))
+}
+
+// NodeIndex is the index of the node of deploy/nats/nats-cluster.conf named name (nats-<i+1>).
+func NodeIndex(t testing.TB, name string) int {
+	t.Helper()
+	for i := range ClusterNodes {
+		if NodeName(i) == name {
 			return i
 		}
 	}
-	c.t.Fatalf("stream %s led by %q, none of the nodes", name, info.Cluster.Leader)
+	t.Fatalf("server %q is none of the cluster's nodes", name)
 	return -1
 }
 
-// WaitForReplicasCurrent waits until stream name has a leader and every other node's
-// replica is current.
-func (c *Cluster) WaitForReplicasCurrent(ctx context.Context, js jetstream.JetStream, name string) {
-	c.t.Helper()
-	CheckFor(c.t, 30*time.Second, 250*time.Millisecond, func() error {
+// StreamLeader is the name of the server that leads stream name now.
+func StreamLeader(ctx context.Context, t testing.TB, js jetstream.JetStream, name string) string {
+	t.Helper()
+	info, err := StreamInfo(ctx, js, name)
+	if err != nil || info.Cluster == nil || info.Cluster.Leader == "" {
+		t.Fatalf("stream %s's leader: %v", name, err)
+	}
+	return info.Cluster.Leader
+}
+
+// WaitForReplicasCurrent waits until stream name of a cluster of ClusterNodes has a
+// leader and every other node's replica is current.
+func WaitForReplicasCurrent(ctx context.Context, t testing.TB, js jetstream.JetStream, name string) {
+	t.Helper()
+	CheckFor(t, 30*time.Second, 250*time.Millisecond, func() error {
 		info, err := StreamInfo(ctx, js, name)
 		if err != nil {
 			return err

@@ -106,7 +106,7 @@ func TestNATSClusterDeployment(t *testing.T) {
 		t.Fatalf("only %d of 400 tickets acknowledged: the cluster did not go on without the node", len(heads))
 	}
 
-	c.WaitForReplicasCurrent(ctx, js, events.StreamName)
+	eventstest.WaitForReplicasCurrent(ctx, t, js, events.StreamName)
 	for id, h := range heads {
 		tr, err := store.LoadTrail(ctx, id)
 		if err != nil {

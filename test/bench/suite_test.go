@@ -43,6 +43,7 @@ func TestBenchSuite(t *testing.T) {
 	rep.Results = append(rep.Results, measureRaw(t, size(*rawN, 500_000, 50_000))...)
 	bin := ldproc.Build(t)
 	rep.Results = append(rep.Results, measureIntake(t, bin, size(*intakeN, 40_000, 4_000))...)
+	rep.Results = append(rep.Results, measureCluster(t, bin, size(*intakeN, 40_000, 4_000))...)
 	pipeline, dataDir := measurePipeline(t, bin, size(*pipeN, 20_000, 2_000), time.Duration(size(int(*offered), int(10*time.Second), int(2*time.Second))))
 	rep.Results = append(rep.Results, pipeline...)
 	rep.Results = append(rep.Results, measureRebuild(t, bin, dataDir), measureVerify(t, bin, dataDir))

@@ -80,6 +80,9 @@ type Proc struct {
 	logPath string
 	done    chan struct{} // closed when the process has exited
 	waitErr error         // set before done is closed
+	// crashOnly: the test's end kills it (SIGKILL) rather than asking it to stop: a
+	// nats-server node exits on SIGTERM by the signal, which Stop would count as a failure.
+	crashOnly bool
 }
 
 // Start runs `bin run` on free ports with its store in dataDir and token as the admin
@@ -142,7 +145,13 @@ func spawn(t testing.TB, bin string, args []string, env ...string) *Proc {
 		close(p.done)
 	}()
 	t.Cleanup(func() {
-		p.Stop(t)
+		if p.crashOnly {
+			if !p.Exited() {
+				p.Kill(t)
+			}
+		} else {
+			p.Stop(t)
+		}
 		if t.Failed() {
 			t.Logf("ledgerdesk %s log (pid %d), last lines:\n%s", strings.Join(args, " "), cmd.Process.Pid, p.LogTail(40))
 		}
@@ -167,6 +176,16 @@ type External struct{ URL, CredsDir string }
 
 // NATS is its URL and creds directory.
 func (e External) NATS() (string, string) { return e.URL, e.CredsDir }
+
+// ServeAPI is Serve of intake or reporting with its API on a free port (the URL returned),
+// its data in a directory of its own, token as the admin token and no rate limit (the
+// suites drive many clients with the one token).
+func ServeAPI(t testing.TB, bin string, srv Server, service, token string) (*Proc, string) {
+	t.Helper()
+	addr := FreeAddr(t)
+	p := Serve(t, bin, srv, service, "--http", addr, "--data", t.TempDir(), "--admin-token", token, "--rate-limit", "0")
+	return p, "http://" + addr
+}
 
 // Serve runs `bin serve <service>` against srv with the service's own credentials, its
 // metrics and probes on a free port (the Proc's URL), more flags beside (intake's --http,
