@@ -119,4 +119,3 @@ func TestNATSClusterDeployment(t *testing.T) {
 		}
 	}
 }
-

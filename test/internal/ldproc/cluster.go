@@ -36,13 +36,13 @@ func NATSServer(t testing.TB) string {
 // again on its store and ports.
 type NATSCluster struct {
 	eventstest.ClusterLayout
-	Server // its URLs and creds
-	t      testing.TB
-	bin    string   // nats-server
+	Server   // its URLs and creds
+	t        testing.TB
+	bin      string   // nats-server
 	confs    []string // each node's copy of the config
 	monitors []string // each node's monitoring base URL
 	nodes    []*Proc
-	admin  jetstream.JetStream
+	admin    jetstream.JetStream
 }
 
 // StartNATSCluster runs the cluster with ledgerdesk's bin and returns it once its streams
@@ -152,4 +152,3 @@ func (c *NATSCluster) WaitForReplicasCurrent(ctx context.Context, name string) {
 	c.t.Helper()
 	eventstest.WaitForReplicasCurrent(ctx, c.t, c.admin, name)
 }
-
