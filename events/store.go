@@ -79,6 +79,7 @@ type Store struct {
 	reads  jetstream.JetStream // on StoreConfig.Reads
 	stream jetstream.Stream    // TICKETS, on reads: the store's direct gets and subscriptions
 	cfg    StoreConfig         // Partitions is the stream's
+	lost   *disconnects        // ends the appends in flight when nc drops
 }
 
 // StreamConfig is the TICKETS stream configuration the store creates or updates to:
@@ -163,7 +164,7 @@ func OpenStore(ctx context.Context, nc *nats.Conn, cfg StoreConfig) (*Store, err
 	if _, err := js.Stream(ctx, ConfigStreamName); err != nil {
 		return nil, fmt.Errorf("open stream %s: %w", ConfigStreamName, err)
 	}
-	return &Store{nc: nc, js: js, reads: reads, stream: stream, cfg: cfg}, nil
+	return &Store{nc: nc, js: js, reads: reads, stream: stream, cfg: cfg, lost: watchDisconnects(nc)}, nil
 }
 
 // JetStream returns the store's JetStream context, for consumers of the stream.
@@ -412,6 +413,8 @@ type pubAck struct {
 func (s *Store) commit(ctx context.Context, msgs []*nats.Msg, evs []Event) (Appended, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
+	ctx, release := s.lost.during(ctx)
+	defer release()
 	last := msgs[len(msgs)-1]
 	for _, m := range msgs { // a retried message may carry headers of a refused batch
 		m.Header.Del(headerBatchID)
@@ -432,6 +435,9 @@ func (s *Store) commit(ctx context.Context, msgs []*nats.Msg, evs []Event) (Appe
 		last.Header.Set(headerBatchCommit, "1")
 	}
 	reply, err := s.nc.RequestMsgWithContext(ctx, last)
+	if errors.Is(context.Cause(ctx), ErrConnectionLost) {
+		return Appended{}, fmt.Errorf("append to %s: %w", StreamName, ErrConnectionLost)
+	}
 	if err != nil {
 		return Appended{}, fmt.Errorf("append to %s: %w", StreamName, err)
 	}
