@@ -7,16 +7,23 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// ErrConnectionLost is why an append fails when the store's connection to NATS drops
-// while it waits for the server's answer: the server may or may not have stored it. A
-// retry stores it once (event ids are Nats-Msg-Ids, deduplicated by the log).
-var ErrConnectionLost error = NewError(KindUnavailable, "events: connection to NATS lost with the append in flight",
+// ErrAnswerLost is why an append fails when the server that had it went away while the
+// store waited for its answer: the store's connection dropped, or the log elected a new
+// leader (a cluster node crashed). The server may or may not have stored it; a retry
+// stores it once (event ids are Nats-Msg-Ids, deduplicated by the log).
+var ErrAnswerLost error = NewError(KindUnavailable, "events: the append's answer was lost",
 	"the event log's server went away while the request was applied; retry it")
 
-// disconnects ends the appends in flight on a connection when it drops. nats.go keeps a
-// request whose server went away waiting for its timeout, though the answer can no longer
-// come: after the crash of the cluster node a store was connected to, every append behind
-// the one in flight waited out the whole Timeout (10 s in make bench's cluster.failover_s).
+// LeaderElectedSubject is where JetStream announces that the ticket log has a new leader
+// (an advisory); a store that appends listens to it (see disconnects).
+const LeaderElectedSubject = "$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED." + StreamName
+
+// disconnects ends the appends in flight when their answer cannot come any more. nats.go
+// keeps a request whose server went away waiting for its timeout: after the crash of a
+// cluster node, every append behind the one in flight waited out the whole Timeout (10 s
+// in make bench's cluster.failover_s). They end when the store's connection drops, and
+// when the log elects a new leader (the old one is gone, with what it was answering; an
+// append the new one had already taken fails too, harmlessly: it is retried).
 type disconnects struct {
 	mu      sync.Mutex
 	next    uint64
@@ -41,8 +48,8 @@ func watchDisconnects(nc *nats.Conn) *disconnects {
 	return d
 }
 
-// during returns a context that ends with ErrConnectionLost when the connection drops,
-// and the func that releases it once the request is answered.
+// during returns a context that ends with ErrAnswerLost when the answer cannot come any
+// more, and the func that releases it once the request is answered.
 func (d *disconnects) during(ctx context.Context) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	d.mu.Lock()
@@ -58,6 +65,14 @@ func (d *disconnects) during(ctx context.Context) (context.Context, func()) {
 	}
 }
 
+// watchLeader ends the requests in flight whenever the ticket log elects a new leader,
+// from now on while nc lives. A role without the right to listen (one that does not
+// append) gets a permissions error from the server, reported to nc's error handler.
+func (d *disconnects) watchLeader(nc *nats.Conn) error {
+	_, err := nc.Subscribe(LeaderElectedSubject, func(*nats.Msg) { d.drop() })
+	return err
+}
+
 // drop ends every request waiting now.
 func (d *disconnects) drop() {
 	d.mu.Lock()
@@ -65,6 +80,6 @@ func (d *disconnects) drop() {
 	d.waiting = map[uint64]context.CancelCauseFunc{}
 	d.mu.Unlock()
 	for _, cancel := range waiting {
-		cancel(ErrConnectionLost)
+		cancel(ErrAnswerLost)
 	}
 }

@@ -15,7 +15,7 @@ import (
 )
 
 // TestAnAppendInFlightEndsWhenItsConnectionDrops: a request waiting for its answer ends
-// with ErrConnectionLost as soon as the connection drops (the server went away), not when
+// with ErrAnswerLost as soon as the connection drops (the server went away), not when
 // its timeout runs out; the handler the connection had is still called; a request released
 // before is not touched.
 func TestAnAppendInFlightEndsWhenItsConnectionDrops(t *testing.T) {
@@ -56,10 +56,10 @@ func TestAnAppendInFlightEndsWhenItsConnectionDrops(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the request in flight still waits 5 s after its server went away")
 	}
-	if !errors.Is(context.Cause(inFlight), events.ErrConnectionLost) {
-		t.Errorf("the request in flight ended with %v, want ErrConnectionLost", context.Cause(inFlight))
+	if !errors.Is(context.Cause(inFlight), events.ErrAnswerLost) {
+		t.Errorf("the request in flight ended with %v, want ErrAnswerLost", context.Cause(inFlight))
 	}
-	if errors.Is(context.Cause(answered), events.ErrConnectionLost) {
+	if errors.Is(context.Cause(answered), events.ErrAnswerLost) {
 		t.Error("a request answered before the drop was told of it")
 	}
 	select {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -79,7 +80,8 @@ type Store struct {
 	reads  jetstream.JetStream // on StoreConfig.Reads
 	stream jetstream.Stream    // TICKETS, on reads: the store's direct gets and subscriptions
 	cfg    StoreConfig         // Partitions is the stream's
-	lost   *disconnects        // ends the appends in flight when nc drops
+	lost   *disconnects        // ends the appends in flight whose answer cannot come
+	leader sync.Once           // lost watches the log's leader elections from the first append
 }
 
 // StreamConfig is the TICKETS stream configuration the store creates or updates to:
@@ -413,6 +415,7 @@ type pubAck struct {
 func (s *Store) commit(ctx context.Context, msgs []*nats.Msg, evs []Event) (Appended, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
+	s.leader.Do(func() { _ = s.lost.watchLeader(s.nc) }) // refused: the timeout still bounds the wait
 	ctx, release := s.lost.during(ctx)
 	defer release()
 	last := msgs[len(msgs)-1]
@@ -435,8 +438,8 @@ func (s *Store) commit(ctx context.Context, msgs []*nats.Msg, evs []Event) (Appe
 		last.Header.Set(headerBatchCommit, "1")
 	}
 	reply, err := s.nc.RequestMsgWithContext(ctx, last)
-	if errors.Is(context.Cause(ctx), ErrConnectionLost) {
-		return Appended{}, fmt.Errorf("append to %s: %w", StreamName, ErrConnectionLost)
+	if errors.Is(context.Cause(ctx), ErrAnswerLost) {
+		return Appended{}, fmt.Errorf("append to %s: %w", StreamName, ErrAnswerLost)
 	}
 	if err != nil {
 		return Appended{}, fmt.Errorf("append to %s: %w", StreamName, err)

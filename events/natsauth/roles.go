@@ -318,6 +318,10 @@ func RolePermissions(role Role, partitions int) (Permissions, error) {
 		inbox = "_INBOX"
 	}
 	p.SubscribeAllow = []string{inbox + ".>"}
+	if slices.Contains(a.publish, SubjectTickets) {
+		// An appender ends its appends in flight when the log elects a new leader.
+		p.SubscribeAllow = append(p.SubscribeAllow, events.LeaderElectedSubject)
+	}
 	return p, nil
 }
 

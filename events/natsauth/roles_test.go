@@ -367,6 +367,8 @@ var ops = []op{
 		}},
 	{"subscribe to the ticket subjects", adminOnly, subscribe("tickets.>", "tickets.acme.sub")},
 	{"subscribe to intake's inbox", []natsauth.Role{natsauth.RoleIntake, natsauth.RoleAdmin}, subscribe("_INBOX_intake.>", "_INBOX_intake.x")},
+	{"watch the log's leader elections (the appenders)", []natsauth.Role{natsauth.RoleIntake, natsauth.RoleRouting, natsauth.RoleSLA,
+		natsauth.RoleEscalation, natsauth.RoleAdmin}, subscribe(events.LeaderElectedSubject, events.LeaderElectedSubject)},
 	{"list streams", []natsauth.Role{natsauth.RoleAuditor, natsauth.RoleAdmin}, func(ctx context.Context, _ env, _ *nats.Conn, js jetstream.JetStream) error {
 		names := js.StreamNames(ctx)
 		for range names.Name() {
@@ -626,7 +628,7 @@ func TestIssueUserWithoutRestart(t *testing.T) {
 func ExampleRolePermissions() {
 	p, _ := natsauth.RolePermissions(natsauth.RoleSLA, events.DefaultPartitions)
 	fmt.Println(p.InboxPrefix, p.SubscribeAllow)
-	// Output: _INBOX_sla [_INBOX_sla.>]
+	// Output: _INBOX_sla [_INBOX_sla.> $JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED.TICKETS]
 }
 
 // TestRoleJWTsFitTheControlLine keeps every role's user JWT, on a log of up to
