@@ -24,7 +24,7 @@ const composeFile = "deploy/docker-compose.yml"
 
 // composeEnv is the environment the compose file is loaded with: what its quick start
 // exports (a required variable left unset fails the load, as it fails `docker compose up`).
-var composeEnv = types.Mapping{"LEDGERDESK_ADMIN_TOKEN": "token", "LEDGERDESK_UID": "1000", "LEDGERDESK_GID": "1000"}
+var composeEnv = types.Mapping{"LEDGERDESK_ADMIN_TOKEN": "token", "CREDS_UID": "1000", "CREDS_GID": "1000"}
 
 // servedServices are the services `ledgerdesk serve` runs, each with the replicas the
 // compose file runs of it (issue 14: two of routing and of SLA).
