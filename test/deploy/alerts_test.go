@@ -89,7 +89,7 @@ func scrapeRunningSystem(t *testing.T, d *deployment) exposition {
 	// Present once the ticket went through: the handlers' latencies, and the gauges read
 	// from the server at the scrape.
 	want := []string{"ledgerdesk_consumer_handle_duration_seconds", "ledgerdesk_sla_timers_pending", "ledgerdesk_projector_checkpoint_lag_events"}
-	eventstest.CheckFor(t, 20*time.Second, 100*time.Millisecond, func() error {
+	eventstest.CheckFor(t, 30*time.Second, 100*time.Millisecond, func() error {
 		var err error
 		if exp, err = scrape(p.URL + "/metrics"); err != nil {
 			return err

@@ -47,16 +47,22 @@ func checkCompose(t *testing.T, d *deployment) {
 		t.Fatalf("%s: %v", composeFile, err)
 	}
 
-	// The files the compose file mounts from deploy/nats/credentials: those nats init writes.
-	credsDir := filepath.Join(d.root, "deploy", "nats", "credentials")
+	// The files the compose file mounts from deploy/nats/credentials: those nats init
+	// writes, and never a seed (whoever holds account.nk can issue users).
+	mounted := map[string]string{} // what → its file
 	for name, sec := range p.Secrets {
-		if rel, err := filepath.Rel(credsDir, sec.File); err == nil && !strings.HasPrefix(rel, "..") {
-			d.initFile(t, composeFile+": secret "+name, rel)
-		}
+		mounted["secret "+name] = sec.File
 	}
 	for name, conf := range p.Configs {
-		if rel, err := filepath.Rel(credsDir, conf.File); err == nil && !strings.HasPrefix(rel, "..") {
-			d.initFile(t, composeFile+": config "+name, rel)
+		mounted["config "+name] = conf.File
+	}
+	credsDir := filepath.Join(d.root, "deploy", "nats", "credentials")
+	for what, file := range mounted {
+		if rel, err := filepath.Rel(credsDir, file); err == nil && !strings.HasPrefix(rel, "..") {
+			d.initFile(t, composeFile+": "+what, rel)
+			if strings.HasSuffix(rel, ".nk") {
+				t.Errorf("%s: %s mounts the seed %s", composeFile, what, rel)
+			}
 		}
 	}
 
@@ -70,11 +76,11 @@ func checkCompose(t *testing.T, d *deployment) {
 	if !ok {
 		t.Fatal(composeFile + ": no service provision")
 	}
-	c := composeCommand(t, p, provision)
+	c := composeCommand(t, provision)
 	if !slices.Equal(c.args[:2], []string{"nats", "provision"}) {
 		t.Errorf("%s: provision runs ledgerdesk %s, want nats provision", c.where, strings.Join(c.args, " "))
 	}
-	composeCreds(t, p, c, "admin")
+	composeCreds(t, p, provision, c, "admin")
 	natsURLs(t, c, urls)
 	c.check(t, d)
 	for _, node := range nodes {
@@ -90,11 +96,11 @@ func checkCompose(t *testing.T, d *deployment) {
 			t.Errorf("%s: no service %s", composeFile, name)
 			continue
 		}
-		c := composeCommand(t, p, s)
+		c := composeCommand(t, s)
 		if !slices.Equal(c.args[:2], []string{"serve", name}) {
 			t.Errorf("%s: runs ledgerdesk %s, want serve %s", c.where, strings.Join(c.args, " "), name)
 		}
-		composeCreds(t, p, c, name)
+		composeCreds(t, p, s, c, name)
 		natsURLs(t, c, urls)
 		c.check(t, d)
 		if got := s.GetScale(); got != replicas {
@@ -208,7 +214,7 @@ func natsOptions(t *testing.T, d *deployment, conf, name string) *server.Options
 }
 
 // composeCommand is a compose service's ledgerdesk command line and environment.
-func composeCommand(t *testing.T, p *types.Project, s types.ServiceConfig) command {
+func composeCommand(t *testing.T, s types.ServiceConfig) command {
 	t.Helper()
 	c := command{where: composeFile + ": " + s.Name, args: s.Command, env: map[string]string{}}
 	if len(c.args) < 2 {
@@ -222,12 +228,11 @@ func composeCommand(t *testing.T, p *types.Project, s types.ServiceConfig) comma
 	return c
 }
 
-// composeCreds checks that the command's --creds is the secret mounted in its container
-// for it, the file nats init writes for role.
-func composeCreds(t *testing.T, p *types.Project, c command, role string) {
+// composeCreds checks that the --creds of s's command c is the secret mounted in its
+// container for it, the file nats init writes for role.
+func composeCreds(t *testing.T, p *types.Project, s types.ServiceConfig, c command, role string) {
 	t.Helper()
 	creds, _ := c.flag("creds")
-	s := p.Services[strings.TrimPrefix(c.where, composeFile+": ")]
 	for _, sec := range s.Secrets {
 		target := sec.Target
 		if !path.IsAbs(target) {
