@@ -71,6 +71,10 @@ type NodeConfig struct {
 	// batches in hand finish within it; past it Stop gives up on what is left, which was
 	// not acknowledged and so is delivered again (to another replica, or after a restart).
 	ShutdownTimeout time.Duration
+	// ReadyMaxLag is how many messages a consumer this node holds may be behind its stream
+	// while /readyz answers ready (0: lag is not looked at). A replica that starts on a
+	// backlog, or cannot keep up, is then not ready: a rolling update waits for it.
+	ReadyMaxLag uint64
 	// Logger (required).
 	Logger *zap.Logger
 }
@@ -379,6 +383,11 @@ func (n *Node) Problems() []string {
 		if p != "" {
 			out = append(out, p)
 		}
+	}
+	if n.cfg.ReadyMaxLag > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), metrics.ScrapeTimeout)
+		defer cancel()
+		out = append(out, n.Metrics.Lagging(ctx, n.cfg.ReadyMaxLag)...)
 	}
 	return out
 }

@@ -152,7 +152,7 @@ func (c *serveCmd) serve(ctx context.Context, log *zap.Logger, ready func(*app.N
 func (c *serveCmd) nodeConfig() app.NodeConfig {
 	cfg := app.NodeConfig{DataDir: c.Data, HTTPAddr: c.HTTP, MetricsAddr: c.MetricsListen, RateLimit: c.RateLimit,
 		RateBurst: c.RateBurst, CommitWorkers: c.CommitWorkers, CheckpointInterval: c.CheckpointInterval,
-		ShutdownTimeout: c.ShutdownTimeout}
+		ShutdownTimeout: c.ShutdownTimeout, ReadyMaxLag: c.ReadyMaxLag}
 	if c.Service == app.IntakeName {
 		cfg.Intake = true
 	} else {

@@ -2,6 +2,8 @@ package metrics
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -89,27 +91,53 @@ func (c *consumers) Describe(ch chan<- *prometheus.Desc) {
 const maxReads = 8
 
 func (c *consumers) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), ScrapeTimeout)
+	defer cancel()
+	c.read(ctx, func(name string, ci *jetstream.ConsumerInfo) {
+		ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(ci.NumPending), name)
+		ch <- prometheus.MustNewConstMetric(c.ackPending, prometheus.GaugeValue, float64(ci.NumAckPending), name)
+	})
+}
+
+// read reads every watched consumer's info, at most maxReads at once, and hands each it
+// got to each (called concurrently); a consumer that is gone, or whose server did not
+// answer within ctx, is left out.
+func (c *consumers) read(ctx context.Context, each func(name string, ci *jetstream.ConsumerInfo)) {
 	c.mu.Lock()
 	watched := make(map[string]ConsumerInfo, len(c.watched))
 	for name, w := range c.watched {
 		watched[name] = w.info
 	}
 	c.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), ScrapeTimeout)
-	defer cancel()
 	slots := make(chan struct{}, maxReads)
 	var wg sync.WaitGroup
 	for name, info := range watched {
 		slots <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-slots }()
-			ci, err := info(ctx)
-			if err != nil || ci == nil {
-				return // no sample: the consumer is gone or the server did not answer in time
+			if ci, err := info(ctx); err == nil && ci != nil {
+				each(name, ci)
 			}
-			ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(ci.NumPending), name)
-			ch <- prometheus.MustNewConstMetric(c.ackPending, prometheus.GaugeValue, float64(ci.NumAckPending), name)
 		})
 	}
 	wg.Wait()
+}
+
+// Lagging names the watched consumers more than max messages behind their stream (each
+// with its lag), sorted: what readiness refuses (see app.NodeConfig.ReadyMaxLag).
+func (m *Metrics) Lagging(ctx context.Context, max uint64) []string {
+	if m == nil {
+		return nil
+	}
+	var mu sync.Mutex
+	var out []string
+	m.consumers.read(ctx, func(name string, ci *jetstream.ConsumerInfo) {
+		if ci.NumPending > max {
+			mu.Lock()
+			out = append(out, fmt.Sprintf("consumer %s is %d messages behind (more than %d)", name, ci.NumPending, max))
+			mu.Unlock()
+		}
+	})
+	slices.Sort(out)
+	return out
 }

@@ -3,11 +3,14 @@ package metrics_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/ledgerdesk/ledgerdesk/events/eventstest"
 	"github.com/ledgerdesk/ledgerdesk/services/metrics"
 )
 
@@ -80,5 +83,41 @@ func TestNil(t *testing.T) {
 	}
 	if m.Registry() != nil {
 		t.Fatal("a nil Metrics has a registry")
+	}
+}
+
+// TestLagging: a durable consumer nobody consumes lags by what its stream holds, as the
+// server counts it; Lagging names it above the bound and not at or under it, and not once
+// unwatched.
+func TestLagging(t *testing.T) {
+	_, nc := eventstest.RunJetStream(t)
+	ctx := context.Background()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "LAG", Subjects: []string{"lag.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	cons, err := js.CreateOrUpdateConsumer(ctx, "LAG", jetstream.ConsumerConfig{Durable: "idle", AckPolicy: jetstream.AckExplicitPolicy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 10 {
+		if _, err := js.Publish(ctx, "lag.x", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := metrics.New()
+	unwatch := m.WatchConsumer("idle", func(ctx context.Context) (*jetstream.ConsumerInfo, error) { return cons.Info(ctx) })
+	if got := m.Lagging(ctx, 5); len(got) != 1 || !strings.Contains(got[0], "consumer idle is 10 messages behind") {
+		t.Errorf("Lagging(5): %q, want idle 10 behind", got)
+	}
+	if got := m.Lagging(ctx, 10); len(got) != 0 {
+		t.Errorf("Lagging(10): %q, want none", got)
+	}
+	unwatch()
+	if got := m.Lagging(ctx, 5); len(got) != 0 {
+		t.Errorf("Lagging after unwatch: %q, want none", got)
 	}
 }
