@@ -155,11 +155,12 @@ func readLog(ctx context.Context, js jetstream.JetStream, from uint64, ahead int
 	return f, nil
 }
 
-// logPull is how many messages a reader of the log (a LogFeed, a Subscription) asks the
-// server for at once. With nats.go's default (500) a reader of a stored log waits for the
-// server between pulls: pulls of 8,192 read it 1.3 to 3 times as fast on a 2-core machine
-// (measured side by side with the default); the reader hands the messages on as they come,
-// so a live log's reader waits for nothing either way.
+// logPull is how many messages a LogFeed asks the server for at once. With nats.go's
+// default (500) a reader of a stored log waits for the server between pulls: pulls of 8,192
+// read it 1.3 to 3 times as fast on a 2-core machine (measured side by side with the
+// default). Store.Subscribe keeps the default: its readers (routing's load view) apply each
+// event as it comes, more slowly than the server sends, so a large pull only sits parsed in
+// memory (serve routing reading 1,000,000 tickets: 635 MiB peak with 8,192, 503 with 500).
 const logPull = 8192
 
 // decode decodes and hashes the chunk's messages, as Store.Subscribe decodes them.

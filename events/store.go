@@ -622,7 +622,7 @@ func subscribe(ctx context.Context, stream jetstream.Stream, from uint64, handle
 		if err != nil {
 			cancel(err)
 		}
-	}, jetstream.PullMaxMessages(logPull))
+	})
 	if err != nil {
 		cancel(nil)
 		return nil, fmt.Errorf("subscribe from seq %d: %w", from, err)
