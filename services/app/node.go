@@ -73,7 +73,9 @@ type NodeConfig struct {
 	ShutdownTimeout time.Duration
 	// ReadyMaxLag is how many messages a consumer this node holds may be behind its stream
 	// while /readyz answers ready (0: lag is not looked at). A replica that starts on a
-	// backlog, or cannot keep up, is then not ready: a rolling update waits for it.
+	// backlog, or cannot keep up, is then not ready: a rolling update waits for it. A node
+	// with the intake leaves lag out: its API stores tickets whatever the services' lag,
+	// and a load balancer must not turn away what it can take.
 	ReadyMaxLag uint64
 	// Logger (required).
 	Logger *zap.Logger
@@ -384,7 +386,7 @@ func (n *Node) Problems() []string {
 			out = append(out, p)
 		}
 	}
-	if n.cfg.ReadyMaxLag > 0 {
+	if n.cfg.ReadyMaxLag > 0 && !n.cfg.Intake {
 		ctx, cancel := context.WithTimeout(context.Background(), metrics.ScrapeTimeout)
 		defer cancel()
 		out = append(out, n.Metrics.Lagging(ctx, n.cfg.ReadyMaxLag)...)

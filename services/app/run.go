@@ -61,8 +61,6 @@ type RunConfig struct {
 	// CheckpointInterval is how often reporting signs a checkpoint of the log's tree while
 	// it grows (0: auditapi.DefaultInterval, 5s).
 	CheckpointInterval time.Duration
-	// ReadyMaxLag is NodeConfig.ReadyMaxLag.
-	ReadyMaxLag uint64
 }
 
 func (c *RunConfig) setDefaults() {
@@ -103,7 +101,7 @@ func (c RunConfig) Validate() error {
 func (c RunConfig) node() NodeConfig {
 	return NodeConfig{Intake: true, Services: c.Services, DataDir: c.DataDir, AdminToken: c.AdminToken, HTTPAddr: c.HTTPAddr,
 		RateLimit: c.RateLimit, RateBurst: c.RateBurst, CommitWorkers: c.CommitWorkers, SeedConfigDir: c.SeedConfigDir,
-		CheckpointInterval: c.CheckpointInterval, ShutdownTimeout: c.ShutdownTimeout, ReadyMaxLag: c.ReadyMaxLag}
+		CheckpointInterval: c.CheckpointInterval, ShutdownTimeout: c.ShutdownTimeout}
 }
 
 // CredentialsDir is the NATS keys' and creds files' directory under a data directory.

@@ -220,7 +220,7 @@ func (c *runCmd) Run() error {
 	cfg := app.RunConfig{DataDir: c.Data, HTTPAddr: c.HTTP, NATSListen: c.NATSListen, AdminToken: c.AdminToken,
 		SeedConfigDir: c.SeedConfig, DebugAddr: c.DebugListen, CommitWorkers: c.CommitWorkers,
 		RateLimit: c.RateLimit, RateBurst: c.RateBurst, Partitions: c.Partitions, CheckpointInterval: c.CheckpointInterval,
-		ShutdownTimeout: c.ShutdownTimeout, ReadyMaxLag: c.ReadyMaxLag}
+		ShutdownTimeout: c.ShutdownTimeout}
 	cfg.Services = []string{}
 	for _, name := range strings.Split(c.Services, ",") {
 		if name = strings.TrimSpace(name); name != "" {

@@ -11,11 +11,10 @@ import (
 )
 
 // processFlags are the flags of the commands that run services (run, serve): how the
-// process logs, how long SIGTERM may take, how far behind it may be and still be ready.
+// process logs, and how long SIGTERM may take.
 type processFlags struct {
 	LogFormat       string        `default:"auto" enum:"auto,json,console" help:"log lines as JSON for a log collector (json) or as text for a person (console); auto: console when stderr is a terminal, else JSON"`
 	ShutdownTimeout time.Duration `default:"10s" help:"how long SIGTERM may take: HTTP requests in flight and the consumers' batches in hand finish within it; past it the process exits, and what it had not acknowledged is delivered again (to another replica, or after a restart)"`
-	ReadyMaxLag     uint64        `default:"10000" help:"/readyz answers 503 while a consumer of this process is more than this many messages behind its stream (0: lag is not looked at)"`
 }
 
 // logger is the process's logger in the format asked for, at info level with ISO 8601

@@ -36,6 +36,7 @@ type serveCmd struct {
 	DebugListen   string  `placeholder:"ADDR" help:"serve /debug/pprof on this address (off when empty)"`
 	// CheckpointInterval is how often reporting signs the log's tree while it grows.
 	CheckpointInterval time.Duration `default:"5s" help:"reporting only: how often it signs a checkpoint of the log's tree while it grows"`
+	ReadyMaxLag        uint64        `default:"10000" help:"routing, sla, escalation, reporting: /readyz answers 503 while a consumer of this process is more than this many messages behind its stream (0: lag is not looked at)"`
 	processFlags       `embed:""`
 }
 
