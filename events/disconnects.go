@@ -2,9 +2,11 @@ package events
 
 import (
 	"context"
+	"errors"
 	"sync"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // ErrAnswerLost is why an append fails when the server that had it went away while the
@@ -13,6 +15,21 @@ import (
 // stores it once (event ids are Nats-Msg-Ids, deduplicated by the log).
 var ErrAnswerLost error = NewError(KindUnavailable, "events: the append's answer was lost",
 	"the event log's server went away while the request was applied; retry it")
+
+// Unavailable reports whether err says the log could not be reached for a while (no
+// server answered, the answer was lost, the connection is down), rather than anything
+// about what was asked: trying again later is the answer. A consumer retries such a
+// failure for as long as it lasts and never dead-letters it (a cluster without a leader for
+// some seconds is no poison message).
+func Unavailable(err error) bool {
+	for _, e := range []error{ErrAnswerLost, nats.ErrNoResponders, nats.ErrTimeout, nats.ErrConnectionClosed,
+		nats.ErrConnectionReconnecting, nats.ErrDisconnected, jetstream.ErrNoStreamResponse, context.DeadlineExceeded} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
 
 // LeaderElectedSubject is where JetStream announces that the ticket log has a new leader
 // (an advisory); a store that appends listens to it (see disconnects).

@@ -185,6 +185,11 @@ func ProblemFor(err error) *Problem {
 		}
 		return pr
 	}
+	if events.Unavailable(err) {
+		pr := NewProblem(http.StatusServiceUnavailable, KindUnavailable, "Unavailable", "the event log could not be reached; retry")
+		pr.RetryAfter = 1
+		return pr
+	}
 	return NewProblem(http.StatusInternalServerError, KindInternal, "Internal error", "the request could not be completed")
 }
 

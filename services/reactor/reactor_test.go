@@ -161,6 +161,44 @@ func TestPoisonedMessageGoesToDeadLetters(t *testing.T) {
 	}
 }
 
+// TestTheLogUnavailableIsRetriedNotPoisoned: a message whose handling fails because the
+// log cannot be reached (a cluster without a leader: no responders) is retried well past
+// MaxRetries and handled once the log is back; nothing goes to DEADLETTER.
+func TestTheLogUnavailableIsRetriedNotPoisoned(t *testing.T) {
+	nc, store := setup(t)
+	svc := newService(t, nc, store) // MaxRetries 2
+	cause := open(t, store)
+	var attempts atomic.Int32
+	handled := make(chan struct{})
+	err := svc.React("outage", reactor.PerCause(func(ctx context.Context, _ events.Trail, r events.Raw) ([]events.Event, error) {
+		if r.ID != cause.ID {
+			return nil, nil
+		}
+		if attempts.Add(1) <= 5 {
+			return nil, fmt.Errorf("append to TICKETS: %w", nats.ErrNoResponders)
+		}
+		close(handled)
+		return nil, nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reactortest.RunService(t, svc)
+	select {
+	case <-handled:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("not handled after %d attempts", attempts.Load())
+	}
+	js, _ := jetstream.New(nc)
+	stream, err := js.Stream(context.Background(), reactor.DeadLetterStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, err := stream.Info(context.Background()); err != nil || info.State.Msgs != 0 {
+		t.Fatalf("DEADLETTER holds %d messages (%v), want none: the log's outage is no poison", info.State.Msgs, err)
+	}
+}
+
 // TestRedeliveryAfterCrashDoesNotRepeatEffects: the handler records its effect and then
 // dies before the ack, twice (a panic, then a restart of the service mid-handling);
 // the redelivered cause finds its effect recorded and appends nothing.

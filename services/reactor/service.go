@@ -49,7 +49,8 @@ type Config struct {
 	// Logger (required).
 	Logger *zap.Logger
 	// MaxRetries is how often a failing message is retried, with exponential backoff,
-	// before it goes to the dead-letter stream (default 5).
+	// before it goes to the dead-letter stream (default 5); a failure because the log is
+	// unavailable (events.Unavailable) is retried for as long as it lasts.
 	MaxRetries int
 	// RetryInterval is the first retry's delay; each next one doubles it (default 100ms).
 	RetryInterval time.Duration
@@ -166,7 +167,8 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	poison, err := middleware.PoisonQueue(dlq, deadLetterTopic)
+	// The log's being unavailable is retried for as long as it lasts, never poisoned.
+	poison, err := middleware.PoisonQueueWithFilter(dlq, deadLetterTopic, func(err error) bool { return !events.Unavailable(err) })
 	if err != nil {
 		return nil, err
 	}

@@ -642,8 +642,10 @@ func (pt *partition) runLater(ctx context.Context, w *ticketWork) {
 	}
 }
 
-// fail redelivers messages after a backoff that doubles with each delivery, or, once a
-// message has been delivered more than MaxRetries times, dead-letters it with the error.
+// fail redelivers messages after a backoff that doubles with each delivery (up to 64 ×
+// RetryInterval), or, once a message has been delivered more than MaxRetries times,
+// dead-letters it with the error, unless the error is the log's being unavailable
+// (events.Unavailable): that is retried for as long as it lasts.
 func (pt *partition) fail(ctx context.Context, msgs []jetstream.Msg, cause error) {
 	svc := pt.h.svc
 	for _, m := range msgs {
@@ -654,7 +656,7 @@ func (pt *partition) fail(ctx context.Context, msgs []jetstream.Msg, cause error
 		if meta, err := m.Metadata(); err == nil {
 			delivered = meta.NumDelivered
 		}
-		if ctx.Err() == nil && delivered > uint64(svc.cfg.MaxRetries) {
+		if ctx.Err() == nil && delivered > uint64(svc.cfg.MaxRetries) && !events.Unavailable(cause) {
 			svc.log.Error("gave up on a message: dead-lettered", zap.String("handler", pt.h.name), correlationField(m),
 				zap.String("subject", m.Subject()), zap.Uint64("deliveries", delivered), zap.Error(cause))
 			if err := svc.dlq.GiveUp(ctx, pt.h.base, m, cause); err != nil {
