@@ -50,7 +50,7 @@ func measureCluster(t *testing.T, bin string, n int) []Result {
 	tput.RatioTo = "intake.http"
 	tput.Note = fmt.Sprintf("%d tickets, 64 clients, `serve intake` on a 3-node cluster on this machine (R3, sync always; routing, sla, escalation, reporting idle beside it)", n)
 	fo := Measured("cluster.failover_s", failover.Seconds(), "s")
-	fo.Note = fmt.Sprintf("64 clients opening tickets; from SIGKILL of %s, leading TICKETS, until a request sent after it is acknowledged", eventstest.NodeName(leader))
+	fo.Note = fmt.Sprintf("64 clients opening tickets; from SIGKILL of %s, leading TICKETS, until a request sent after it is acknowledged (the others elect a leader after raft's election timeout, 4 to 9 s)", eventstest.NodeName(leader))
 	return []Result{tput, fo}
 }
 

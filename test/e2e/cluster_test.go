@@ -18,8 +18,9 @@ import (
 // TestTheSystemSurvivesANodeOfItsCluster runs deploy/nats/nats-cluster.conf as three
 // nats-server processes, provisions it as deploy/README.md says (three replicas), and every
 // service as its own `ledgerdesk serve` process with its role's creds and every node's URL.
-// 64 clients open tickets while the node leading the log is SIGKILLed and, eight seconds
-// later, started again. Tickets are acknowledged meanwhile; every acknowledged ticket is in
+// 64 clients open tickets while the node leading the log is SIGKILLed and, fifteen seconds
+// later, started again (the others elect a new leader after a raft election timeout of 4
+// to 9 s). Tickets are acknowledged meanwhile; every acknowledged ticket is in
 // the log afterwards; every ticket of the log is routed, assigned and SLA-attached exactly
 // once (the services went on deciding, no effect twice), each chain intact; nothing is
 // dead-lettered; reporting's queue holds every ticket of the log (the read model converged).
@@ -75,7 +76,7 @@ func TestTheSystemSurvivesANodeOfItsCluster(t *testing.T) {
 	leader := cluster.LeaderOf(ctx, events.StreamName)
 	killed.Store(time.Now().UnixNano())
 	cluster.Kill(leader)
-	time.Sleep(8 * time.Second)
+	time.Sleep(15 * time.Second)
 	restarted.Store(time.Now().UnixNano())
 	cluster.Start(leader)
 	time.Sleep(2 * time.Second)
@@ -86,7 +87,7 @@ func TestTheSystemSurvivesANodeOfItsCluster(t *testing.T) {
 	t.Logf("%d tickets acknowledged (%d sent and acknowledged while %s was down), %d requests not", len(ids), whileDown.Load(),
 		eventstest.NodeName(leader), refused.Load())
 	if whileDown.Load() == 0 {
-		t.Fatalf("no ticket acknowledged in the 8 s %s, leading the log, was down: the cluster did not go on without it", eventstest.NodeName(leader))
+		t.Fatalf("no ticket acknowledged in the 15 s %s, leading the log, was down: the cluster did not go on without it", eventstest.NodeName(leader))
 	}
 
 	// Every ticket of the log, not only the acknowledged ones: one whose 201 was lost with
