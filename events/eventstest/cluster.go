@@ -43,7 +43,7 @@ func NewClusterLayout(t testing.TB) ClusterLayout {
 	t.Helper()
 	var l ClusterLayout
 	for range ClusterNodes {
-		l.Clients, l.Routes = append(l.Clients, freeAddr(t)), append(l.Routes, freeAddr(t))
+		l.Clients, l.Routes = append(l.Clients, FreeAddr(t)), append(l.Routes, FreeAddr(t))
 	}
 	return l
 }
@@ -204,15 +204,15 @@ func StreamInfo(ctx context.Context, js jetstream.JetStream, name string) (*jets
 	return s.Info(ctx)
 }
 
-// hostPort splits a host:port freeAddr made.
+// hostPort splits a host:port FreeAddr made.
 func hostPort(addr string) (string, int) {
 	host, port, _ := net.SplitHostPort(addr)
 	n, _ := strconv.Atoi(port)
 	return host, n
 }
 
-// freeAddr is a loopback address whose port was free a moment ago.
-func freeAddr(t testing.TB) string {
+// FreeAddr returns a loopback host:port that was free a moment ago (listen on :0, close).
+func FreeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/mod/modfile"
 
+	"github.com/ledgerdesk/ledgerdesk/events/eventstest"
 	"github.com/ledgerdesk/ledgerdesk/test/internal/ldproc"
 )
 
@@ -117,7 +118,7 @@ func envName(flag string) string {
 // they are the role's, and fails only on connecting. Anything else it says fails t.
 func (c command) check(t *testing.T, d *deployment) {
 	t.Helper()
-	nowhere := "nats://" + ldproc.FreeAddr(t) // free a moment ago: connecting is refused
+	nowhere := "nats://" + eventstest.FreeAddr(t) // free a moment ago: connecting is refused
 	args := slices.Clone(c.args)
 	env := []string{"HOME=" + t.TempDir()} // nothing of the test's own LEDGERDESK_* environment
 	rewrite := func(name, value string) string {

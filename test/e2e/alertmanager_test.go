@@ -64,7 +64,7 @@ receivers:
 	if err := os.WriteFile(filepath.Join(dir, "alertmanager.yml"), []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	amAddr := ldproc.FreeAddr(t)
+	amAddr := eventstest.FreeAddr(t)
 	cmd := exec.Command(am, "--config.file="+filepath.Join(dir, "alertmanager.yml"), "--storage.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+amAddr, "--cluster.listen-address=")
 	var amLog bytes.Buffer

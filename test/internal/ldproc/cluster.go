@@ -72,7 +72,7 @@ func StartNATSCluster(t testing.TB, bin string) *NATSCluster {
 			t.Fatal(err)
 		}
 		c.confs = append(c.confs, path)
-		c.monitors = append(c.monitors, "http://"+FreeAddr(t))
+		c.monitors = append(c.monitors, "http://"+eventstest.FreeAddr(t))
 		c.Start(i)
 	}
 	for i := range eventstest.ClusterNodes {

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -58,17 +57,6 @@ func Build(t testing.TB) string {
 	return bin
 }
 
-// FreeAddr returns a loopback host:port that was free a moment ago (listen on :0, close).
-func FreeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // Proc is a running `ledgerdesk run` child process.
 type Proc struct {
 	URL     string // base URL of the HTTP API, http://host:port
@@ -91,7 +79,7 @@ type Proc struct {
 // tail of its log is printed.
 func Start(t testing.TB, bin, dataDir, token string, more ...string) *Proc {
 	t.Helper()
-	httpAddr, natsAddr := FreeAddr(t), FreeAddr(t)
+	httpAddr, natsAddr := eventstest.FreeAddr(t), eventstest.FreeAddr(t)
 	// --rate-limit 0: the suites drive many clients with the one admin token, far above
 	// the per-principal default limit a deployment runs with.
 	args := append([]string{"run", "--data", dataDir, "--http", httpAddr, "--nats-listen", natsAddr, "--rate-limit", "0"}, more...)
@@ -182,7 +170,7 @@ func (e External) NATS() (string, string) { return e.URL, e.CredsDir }
 // suites drive many clients with the one token).
 func ServeAPI(t testing.TB, bin string, srv Server, service, token string) (*Proc, string) {
 	t.Helper()
-	addr := FreeAddr(t)
+	addr := eventstest.FreeAddr(t)
 	p := Serve(t, bin, srv, service, "--http", addr, "--data", t.TempDir(), "--admin-token", token, "--rate-limit", "0")
 	return p, "http://" + addr
 }
@@ -193,7 +181,7 @@ func ServeAPI(t testing.TB, bin string, srv Server, service, token string) (*Pro
 func Serve(t testing.TB, bin string, srv Server, service string, more ...string) *Proc {
 	t.Helper()
 	url, credsDir := srv.NATS()
-	metricsAddr := FreeAddr(t)
+	metricsAddr := eventstest.FreeAddr(t)
 	args := append([]string{"serve", service, "--nats", url, "--creds", filepath.Join(credsDir, service+".creds"), "--metrics-listen", metricsAddr}, more...)
 	p := spawn(t, bin, args)
 	p.NATSURL, p.URL = url, "http://"+metricsAddr
