@@ -38,10 +38,7 @@ func CorrelationID(r *http.Request) string {
 	if id := r.Header.Get(HeaderCorrelationID); id != "" && len(id) <= maxCorrelationID {
 		return id
 	}
-	if id, err := uuid.NewV7(); err == nil {
-		return id.String()
-	}
-	return uuid.NewString()
+	return uuid.Must(uuid.NewV7()).String()
 }
 
 // Log is log for the lines about a request: each names its correlation id.
