@@ -3,6 +3,7 @@ package events
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -155,6 +156,7 @@ func EnvelopeFromMsg(subject string, h nats.Header, data []byte, seq uint64) (Ra
 		Hash:          h.Get(HeaderHash),
 		Sequence:      seq,
 	}
+	detach(&e.ID, &e.Type, &e.Source, &e.Tenant, &e.TicketID, &e.Actor, &e.CorrelationID, &e.CausationID, &e.PrevHash, &e.Hash)
 	var partition int
 	if subject != "" {
 		p, tenant, ticketID, err := ParseStoredSubject(subject)
@@ -169,6 +171,26 @@ func EnvelopeFromMsg(subject string, h nats.Header, data []byte, seq uint64) (Ra
 	}
 	opens := subject != "" && h.Get(jetstream.ExpectedLastSubjSeqHeader) == "0" && h.Get(jetstream.ExpectedLastSubjSeqSubjHeader) == ""
 	return Raw{Event: e, RawData: data, Partition: partition, OpensSubject: opens}, nil
+}
+
+// detach makes the strings copies that share one allocation of their own. nats.go hands
+// header values out as substrings of one string holding the message's whole header block
+// (about 1 KB for an event): an event kept in memory (a consumer's trails, the projector's
+// batch) would pin that block for the sake of a few hundred bytes.
+func detach(fields ...*string) {
+	n := 0
+	for _, f := range fields {
+		n += len(*f)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, f := range fields {
+		b.WriteString(*f)
+	}
+	all := b.String()
+	for _, f := range fields {
+		*f, all = all[:len(*f)], all[len(*f):]
+	}
 }
 
 // Header is the event's envelope as stored: its CloudEvents and chain headers.

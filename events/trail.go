@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"time"
 )
@@ -51,11 +52,8 @@ func followed(ticketID string, history []Raw, last map[string]uint64) Trail {
 	for _, seq := range last {
 		seen = max(seen, seq)
 	}
-	ids := make(map[string]bool, len(trusted))
-	for _, r := range trusted {
-		ids[r.ID] = true
-	}
-	t := Trail{Raws: trusted, Head: head, Version: version, ids: ids, seen: seen}
+	t := Trail{Raws: trusted, Head: head, Version: version, seen: seen}
+	t.index()
 	for _, err := range rejected {
 		var re *RejectedError
 		if errors.As(err, &re) {
@@ -110,11 +108,28 @@ func (t *Trail) Extend(r Raw) error {
 	t.Head = next
 	t.Version = r.Sequence
 	t.Raws = append(t.Raws, r)
-	if t.ids == nil {
-		t.ids = map[string]bool{}
-	}
-	t.ids[r.ID] = true
+	t.index()
 	return nil
+}
+
+// scannedIDs is how many events a trail holds before it indexes their ids (Has): a map
+// costs a few hundred bytes a trail, and most tickets have a handful of events, which a
+// scan finds as fast.
+const scannedIDs = 16
+
+// index brings the id index up to date after events were added to Raws: none while the
+// trail is short, a map of every id once it is long.
+func (t *Trail) index() {
+	if t.ids == nil {
+		if len(t.Raws) <= scannedIDs {
+			return
+		}
+		t.ids, t.indexed = make(map[string]bool, 2*len(t.Raws)), 0
+	}
+	for _, r := range t.Raws[t.indexed:] {
+		t.ids[r.ID] = true
+	}
+	t.indexed = len(t.Raws)
 }
 
 // Seen is the highest stream sequence of the ticket the trail has taken in, accepted or not.
@@ -153,11 +168,8 @@ func (t *Trail) Recorded(stored []Event) {
 		t.Raws = append(t.Raws, Raw{Event: e})
 		t.Head = ChainHead{Tenant: e.Tenant, Hash: e.Hash, Sequence: e.Sequence}
 		t.Version, t.seen = e.Sequence, e.Sequence
-		if t.ids == nil {
-			t.ids = map[string]bool{}
-		}
-		t.ids[e.ID] = true
 	}
+	t.index()
 }
 
 // WithPending returns a copy of the trail that holds pending as if they had been
@@ -170,10 +182,7 @@ func (t Trail) WithPending(pending []Event) Trail {
 	}
 	out := t
 	out.Raws = slices.Clone(t.Raws)
-	out.ids = make(map[string]bool, len(t.ids)+len(pending))
-	for id := range t.ids {
-		out.ids[id] = true
-	}
+	out.ids = maps.Clone(t.ids)
 	now := time.Now()
 	for i, e := range pending {
 		e.Sequence = t.Version + uint64(i) + 1
@@ -185,8 +194,8 @@ func (t Trail) WithPending(pending []Event) Trail {
 			e.Type = e.Data.EventType()
 		}
 		out.Raws = append(out.Raws, Raw{Event: e})
-		out.ids[e.ID] = true
 	}
+	out.index()
 	out.Version = t.Version + uint64(len(pending))
 	out.seen = out.Version
 	return out

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // Trail is a ticket's trusted history: what a decision about the ticket may build on.
@@ -16,7 +17,8 @@ type Trail struct {
 	// Version is the stream sequence of the last message on the ticket's stored subject
 	// (tickets.<partition>.<Head.Tenant>.<id>), accepted or not: the expected version of the next append.
 	Version uint64
-	ids     map[string]bool
+	ids     map[string]bool // the ids of Raws[:indexed], once the trail is long (index)
+	indexed int
 	seen    uint64                    // the highest sequence of the ticket taken in (see Extend)
 	refused map[uint64]*RejectedError // why each refused message of the ticket was refused
 }
@@ -36,7 +38,12 @@ func (s *Store) LoadTrail(ctx context.Context, ticketID string) (Trail, error) {
 }
 
 // Has reports whether the trail holds an event with the id.
-func (t Trail) Has(id string) bool { return t.ids[id] }
+func (t Trail) Has(id string) bool {
+	if t.ids != nil {
+		return t.ids[id]
+	}
+	return slices.ContainsFunc(t.Raws, func(r Raw) bool { return r.ID == id })
+}
 
 // Events returns the trail's events in stream order.
 func (t Trail) Events() []Event { return t.Until(t.Version) }
