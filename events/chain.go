@@ -18,24 +18,26 @@ const hashVersion = "ledgerdesk-chain-v1"
 // and data: every attribute, in a fixed order, length-prefixed, then the data bytes. The
 // previous event's hash is part of it, which links the events of a ticket into a chain.
 func ComputeHash(e Event, data []byte) string {
-	var fields [512]byte // the attributes fit on the stack; the data is hashed where it is
-	rec := fields[:0]
-	for _, s := range []string{
-		hashVersion, SpecVersion, e.ID, e.Source, e.Type, e.Tenant, e.TicketID,
-		e.Time.UTC().Format(timeFormat), DataContentType, e.Actor, e.CorrelationID,
-		e.CausationID, e.PrevHash,
-	} {
+	// Every reader hashes every event it reads: the record is built on the stack (the
+	// attributes and a usual payload fit) and hashed in one call.
+	var buf [1024]byte
+	var at [64]byte
+	rec := buf[:0]
+	for _, s := range []string{hashVersion, SpecVersion, e.ID, e.Source, e.Type, e.Tenant, e.TicketID} {
 		rec = appendField(rec, s)
 	}
-	h := sha256.New()
-	h.Write(binary.BigEndian.AppendUint64(rec, uint64(len(data))))
-	h.Write(data)
-	return hex.EncodeToString(h.Sum(nil))
+	rec = appendField(rec, e.Time.UTC().AppendFormat(at[:0], timeFormat))
+	for _, s := range []string{DataContentType, e.Actor, e.CorrelationID, e.CausationID, e.PrevHash} {
+		rec = appendField(rec, s)
+	}
+	rec = binary.BigEndian.AppendUint64(rec, uint64(len(data)))
+	sum := sha256.Sum256(append(rec, data...))
+	return hex.EncodeToString(sum[:])
 }
 
 // appendField appends s length-prefixed (8 bytes, big endian): the field encoding of
 // every record this package hashes.
-func appendField(rec []byte, s string) []byte {
+func appendField[T string | []byte](rec []byte, s T) []byte {
 	rec = binary.BigEndian.AppendUint64(rec, uint64(len(s)))
 	return append(rec, s...)
 }

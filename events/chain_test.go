@@ -1,10 +1,15 @@
 package events_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -127,5 +132,31 @@ func TestEditedHistoryIsExposed(t *testing.T) {
 	altered[2].Actor = "someone-else" // an envelope attribute, not the data
 	if ce := chainError(t, events.VerifyChain(altered)); ce.Index != 2 || ce.Sequence != h[2].Sequence {
 		t.Fatalf("altered attribute: %v", ce)
+	}
+}
+
+// TestComputeHashIsPinned: the chain's hash is a persisted format (every stored event
+// carries it): SHA-256 of the length-prefixed version and attributes, in their fixed
+// order, then the data's length and the data. NB: This must not change.
+func TestComputeHashIsPinned(t *testing.T) {
+	at := time.Date(2026, 12, 6, 1, 2, 3, 456789000, time.FixedZone("CET", 3600))
+	e := events.Event{ID: "01a248ec-b4e4-7a0d", Source: "/ledgerdesk/intake", Type: "ledgerdesk.ticket.opened.v1", Tenant: "acme",
+		TicketID: "t1", Time: at, Actor: "admin:ann", CorrelationID: "c1", CausationID: "k1", PrevHash: "ab12"}
+	data := []byte(`{"title":"vpn down"}`)
+	var rec []byte
+	for _, s := range []string{"ledgerdesk-chain-v1", "1.0", e.ID, e.Source, e.Type, e.Tenant, e.TicketID,
+		"2026-12-06T00:02:03.456789Z", "application/json", e.Actor, e.CorrelationID, e.CausationID, e.PrevHash, string(data)} {
+		rec = binary.BigEndian.AppendUint64(rec, uint64(len(s)))
+		rec = append(rec, s...)
+	}
+	want := sha256.Sum256(rec)
+	if got := events.ComputeHash(e, data); got != hex.EncodeToString(want[:]) {
+		t.Fatalf("hash %s, want %x", got, want)
+	}
+	big := bytes.Repeat([]byte("x"), 5000) // beyond the record's buffer on the stack
+	rec = append(rec[:len(rec)-len(data)-8], binary.BigEndian.AppendUint64(nil, uint64(len(big)))...)
+	want = sha256.Sum256(append(rec, big...))
+	if got := events.ComputeHash(e, big); got != hex.EncodeToString(want[:]) {
+		t.Fatalf("hash of a large event %s, want %x", got, want)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"testing"
 
+	"github.com/transparency-dev/merkle/rfc6962"
+
 	"github.com/ledgerdesk/ledgerdesk/events"
 )
 
@@ -23,6 +25,9 @@ func TestLeafHashIsPinned(t *testing.T) {
 	got := events.LeafHash(7, "tickets.0.acme.t1", "abc")
 	if hex.EncodeToString(got) != hex.EncodeToString(want[:]) {
 		t.Fatalf("leaf hash %x, want %x", got, want)
+	}
+	if lib := rfc6962.DefaultHasher.HashLeaf(rec[1:]); hex.EncodeToString(got) != hex.EncodeToString(lib) {
+		t.Fatalf("leaf hash %x, RFC 6962's leaf hash of the record %x", got, lib)
 	}
 }
 
