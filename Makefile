@@ -23,7 +23,7 @@ test: ## every module's tests (needs nothing but Go); modules without packages y
 # coordinator, which fails a target with "context deadline exceeded" when a starved worker is
 # still mid-call as the time runs out (it failed CI so on 2 busy cores), a count has no deadline.
 FUZZTIME_BRIEF ?= 500x
-FUZZ_TARGETS := services/inbox:FuzzFromNATS services/inbox:FuzzDecodeData services/inbox:FuzzAlertWebhooks
+FUZZ_TARGETS := events:FuzzPayloadDecodingMatchesEncodingJSON services/inbox:FuzzFromNATS services/inbox:FuzzDecodeData services/inbox:FuzzAlertWebhooks
 FUZZTIME ?= 1m
 fuzz: ## each fuzz test for FUZZTIME (default 1m, or a count such as 500x; make test runs 500 inputs each)
 	@set -e; for t in $(FUZZ_TARGETS); do dir=$${t%%:*}; fn=$${t##*:}; echo "== fuzz $$fn ($$dir, $(FUZZTIME))"; \

@@ -1,12 +1,13 @@
 package events
 
 import (
-	"encoding/json"
 	"fmt"
 	"reflect"
 	"slices"
 	"strings"
 	"time"
+
+	segmentjson "github.com/segmentio/encoding/json"
 )
 
 // Event types on the wire. A released type's schema never changes: a new shape gets a new
@@ -387,7 +388,12 @@ func register[P Payload](command string) PayloadType {
 	return PayloadType{EventType: zero.EventType(), Command: command, Go: reflect.TypeFor[P](),
 		decode: func(data []byte) (Payload, error) {
 			var p P
-			err := json.Unmarshal(data, &p)
+			// Every reader of the log decodes every event it reads (each reacting service,
+			// the projector, replays): encoding/json's reflection took 7 µs a payload, the
+			// largest share of a reacting service's time. segmentio/encoding's json is its
+			// drop-in replacement, three times as fast, held to decode exactly as it does
+			// (FuzzPayloadDecodingMatchesEncodingJSON).
+			err := segmentjson.Unmarshal(data, &p)
 			return p, err
 		},
 		newCommand: func() Payload { return any(new(P)).(Payload) }, // *P has P's methods
