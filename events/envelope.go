@@ -112,9 +112,15 @@ type Raw struct {
 	Partition int
 	// OpensSubject is true when the server checked, as it stored the message, that its
 	// stored subject held nothing before it: the message carries the expected last subject
-	// sequence 0 (Store.Append sets it on a new ticket's first event), checked on its own
-	// subject (no override subject). Set only for messages read from the log.
+	// sequence 0, checked on its own subject or on every subject of its ticket id. Set
+	// only for messages read from the log.
 	OpensSubject bool
+	// OpensTicket is true when the server checked, as it stored the message, that no
+	// stored subject of its ticket id, under any tenant, held anything before it: the
+	// expected last subject sequence 0 checked on TicketFilter of its id, which
+	// Store.Append sets on a new ticket's first event (events appended before it did are
+	// checked on their own subject only). Set only for messages read from the log.
+	OpensTicket bool
 }
 
 // FromMsg decodes a stored message into a Raw event; the payload is decoded too. A
@@ -169,8 +175,10 @@ func EnvelopeFromMsg(subject string, h nats.Header, data []byte, seq uint64) (Ra
 		}
 		partition = p
 	}
-	opens := subject != "" && h.Get(jetstream.ExpectedLastSubjSeqHeader) == "0" && h.Get(jetstream.ExpectedLastSubjSeqSubjHeader) == ""
-	return Raw{Event: e, RawData: data, Partition: partition, OpensSubject: opens}, nil
+	checked := subject != "" && h.Get(jetstream.ExpectedLastSubjSeqHeader) == "0"
+	on := h.Get(jetstream.ExpectedLastSubjSeqSubjHeader)
+	wholeTicket := checked && on == TicketFilter(e.TicketID)
+	return Raw{Event: e, RawData: data, Partition: partition, OpensSubject: wholeTicket || checked && on == "", OpensTicket: wholeTicket}, nil
 }
 
 // detach makes the strings copies that share one allocation of their own. nats.go hands

@@ -206,7 +206,8 @@ func (s *Store) SubjectsOf(ctx context.Context, ids []string) (TicketSubjects, e
 
 // Started tells whether an event that claims to start its ticket (no prevhash) really is
 // the first message of its ticket under any tenant's subject; ts must hold the ticket's
-// subjects as read after the event was stored. Both must be true:
+// subjects as read after the event was stored. It is, when the server proved it as it
+// stored the event (Raw.StartsTicket), or else when both hold:
 //   - the server checked, as it stored the event, that its own stored subject was empty
 //     (Raw.OpensSubject);
 //   - no other tenant's subject holds a message of the ticket id.
@@ -214,8 +215,14 @@ func (s *Store) SubjectsOf(ctx context.Context, ids []string) (TicketSubjects, e
 // A claim that fails the second only because another tenant's message came later is
 // answered false too: the caller then reads the ticket's history, which tells exactly.
 func (ts TicketSubjects) Started(r Raw) bool {
-	return r.PrevHash == "" && r.OpensSubject && ts.OwnOnly(r.Partition, r.Tenant, r.TicketID)
+	return r.StartsTicket() || r.PrevHash == "" && r.OpensSubject && ts.OwnOnly(r.Partition, r.Tenant, r.TicketID)
 }
+
+// StartsTicket tells whether an event that claims to start its ticket (no prevhash) was
+// proved, by the server as it stored it, to be the first message of its ticket id under
+// any tenant's subject (Raw.OpensTicket): a reader takes it as the start of the ticket
+// without asking the log.
+func (r Raw) StartsTicket() bool { return r.PrevHash == "" && r.OpensTicket }
 
 // OwnOnly tells whether the ticket's messages are all under its own tenant's stored
 // subject in partition p, and there are some: then FollowOwnTrail reads its whole history.

@@ -2,6 +2,7 @@ package events_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -48,56 +49,51 @@ func TestStarted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The same ticket id under another tenant: its own subject is empty, so it opens it.
-	crossed, err := s.Append(ctx, open("acme", shared))
-	if err != nil {
-		t.Fatal(err)
+	// The same ticket id under another tenant: the store refuses to open it, and a writer
+	// that checks the event's own subject only (as Store.Append did before it checked the
+	// ticket id under every tenant) opens that subject.
+	if _, err := s.Append(ctx, open("acme", shared)); !errors.Is(err, events.ErrConflict) {
+		t.Fatalf("opening a ticket id another tenant holds: %v, want ErrConflict", err)
 	}
+	crossed := openOnOwnSubject(t, nc, "acme", shared)
+	ownChecked := openOnOwnSubject(t, nc, "acme", eventstest.NewTicketID(t))
 
 	// Forgeries with publish rights: an opening event without the check, and one checked
 	// against a subject of the forger's choosing.
-	forge := func(id string, header map[string]string) uint64 {
-		t.Helper()
-		r, err := events.Seal(events.Event{ID: id + "-forged", Source: "/forger", Tenant: "acme", TicketID: id,
-			Time: time.Now(), Data: eventstest.OpenedFixture("forged")}, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		m := &nats.Msg{Subject: events.Subject("acme", id), Header: r.Header(), Data: r.RawData}
-		for k, v := range header {
-			m.Header.Set(k, v)
-		}
-		js, _ := jetstream.New(nc)
-		ack, err := js.PublishMsg(ctx, m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ack.Sequence
-	}
+	forge := func(id string, header map[string]string) uint64 { return publishOpener(t, nc, "acme", id, header) }
 	unchecked := forge(eventstest.NewTicketID(t), nil)
 	overridden := forge(eventstest.NewTicketID(t), map[string]string{
 		jetstream.ExpectedLastSubjSeqHeader:     "0",
 		jetstream.ExpectedLastSubjSeqSubjHeader: "tickets.0.nobody.none",
 	})
 
+	provedID := eventstest.NewTicketID(t)
+	proved := forge(provedID, map[string]string{
+		jetstream.ExpectedLastSubjSeqHeader:     "0",
+		jetstream.ExpectedLastSubjSeqSubjHeader: events.TicketFilter(provedID),
+	})
+
 	cases := []struct {
-		name  string
-		seq   uint64
-		opens bool
-		want  bool
+		name               string
+		seq                uint64
+		opens, opensTicket bool
+		want               bool
 	}{
-		{"appended alone", a.Version, true, true},
-		{"appended in an atomic batch", results[0].Version, true, true},
-		{"another tenant holds the id", crossed.Version, true, false},
-		{"the id was taken after", results[1].Version, true, false},
-		{"published without the check", unchecked, false, false},
-		{"checked against another subject", overridden, false, false},
+		{"appended alone", a.Version, true, true, true},
+		{"appended in an atomic batch", results[0].Version, true, true, true},
+		{"the id was taken after, by a writer checking its own subject", results[1].Version, true, true, true},
+		{"another tenant holds the id", crossed, true, false, false},
+		{"checked on its own subject only", ownChecked, true, false, true},
+		{"published without the check", unchecked, false, false, false},
+		{"checked against another subject", overridden, false, false, false},
+		{"checked against its ticket id under every tenant", proved, true, true, true},
 	}
 	var claims []events.Raw
 	for _, c := range cases {
 		r := stored(c.seq)
-		if r.OpensSubject != c.opens {
-			t.Errorf("%s: OpensSubject = %v, want %v", c.name, r.OpensSubject, c.opens)
+		if r.OpensSubject != c.opens || r.OpensTicket != c.opensTicket || r.StartsTicket() != c.opensTicket {
+			t.Errorf("%s: OpensSubject = %v, OpensTicket = %v, StartsTicket = %v, want %v, %v, %v", c.name,
+				r.OpensSubject, r.OpensTicket, r.StartsTicket(), c.opens, c.opensTicket, c.opensTicket)
 		}
 		claims = append(claims, r)
 	}
@@ -124,7 +120,7 @@ func TestStarted(t *testing.T) {
 // tenant's subject holds too, and one without messages, are not.
 func TestOwnOnly(t *testing.T) {
 	const n = 4
-	s, _ := newStoreN(t, n)
+	s, nc := newStoreN(t, n)
 	ctx := context.Background()
 	alone, shared, none := eventstest.NewTicketID(t), eventstest.NewTicketID(t), eventstest.NewTicketID(t)
 	a, err := s.Append(ctx, events.Append{Tenant: "acme", TicketID: alone, Events: []events.Event{{Data: eventstest.OpenedFixture("x")}}})
@@ -136,9 +132,7 @@ func TestOwnOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tenant := range []string{"acme", "globex"} {
-		if _, err := s.Append(ctx, events.Append{Tenant: tenant, TicketID: shared, Events: []events.Event{{Data: eventstest.OpenedFixture("x")}}}); err != nil {
-			t.Fatal(err)
-		}
+		openOnOwnSubject(t, nc, tenant, shared)
 	}
 	p := partitionOf("acme", alone, n)
 	subjects, err := s.SubjectsOf(ctx, []string{alone, shared, none})
@@ -197,13 +191,11 @@ func TestLastMessagesNeverTruncate(t *testing.T) {
 // however many subjects the other ids of the request have.
 func TestSubjectsOfSeesEveryTenant(t *testing.T) {
 	const n = 4
-	s, _ := newStoreN(t, n)
+	s, nc := newStoreN(t, n)
 	ctx := context.Background()
 	x, y := eventstest.NewTicketID(t), eventstest.NewTicketID(t)
 	for _, k := range []struct{ tenant, id string }{{"acme", x}, {"acme", y}, {"globex", y}, {"initech", y}, {"umbrella", y}, {"globex", x}} {
-		if _, err := s.Append(ctx, events.Append{Tenant: k.tenant, TicketID: k.id, Events: []events.Event{{Data: eventstest.OpenedFixture("x")}}}); err != nil {
-			t.Fatal(err)
-		}
+		openOnOwnSubject(t, nc, k.tenant, k.id)
 	}
 	subjects, err := s.SubjectsOf(ctx, []string{x, y})
 	if err != nil {
@@ -212,4 +204,34 @@ func TestSubjectsOfSeesEveryTenant(t *testing.T) {
 	if subjects.OwnOnly(partitionOf("acme", x, n), "acme", x) || subjects.OwnOnly(partitionOf("acme", y, n), "acme", y) {
 		t.Fatalf("OwnOnly true for ids other tenants hold too: %v", subjects)
 	}
+}
+
+// publishOpener publishes a sealed opening event of tenant's ticket id straight to the
+// log, with the given headers beside its envelope, as anyone with publish rights can, and
+// returns its stream sequence.
+func publishOpener(t *testing.T, nc *nats.Conn, tenant, id string, header map[string]string) uint64 {
+	t.Helper()
+	r, err := events.Seal(events.Event{ID: id + "-" + tenant, Source: "/test", Tenant: tenant, TicketID: id,
+		Time: time.Now(), Data: eventstest.OpenedFixture("published")}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &nats.Msg{Subject: events.Subject(tenant, id), Header: r.Header(), Data: r.RawData}
+	for k, v := range header {
+		m.Header.Set(k, v)
+	}
+	js, _ := jetstream.New(nc)
+	ack, err := js.PublishMsg(context.Background(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ack.Sequence
+}
+
+// openOnOwnSubject opens a ticket as writers did before Store.Append checked the ticket
+// id under every tenant: checked against its own stored subject only, so that an id
+// another tenant's subject holds is stored too.
+func openOnOwnSubject(t *testing.T, nc *nats.Conn, tenant, id string) uint64 {
+	t.Helper()
+	return publishOpener(t, nc, tenant, id, map[string]string{jetstream.ExpectedLastSubjSeqHeader: "0"})
 }

@@ -258,6 +258,12 @@ func (s *Store) prepare(a Append) (prepared, error) {
 		m := toMsg(e, sealed.RawData)
 		if i == 0 {
 			m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(a.ExpectedVersion, 10))
+			if a.ExpectedVersion == 0 {
+				// A new ticket: the server checks that no tenant's subject holds its id
+				// yet, and the check it stores with the event tells every reader so
+				// (Raw.StartsTicket), without a request of its own.
+				m.Header.Set(jetstream.ExpectedLastSubjSeqSubjHeader, TicketFilter(a.TicketID))
+			}
 		}
 		p.events[i], p.msgs[i] = e, m
 	}

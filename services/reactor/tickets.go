@@ -276,8 +276,9 @@ func rawOf(m jetstream.Msg) (events.Raw, error) {
 
 // resolve finds each ticket's trail: the partition's own; else, for an event that starts
 // its ticket, a new one; else one batched read of the ticket's history, on its literal
-// stored subject when no other tenant's subject holds the id. One request for the batch
-// (Store.SubjectsOf) tells both.
+// stored subject when no other tenant's subject holds the id. An event the server proved
+// to start its ticket (Raw.StartsTicket: every new ticket's first event) tells it alone;
+// for the others one request for the batch (Store.SubjectsOf) tells both.
 func (pt *partition) resolve(ctx context.Context, works []*ticketWork) {
 	store := pt.h.svc.store
 	var missing []*ticketWork
@@ -285,6 +286,10 @@ func (pt *partition) resolve(ctx context.Context, works []*ticketWork) {
 	for _, w := range works {
 		if t, ok := pt.trails.Get(w.id); ok {
 			w.trail = t
+			continue
+		}
+		if w.raws[0].StartsTicket() {
+			w.trail = &events.Trail{}
 			continue
 		}
 		missing = append(missing, w)
