@@ -204,6 +204,21 @@ func (r Report) WriteFile(path string) error {
 }
 
 // Percentile returns the nearest-rank p-th percentile (0 < p <= 100) of ds, 0 for none.
+// readRuns is how many times the rows that read a log whole (raw.ordered_read,
+// rebuild, verify, the bare read) are measured: each takes a second or two, so one run on
+// a shared machine is at the mercy of whatever else runs then; the median is reported.
+const readRuns = 3
+
+// MedianOf runs measure n times and returns the median of what it measured.
+func MedianOf(n int, measure func() float64) float64 {
+	vs := make([]float64, n)
+	for i := range vs {
+		vs[i] = measure()
+	}
+	slices.Sort(vs)
+	return vs[n/2]
+}
+
 func Percentile(ds []time.Duration, p float64) time.Duration {
 	if len(ds) == 0 {
 		return 0

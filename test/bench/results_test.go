@@ -168,6 +168,18 @@ func TestPercentile(t *testing.T) {
 	}
 }
 
+func TestMedianOf(t *testing.T) {
+	runs := []float64{90, 30, 60, 10, 20}
+	i := 0
+	measure := func() float64 { i++; return runs[i-1] }
+	if got := MedianOf(3, measure); got != 60 || i != 3 {
+		t.Errorf("median of 90, 30, 60 = %v after %d runs, want 60 after 3", got, i)
+	}
+	if got := MedianOf(2, measure); got != 20 {
+		t.Errorf("median of 10, 20 = %v, want the higher, 20", got)
+	}
+}
+
 func deref[T any](p *T) any {
 	if p == nil {
 		return nil
