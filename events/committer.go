@@ -268,6 +268,21 @@ func (c *Committer) After(ticketID string, version uint64, head string) []Event 
 	return out
 }
 
+// Last returns the stream sequence of the last event this committer stored on the
+// ticket's subject under tenant, when it remembers one. A process whose every writer of
+// the log appends through this committer knows the ticket's head from it.
+func (c *Committer) Last(ticketID, tenant string) (uint64, bool) {
+	c.mu.Lock()
+	kept, _ := c.recent.Peek(ticketID)
+	c.mu.Unlock()
+	for i := len(kept) - 1; i >= 0; i-- {
+		if last := kept[i].events[len(kept[i].events)-1]; last.Tenant == tenant {
+			return last.Sequence, true
+		}
+	}
+	return 0, false
+}
+
 // Append queues a and waits for its result or, until it is queued, ctx.
 func (c *Committer) Append(ctx context.Context, a Append) (Appended, error) {
 	c.mu.Lock()

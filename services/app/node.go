@@ -218,6 +218,9 @@ func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 		// fsync (each service still reads, consumes and decides as its own role).
 		n.committer = events.NewCommitter(n.Store, cfg.CommitWorkers, n.Metrics.ObserveCommit)
 	}
+	// With the intake and every reacting service in the process, every writer of the log
+	// appends through its committer: the services take the heads it knows from it.
+	sole := cfg.Intake && !slices.ContainsFunc(ReactorNames(), func(s string) bool { return !slices.Contains(cfg.Services, s) })
 	for _, name := range cfg.Services {
 		// Each service connects as its own role: the role name is the service name.
 		store, err := connect(natsauth.Role(name))
@@ -232,7 +235,7 @@ func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 			continue
 		}
 		r, err := StartReactor(ctx, name, reactor.Config{Conn: n.conns[natsauth.Role(name)], Store: store, Logger: log,
-			Committer: n.committer, Metrics: n.Metrics})
+			Committer: n.committer, SoleCommitter: sole, Metrics: n.Metrics})
 		if err != nil {
 			return nil, err
 		}

@@ -60,7 +60,7 @@ func (s *Service) Apply(ctx context.Context, cause events.Event, decide Decide) 
 			wanted[i] = e
 		}
 		return wanted, nil
-	}, events.UpdateOptions{})
+	}, events.UpdateOptions{Via: s.committer})
 	switch {
 	case err == nil:
 		return up.Events, nil

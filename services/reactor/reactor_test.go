@@ -404,3 +404,78 @@ func TestRefusedEventsGoToDeadLettersUntouched(t *testing.T) {
 		t.Errorf("dead letters per handler %v, want 3 each", reasons)
 	}
 }
+
+// TestSoleCommitterNeedsNoHeads: two services append to every new ticket at once, as
+// routing and SLA do, through one committer that every writer of the log shares (the
+// tickets are opened through it too, as the intake does in `ledgerdesk run`). With
+// SoleCommitter they catch their trails up from the committer and never read the log's
+// heads; without it they read them. Either way each ticket ends with each service's one
+// effect, in one intact chain.
+func TestSoleCommitterNeedsNoHeads(t *testing.T) {
+	for _, sole := range []bool{true, false} {
+		t.Run(fmt.Sprintf("SoleCommitter=%v", sole), func(t *testing.T) {
+			nc, store := setup(t)
+			ctx := context.Background()
+			var stored atomic.Int32
+			committer := events.NewCommitter(store, 1, func(st events.CommitStats) { stored.Add(int32(st.Stored)) })
+			t.Cleanup(committer.Close)
+			var heads atomic.Int32
+			sub, err := nc.Subscribe("$JS.API.DIRECT.GET."+events.StreamName, func(*nats.Msg) { heads.Add(1) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = sub.Unsubscribe() })
+			for _, name := range []string{"alpha", "beta"} {
+				svc, err := reactor.New(ctx, reactor.Config{Name: name, Conn: nc, Store: store, Logger: zap.NewNop(),
+					Committer: committer, SoleCommitter: sole})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := svc.React("tickets", reactor.PerCause(func(_ context.Context, _ events.Trail, r events.Raw) ([]events.Event, error) {
+					if r.Type != events.TypeOpened {
+						return nil, nil
+					}
+					return []events.Event{{ID: reactor.DerivedID(r.ID, name), Data: events.Commented{Body: name}}}, nil
+				})); err != nil {
+					t.Fatal(err)
+				}
+				reactortest.RunService(t, svc)
+			}
+			const tickets = 60
+			var ids []string
+			for range tickets {
+				ap, err := committer.Append(ctx, events.Append{Tenant: "acme", TicketID: eventstest.NewTicketID(t),
+					Events: []events.Event{{Data: eventstest.OpenedFixture("both at once")}}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ids = append(ids, ap.Events[0].TicketID)
+			}
+			eventstest.CheckFor(t, 30*time.Second, 20*time.Millisecond, func() error {
+				if n := stored.Load(); n < 3*tickets {
+					return fmt.Errorf("%d appends stored, want the %d openings and both services' effects", n, tickets)
+				}
+				return nil
+			})
+			read := heads.Load() // before the checks below read the log themselves
+			for _, id := range ids {
+				if n := len(effects(t, store, id)); n != 2 {
+					t.Fatalf("ticket %s: %d effects, want alpha's and beta's", id, n)
+				}
+				raws, _, err := store.Load(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := events.VerifyChain(raws); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if sole && read != 0 {
+				t.Errorf("SoleCommitter: %d direct gets of the log, want none", read)
+			}
+			if !sole && read == 0 {
+				t.Error("without SoleCommitter: no direct get of the log; the heads were not read")
+			}
+		})
+	}
+}

@@ -70,6 +70,12 @@ type Config struct {
 	// Committer appends the decisions (default: one of the service's own, closed by Run;
 	// share one per process so that every service's appends share atomic batches).
 	Committer *events.Committer
+	// SoleCommitter tells that every writer of the log appends through Committer
+	// (ledgerdesk run: the intake, the inbox and every reacting service share one). A
+	// ticket it remembers then needs no read of its head before an append (see
+	// partition.catchUp); an append from elsewhere costs a refused batch and a decision
+	// on the ticket's history, never a wrong decision.
+	SoleCommitter bool
 	// Configs is the tenants' configuration cache the handlers decide with (default: one
 	// of the service's own, following the CONFIG stream).
 	Configs *Configs

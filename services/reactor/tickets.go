@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -403,11 +404,13 @@ func (pt *partition) decide(ctx context.Context, works []*ticketWork) {
 // ticket's last message, once the process's committer holds no append of them
 // (Committer.Settle); a trail takes in what that committer appended after it
 // (Committer.After), then, one event behind, that event (it links to the trail's head),
-// or, further behind, reads the events between (one direct get each).
+// or, further behind, reads the events between (one direct get each). When every writer
+// of the log appends through the committer (Config.SoleCommitter), a ticket it remembers
+// is brought to the head it knows (Committer.Last) without the read.
 // Deciding on a trail at its head is what keeps the batch's appends from conflicting.
 // The events taken in ahead become causes when the consumer delivers them.
 func (pt *partition) catchUp(ctx context.Context, works []*ticketWork) []*ticketWork {
-	store := pt.h.svc.store
+	svc, store := pt.h.svc, pt.h.svc.store
 	tickets := map[string]string{}
 	for _, w := range works {
 		if w.err == nil && len(w.decision.Events) > 0 && len(w.trail.Raws) > 0 {
@@ -421,13 +424,33 @@ func (pt *partition) catchUp(ctx context.Context, works []*ticketWork) []*ticket
 	for id := range tickets {
 		ids = append(ids, id)
 	}
-	pt.h.svc.committer.Settle(ctx, ids)
+	svc.committer.Settle(ctx, ids)
+	var moved []*ticketWork
+	if svc.cfg.SoleCommitter {
+		for _, w := range works {
+			tenant, appends := tickets[w.id]
+			last, known := svc.committer.Last(w.id, tenant)
+			if !appends || !known {
+				continue
+			}
+			seen := w.trail.Seen()
+			w.trail.Recorded(svc.committer.After(w.id, w.trail.Version, w.trail.Head.Hash))
+			if w.trail.Seen() > seen {
+				moved = append(moved, w)
+			}
+			if w.trail.Seen() >= last {
+				delete(tickets, w.id)
+			}
+		}
+		if len(tickets) == 0 {
+			return moved
+		}
+	}
 	heads, err := store.Heads(ctx, pt.p, tickets)
 	if err != nil {
-		pt.h.svc.log.Warn("could not read the tickets' heads; appending on the consumer's view", zap.Error(err))
-		return nil
+		svc.log.Warn("could not read the tickets' heads; appending on the consumer's view", zap.Error(err))
+		return moved
 	}
-	var moved []*ticketWork
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(ioConcurrency)
 	for _, w := range works {
@@ -435,10 +458,12 @@ func (pt *partition) catchUp(ctx context.Context, works []*ticketWork) []*ticket
 		if !ok || w.err != nil || head.Sequence <= w.trail.Seen() {
 			continue
 		}
-		moved = append(moved, w)
+		if !slices.Contains(moved, w) {
+			moved = append(moved, w)
+		}
 		// What this process's other handlers appended needs no read (in `ledgerdesk run`,
 		// SLA finds routing's events of a new ticket so).
-		for _, e := range pt.h.svc.committer.After(w.id, w.trail.Version, w.trail.Head.Hash) {
+		for _, e := range svc.committer.After(w.id, w.trail.Version, w.trail.Head.Hash) {
 			if e.Sequence <= head.Sequence {
 				w.trail.Recorded([]events.Event{e})
 			}
