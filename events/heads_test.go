@@ -13,10 +13,14 @@ import (
 	"github.com/ledgerdesk/ledgerdesk/events/eventstest"
 )
 
-// TestStarted: a new ticket's first event, appended alone or in an atomic batch, is
-// marked as opening its subject and Started holds; a later event of it, an opening event
-// published without the check, one checked against an override subject, and one whose
-// ticket id another tenant's subject holds are not.
+// TestStarted: a new ticket's first event, appended alone or in an atomic batch, carries
+// the server's check that no tenant's subject held its id (OpensTicket: it starts its
+// ticket with no request), and the store refuses to open an id another tenant holds. An
+// opening event checked on its own subject only (as appended before the store asked for
+// the whole id) opens its subject, and Started holds for it when no other tenant's
+// subject holds the id. A later event, an opening event published without the check, one
+// checked against another subject, and one whose id another tenant held first do not
+// start their ticket; a forger who asks for the store's check gets it only for an unused id.
 func TestStarted(t *testing.T) {
 	s, nc := newStoreN(t, 4)
 	ctx := context.Background()
@@ -58,8 +62,8 @@ func TestStarted(t *testing.T) {
 	crossed := openOnOwnSubject(t, nc, "acme", shared)
 	ownChecked := openOnOwnSubject(t, nc, "acme", eventstest.NewTicketID(t))
 
-	// Forgeries with publish rights: an opening event without the check, and one checked
-	// against a subject of the forger's choosing.
+	// Forgeries with publish rights: an opening event without the check, one checked
+	// against a subject of the forger's choosing, and one asking for the store's check.
 	forge := func(id string, header map[string]string) uint64 { return publishOpener(t, nc, "acme", id, header) }
 	unchecked := forge(eventstest.NewTicketID(t), nil)
 	overridden := forge(eventstest.NewTicketID(t), map[string]string{
