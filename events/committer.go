@@ -219,15 +219,8 @@ func statsOf(appends []Append, results []Result, took time.Duration) CommitStats
 // overtaken reports whether the committer stored an event of a's ticket and tenant after
 // a.ExpectedVersion: the server would refuse a, and with it the whole atomic batch.
 func (c *Committer) overtaken(a Append) bool {
-	c.mu.Lock()
-	kept, _ := c.recent.Peek(a.TicketID)
-	c.mu.Unlock()
-	for _, k := range kept {
-		if last := k.events[len(k.events)-1]; last.Tenant == a.Tenant && last.Sequence > a.ExpectedVersion {
-			return true
-		}
-	}
-	return false
+	last, ok := c.Last(a.TicketID, a.Tenant)
+	return ok && last > a.ExpectedVersion
 }
 
 // remember keeps the stored appends for After and overtaken.
