@@ -429,8 +429,11 @@ func (pt *partition) catchUp(ctx context.Context, works []*ticketWork) []*ticket
 	if svc.cfg.SoleCommitter {
 		for _, w := range works {
 			tenant, appends := tickets[w.id]
+			if !appends {
+				continue
+			}
 			last, known := svc.committer.Last(w.id, tenant)
-			if !appends || !known {
+			if !known {
 				continue
 			}
 			seen := w.trail.Seen()
