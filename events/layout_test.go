@@ -162,7 +162,7 @@ func TestLogLayoutConcurrencyAndBatches(t *testing.T) {
 			v--
 		}
 		next = append(next, events.Append{Tenant: "acme", TicketID: a.TicketID, ExpectedVersion: v,
-			Events: []events.Event{{Data: events.Commented{Body: "c"}}}})
+			Events: []events.Event{{Data: events.Commented{Body: "c"}}, {Data: events.Commented{Body: "d"}}}})
 	}
 	for i, r := range s.AppendBatch(ctx, next) {
 		switch id := next[i].TicketID; {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -19,6 +20,26 @@ const StreamName = "TICKETS"
 
 // MaxBatch is the most messages nats-server takes in one atomic batch.
 const MaxBatch = 1000
+
+// PlainMax is the most single messages a group commit sends as plain publishes, each
+// stored with its own fsync and answered on its own, rather than as one atomic batch, to
+// an R1 file stream (PlainMaxFor). nats-server stages an atomic batch of such a stream in
+// a file store of its own (a directory and a metadata file, created, synced and removed
+// for each batch): measured on 2 cores, a batch costs about 1.1 ms of CPU and 2.2 ms
+// whatever its size, a plain synced publish 0.13 ms and 0.3 ms, about 0.06 ms more for
+// each further message sent at once; below about 16 messages plain publishes cost less.
+const PlainMax = 16
+
+// PlainMaxFor is how many single messages a group commit to a stream of cfg sends as
+// plain publishes: PlainMax for an R1 file stream, else 1 (a clustered stream stages an
+// atomic batch in memory, and each plain publish is a Raft proposal of its own: measured,
+// plain publishes took 17 % off the intake of a three-node cluster).
+func PlainMaxFor(cfg jetstream.StreamConfig) int {
+	if cfg.Replicas <= 1 && cfg.Storage == jetstream.FileStorage {
+		return PlainMax
+	}
+	return 1
+}
 
 // JetStream API error codes the store tells apart (nats-server errors.json).
 const (
@@ -79,9 +100,12 @@ type Store struct {
 	js     jetstream.JetStream
 	reads  jetstream.JetStream // on StoreConfig.Reads
 	stream jetstream.Stream    // TICKETS, on reads: the store's direct gets and subscriptions
-	cfg    StoreConfig         // Partitions is the stream's
-	lost   *disconnects        // ends the appends in flight whose answer cannot come
-	leader sync.Once           // lost watches the log's leader elections from the first append
+	// plainMax is PlainMaxFor the stream as opened (a later change of its replicas
+	// changes only what a group commit costs).
+	plainMax int
+	cfg      StoreConfig  // Partitions is the stream's
+	lost     *disconnects // ends the appends in flight whose answer cannot come
+	leader   sync.Once    // lost watches the log's leader elections from the first append
 }
 
 // StreamConfig is the TICKETS stream configuration the store creates or updates to:
@@ -166,7 +190,8 @@ func OpenStore(ctx context.Context, nc *nats.Conn, cfg StoreConfig) (*Store, err
 	if _, err := js.Stream(ctx, ConfigStreamName); err != nil {
 		return nil, fmt.Errorf("open stream %s: %w", ConfigStreamName, err)
 	}
-	return &Store{nc: nc, js: js, reads: reads, stream: stream, cfg: cfg, lost: watchDisconnects(nc)}, nil
+	return &Store{nc: nc, js: js, reads: reads, stream: stream, plainMax: PlainMaxFor(stream.CachedInfo().Config), cfg: cfg,
+		lost: watchDisconnects(nc)}, nil
 }
 
 // JetStream returns the store's JetStream context, for consumers of the stream.
@@ -282,7 +307,8 @@ func (s *Store) Append(ctx context.Context, a Append) (Appended, error) {
 }
 
 // AppendBatch appends the events of many tickets in as few atomic batches as possible
-// (group commit: one fsync for many tickets). Each Append succeeds or fails on its own.
+// (group commit: one fsync for many tickets), or, when they are a few single events
+// (PlainMaxFor), as plain publishes. Each Append succeeds or fails on its own.
 //   - Of several appends to one ticket, only the first goes into a batch: the others
 //     were built on the same head and cannot all hold. They follow in the next batch,
 //     or, once an earlier one of their ticket is stored, get ErrConflict unsent.
@@ -357,11 +383,17 @@ func (s *Store) AppendBatch(ctx context.Context, appends []Append) []Result {
 }
 
 // commitDistinct commits the prepared appends members, of distinct tickets, as one
-// atomic batch, and after a refusal as AppendBatch says.
+// atomic batch, and after a refusal as AppendBatch says; a few single events go as plain
+// publishes instead (PlainMaxFor the stream as the store opened it).
 func (s *Store) commitDistinct(ctx context.Context, appends []Append, preps []prepared, results []Result, members []int) {
-	if len(members) == 1 {
-		i := members[0]
-		results[i].Appended, results[i].Err = s.commit(ctx, preps[i].msgs, preps[i].events)
+	if len(members) == 1 || len(members) <= s.plainMax && !slices.ContainsFunc(members, func(i int) bool { return len(preps[i].msgs) > 1 }) {
+		// One append (an atomic batch when it holds several events), or a few single
+		// events sent at once as plain publishes (PlainMaxFor), each answered on its own.
+		var wg sync.WaitGroup
+		for _, i := range members {
+			wg.Go(func() { results[i].Appended, results[i].Err = s.commit(ctx, preps[i].msgs, preps[i].events) })
+		}
+		wg.Wait()
 		return
 	}
 	var msgs []*nats.Msg

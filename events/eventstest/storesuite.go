@@ -3,6 +3,7 @@ package eventstest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -207,7 +208,16 @@ func testBatchMany(t *testing.T, s *events.Store) {
 	}
 }
 
+// A batch's conflict, duplicate and invalid entry are answered alone and the rest is
+// stored: sent as plain publishes (up to events.PlainMax single events) and as an atomic
+// batch (more), which the server refuses whole.
 func testBatchIsolates(t *testing.T, s *events.Store) {
+	for _, more := range []int{0, events.PlainMax} {
+		t.Run(fmt.Sprintf("%d more entries", more), func(t *testing.T) { testBatchIsolatesWith(t, s, more) })
+	}
+}
+
+func testBatchIsolatesWith(t *testing.T, s *events.Store, more int) {
 	existing, _ := openTicket(t, s, "acme")
 	dupID := NewTicketID(t)
 	if _, err := s.Append(ctx(t), events.Append{Tenant: "acme", TicketID: dupID,
@@ -215,15 +225,25 @@ func testBatchIsolates(t *testing.T, s *events.Store) {
 		t.Fatal(err)
 	}
 	good1, good2 := NewTicketID(t), NewTicketID(t)
-	results := s.AppendBatch(ctx(t), []events.Append{
+	appends := []events.Append{
 		{Tenant: "acme", TicketID: good1, Events: []events.Event{{Data: OpenedFixture("g1")}}},
 		{Tenant: "acme", TicketID: existing, Events: []events.Event{{Data: OpenedFixture("conflict")}}},
 		{Tenant: "acme", TicketID: NewTicketID(t), Events: []events.Event{{ID: "evt-" + dupID, Data: OpenedFixture("dup")}}},
 		{Tenant: "acme", TicketID: good2, Events: []events.Event{{Data: OpenedFixture("g2")}}},
 		{Tenant: "bad tenant", TicketID: NewTicketID(t), Events: []events.Event{{Data: OpenedFixture("bad")}}},
-	})
+	}
+	for i := range more {
+		appends = append(appends, events.Append{Tenant: "acme", TicketID: NewTicketID(t), Events: []events.Event{{Data: OpenedFixture(fmt.Sprint("more ", i))}}})
+	}
+	results := s.AppendBatch(ctx(t), appends)
 	if results[0].Err != nil || results[3].Err != nil {
 		t.Fatalf("good entries failed: %v, %v", results[0].Err, results[3].Err)
+	}
+	for i, r := range results[5:] {
+		if r.Err != nil || r.Duplicate {
+			t.Fatalf("entry %d: %+v, want stored", 5+i, r)
+		}
+		mustLoad(t, s, appends[5+i].TicketID)
 	}
 	if !errors.Is(results[1].Err, events.ErrConflict) {
 		t.Fatalf("conflicting entry: %v, want ErrConflict", results[1].Err)

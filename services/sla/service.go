@@ -87,7 +87,11 @@ func New(ctx context.Context, cfg reactor.Config) (*reactor.Service, error) {
 	}
 	// The stream is provisioned with admin rights (app.ProvisionStreams), not by the service.
 	timers := bus.Route{Stream: TimersStream, Subject: dueSubject + ".>"}
-	s := &service{svc: svc, configs: svc.Configs(), timers: newTimers(js), now: time.Now, calendars: map[calendarKey]*calendar.Calendar{}}
+	stream, err := js.Stream(ctx, TimersStream)
+	if err != nil {
+		return nil, fmt.Errorf("open stream %s: %w", TimersStream, err)
+	}
+	s := &service{svc: svc, configs: svc.Configs(), timers: newTimers(js, events.PlainMaxFor(stream.CachedInfo().Config)), now: time.Now, calendars: map[calendarKey]*calendar.Calendar{}}
 	svc.OnStop(s.timers.Close)
 	unregister, err := cfg.Metrics.Gauge("sla_timers_pending",
 		"SLA timers scheduled and not yet fired: the tickets with a message schedule in SLA_TIMERS (read at most every 30 s; every SLA replica reports the same).",
@@ -192,20 +196,24 @@ func timersPending(ctx context.Context, nc *nats.Conn) (float64, error) {
 }
 
 // newTimers gathers the schedules of concurrent reconciliations (a batch's tickets, the
-// timers) into atomic batches: one fsync for many schedules instead of one each.
-func newTimers(js jetstream.JetStream) *events.Group[*nats.Msg, error] {
+// timers) into atomic batches: one fsync for many schedules instead of one each; up to
+// plainMax of them (events.PlainMaxFor the stream) go as plain publishes, which cost less.
+func newTimers(js jetstream.JetStream, plainMax int) *events.Group[*nats.Msg, error] {
 	return events.NewGroup(2, events.MaxBatch, func(*nats.Msg) int { return 1 }, func(msgs []*nats.Msg) []error {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		var err error
-		if len(msgs) == 1 {
-			_, err = js.PublishMsg(ctx, msgs[0])
-		} else {
-			// No ack of the first message: the stream allows atomic batches (provisioned),
-			// so the commit's ack is the one round trip a batch costs.
-			_, err = jetstreamext.PublishMsgBatch(ctx, js, msgs, jetstreamext.BatchFlowControl{AckTimeout: 10 * time.Second})
-		}
 		out := make([]error, len(msgs))
+		if len(msgs) <= plainMax {
+			var wg sync.WaitGroup
+			for i, m := range msgs {
+				wg.Go(func() { _, out[i] = js.PublishMsg(ctx, m) })
+			}
+			wg.Wait()
+			return out
+		}
+		// No ack of the first message: the stream allows atomic batches (provisioned),
+		// so the commit's ack is the one round trip a batch costs.
+		_, err := jetstreamext.PublishMsgBatch(ctx, js, msgs, jetstreamext.BatchFlowControl{AckTimeout: 10 * time.Second})
 		for i := range out {
 			out[i] = err
 		}
