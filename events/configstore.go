@@ -12,7 +12,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/synadia-io/orbit.go/jetstreamext"
 )
 
 // Tenant configuration (calendars, SLA policies, groups, routing and escalation rules) is
@@ -57,11 +56,7 @@ func (s *Store) CurrentConfig(ctx context.Context, tenant string) (ConfigVersion
 	if !ValidToken(tenant) {
 		return ConfigVersion{}, ErrNoConfig
 	}
-	stream, err := s.js.Stream(ctx, ConfigStreamName)
-	if err != nil {
-		return ConfigVersion{}, fmt.Errorf("config stream: %w", err)
-	}
-	m, err := stream.GetLastMsgForSubject(ctx, configSubject(tenant))
+	m, err := s.config.GetLastMsgForSubject(ctx, configSubject(tenant))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return ConfigVersion{}, ErrNoConfig
 	}
@@ -117,13 +112,9 @@ func (s *Store) ConfigAt(ctx context.Context, tenant string, v uint64) (ConfigVe
 	if !ValidToken(tenant) || v == 0 {
 		return ConfigVersion{}, ErrNoConfig
 	}
-	stream, err := s.js.Stream(ctx, ConfigStreamName)
-	if err != nil {
-		return ConfigVersion{}, fmt.Errorf("config stream: %w", err)
-	}
 	seq := uint64(1)
 	for n := uint64(1); ; n++ {
-		m, err := stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(configSubject(tenant)))
+		m, err := s.config.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(configSubject(tenant)))
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			return ConfigVersion{}, ErrNoConfig
 		}
@@ -149,11 +140,7 @@ func IsWrongLastSequence(err error) bool {
 // that is not a configuration version is skipped. It returns when the subscription is
 // set up.
 func (s *Store) FollowConfigs(ctx context.Context, handle func(ConfigVersion)) (*Subscription, error) {
-	stream, err := s.js.Stream(ctx, ConfigStreamName)
-	if err != nil {
-		return nil, fmt.Errorf("config stream: %w", err)
-	}
-	return subscribe(ctx, stream, 1, func(m jetstream.Msg, seq uint64) error {
+	return subscribe(ctx, s.config, 1, func(m jetstream.Msg, seq uint64) error {
 		var stored time.Time
 		if meta, err := m.Metadata(); err == nil {
 			stored = meta.Timestamp
@@ -168,24 +155,18 @@ func (s *Store) FollowConfigs(ctx context.Context, handle func(ConfigVersion)) (
 
 // ConfigAfter is the sequence of the CONFIG stream's first message after seq, 0 when it
 // holds none (one request): a follower that has seen seq has seen every version applied
-// so far when it is 0. One batched direct get, which the server answers beside the
-// JetStream API (a STREAM.INFO waits in that queue with every other API request).
+// so far when it is 0. One direct get (the stream allows them), which the server answers
+// beside the JetStream API (a STREAM.INFO waits in that queue with every other API
+// request), on the connection's shared reply subscription.
 func (s *Store) ConfigAfter(ctx context.Context, seq uint64) (uint64, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
-	msgs, err := jetstreamext.GetBatch(ctx, s.js, ConfigStreamName, 1, jetstreamext.GetBatchSeq(seq+1),
-		jetstreamext.GetBatchSubject(ConfigSubjectPrefix+".>"))
+	m, err := s.config.GetMsg(ctx, seq+1, jetstream.WithGetMsgSubject(ConfigSubjectPrefix+".>"))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil
+	}
 	if err != nil {
 		return 0, fmt.Errorf("config stream after seq %d: %w", seq, err)
 	}
-	for m, err := range msgs {
-		if errors.Is(err, jetstreamext.ErrNoMessages) {
-			return 0, nil
-		}
-		if err != nil {
-			return 0, fmt.Errorf("config stream after seq %d: %w", seq, err)
-		}
-		return m.Sequence, nil
-	}
-	return 0, nil
+	return m.Sequence, nil
 }

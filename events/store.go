@@ -100,6 +100,7 @@ type Store struct {
 	js     jetstream.JetStream
 	reads  jetstream.JetStream // on StoreConfig.Reads
 	stream jetstream.Stream    // TICKETS, on reads: the store's direct gets and subscriptions
+	config jetstream.Stream    // CONFIG
 	// plainMax is PlainMaxFor the stream as opened (a later change of its replicas
 	// changes only what a group commit costs).
 	plainMax int
@@ -187,10 +188,11 @@ func OpenStore(ctx context.Context, nc *nats.Conn, cfg StoreConfig) (*Store, err
 	if cfg.Partitions, err = ticketsPartitions(stream.CachedInfo().Config, cfg.Partitions); err != nil {
 		return nil, fmt.Errorf("open stream %s: %w", StreamName, err)
 	}
-	if _, err := js.Stream(ctx, ConfigStreamName); err != nil {
+	config, err := js.Stream(ctx, ConfigStreamName)
+	if err != nil {
 		return nil, fmt.Errorf("open stream %s: %w", ConfigStreamName, err)
 	}
-	return &Store{nc: nc, js: js, reads: reads, stream: stream, plainMax: PlainMaxFor(stream.CachedInfo().Config), cfg: cfg,
+	return &Store{nc: nc, js: js, reads: reads, stream: stream, config: config, plainMax: PlainMaxFor(stream.CachedInfo().Config), cfg: cfg,
 		lost: watchDisconnects(nc)}, nil
 }
 
