@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/ledgerdesk/ledgerdesk/events"
+	"github.com/ledgerdesk/ledgerdesk/events/eventstest"
 )
 
 // A trail finds every id it holds, whether it scans them (short) or indexes them (long),
@@ -52,4 +53,28 @@ func TestTrailHasEveryID(t *testing.T) {
 	short.Recorded([]events.Event{{ID: "s1", Tenant: "acme", TicketID: "t2", Hash: "h", Sequence: 1}})
 	check(short.WithPending([]events.Event{{ID: "p"}}), []string{"s1", "p"}, "never")
 	check(short, []string{"s1"}, "p")
+}
+
+// A trail's Ticket folds its events up to its version, as Fold of its Events does: an
+// event held beyond the version (one that was refused) does not count.
+func TestTrailTicketFoldsUpToVersion(t *testing.T) {
+	evs := []events.Event{
+		{ID: "e1", Type: events.TypeOpened, Data: eventstest.OpenedFixture("printer"), Sequence: 1},
+		{ID: "e2", Type: events.TypeCommented, Data: events.Commented{Body: "looking"}, Sequence: 2},
+		{ID: "e3", Type: events.TypeResolved, Data: events.Resolved{Code: "fixed"}, Sequence: 3},
+	}
+	for version := uint64(1); version <= 3; version++ {
+		var tr events.Trail
+		for _, e := range evs {
+			tr.Raws = append(tr.Raws, events.Raw{Event: e})
+		}
+		tr.Version = version
+		want := events.Fold(evs[:version])
+		if got := tr.Ticket(); got.State != want.State || got.Title != want.Title || got.Version != want.Version {
+			t.Errorf("version %d: Ticket() state %s title %q version %d, want %s %q %d", version, got.State, got.Title, got.Version, want.State, want.Title, want.Version)
+		}
+	}
+	if events.Fold(evs[:2]).State == events.Fold(evs).State {
+		t.Fatal("the fixture's resolution does not change the state: the test could not fail")
+	}
 }
