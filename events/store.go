@@ -27,7 +27,10 @@ const MaxBatch = 1000
 // a file store of its own (a directory and a metadata file, created, synced and removed
 // for each batch): measured on 2 cores, a batch costs about 1.1 ms of CPU and 2.2 ms
 // whatever its size, a plain synced publish 0.13 ms and 0.3 ms, about 0.06 ms more for
-// each further message sent at once; below about 16 messages plain publishes cost less.
+// each further message sent at once. The stream stores plain publishes one after another,
+// 7,000 to 8,500 a second from one or four publishers at once, and batches of 2 to 16
+// messages at 1,200 to 7,300 messages a second: up to 16 messages plain publishes cost
+// less CPU and take the stream no longer.
 const PlainMax = 16
 
 // PlainMaxFor is how many single messages a group commit to a stream of cfg sends as
