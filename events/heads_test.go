@@ -41,7 +41,7 @@ func TestStarted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Two events make the group an atomic batch (single events alone go as plain publishes).
+	// Two events make the group an atomic batch (a few single events go as plain publishes).
 	batched := open("acme", eventstest.NewTicketID(t))
 	batched.Events = append(batched.Events, events.Event{Data: events.Commented{Body: "in the same batch"}})
 	results := s.AppendBatch(ctx, []events.Append{batched, open("globex", shared)})

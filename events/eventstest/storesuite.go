@@ -209,8 +209,9 @@ func testBatchMany(t *testing.T, s *events.Store) {
 }
 
 // A batch's conflict, duplicate and invalid entry are answered alone and the rest is
-// stored: sent as plain publishes (up to events.PlainMax single events) and as an atomic
-// batch (more), which the server refuses whole.
+// stored: as plain publishes, where the stream takes them (events.PlainMaxFor: up to
+// events.PlainMax single events on an R1 file stream), and as an atomic batch (more, or a
+// clustered stream), which the server refuses whole.
 func testBatchIsolates(t *testing.T, s *events.Store) {
 	for _, more := range []int{0, events.PlainMax} {
 		t.Run(fmt.Sprintf("%d more entries", more), func(t *testing.T) { testBatchIsolatesWith(t, s, more) })
