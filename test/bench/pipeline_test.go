@@ -59,10 +59,10 @@ func waitDone(ctx context.Context, c *ldproc.Client, id string, every time.Durat
 // measurePipeline runs `ledgerdesk run` with routing, SLA and reporting, configures the
 // bench tenant, then (1) opens n tickets as fast as 64 clients can and reports tickets/s
 // until the last of them is routed, assigned, SLA-attached and visible in the queue read
-// model and the queue holds all n, and (2) offers 1,000 tickets/s for `offered` and reports the p99 from POST to
+// model and the queue holds all n, and (2) offers perSecond tickets/s for `offered` and reports the p99 from POST to
 // visible in the queue, sampling every 10th ticket. It returns the results and the
 // stopped process's data directory.
-func measurePipeline(t *testing.T, bin string, n int, offered time.Duration) ([]Result, string) {
+func measurePipeline(t *testing.T, bin string, n int, offered time.Duration, perSecond int) ([]Result, string) {
 	dir := t.TempDir()
 	p := ldproc.Start(t, bin, dir, "bench-token")
 	c := ldproc.NewClient(p, intakeClients, 30*time.Second)
@@ -95,7 +95,7 @@ func measurePipeline(t *testing.T, bin string, n int, offered time.Duration) ([]
 	}
 	rate := float64(n) / time.Since(start).Seconds()
 
-	lat := offerLoad(ctx, t, c, 1000, offered)
+	lat := offerLoad(ctx, t, c, perSecond, offered)
 	p.Stop(t)
 
 	tput := Measured("pipeline.tickets_per_s", rate, "tickets/s")
@@ -103,10 +103,15 @@ func measurePipeline(t *testing.T, bin string, n int, offered time.Duration) ([]
 	tput.RatioTo, tput.Target = "intake.http", &Target{Op: ">=", Limit: 0.5, On: "ratio"}
 	tput.Note = fmt.Sprintf("%d tickets from 64 clients to routed, assigned, SLA attached and in the queue", n)
 	p99 := Measured("pipeline.e2e_p99_ms", float64(Percentile(lat, 99))/float64(time.Millisecond), "ms")
-	p99.Target = &Target{Op: "<=", Limit: 250, On: "value"}
-	p99.Note = fmt.Sprintf("1,000 tickets/s offered for %s; every 10th ticket polled, oldest first, until in the queue", offered)
+	if perSecond == targetRate {
+		p99.Target = &Target{Op: "<=", Limit: 250, On: "value"}
+	}
+	p99.Note = fmt.Sprintf("%d tickets/s offered for %s; every 10th ticket polled, oldest first, until in the queue", perSecond, offered)
 	return []Result{tput, p99}, dir
 }
+
+// targetRate is the offered load at which issue 11 sets pipeline.e2e_p99_ms's target.
+const targetRate = 1000
 
 // openTicketsReturningLast opens n tickets like openTickets and returns the id of the one
 // the log holds last.
