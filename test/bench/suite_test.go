@@ -40,6 +40,9 @@ func size(flagged, normal, small int) int {
 // against it, prints the table and writes bench-results.json at the repository root.
 // Unmet targets show in the table and the file; they do not fail the test.
 func TestBenchSuite(t *testing.T) {
+	if *rate <= 0 {
+		t.Fatalf("-offered-rate=%d: tickets/s must be positive", *rate)
+	}
 	rep := Report{Env: CollectEnv()}
 	rep.Results = append(rep.Results, measureRaw(t, size(*rawN, 500_000, 50_000))...)
 	bin := ldproc.Build(t)
