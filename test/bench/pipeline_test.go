@@ -60,9 +60,8 @@ func waitDone(ctx context.Context, c *ldproc.Client, id string, every time.Durat
 // bench tenant, then (1) opens n tickets as fast as 64 clients can and reports tickets/s
 // until the last of them is routed, assigned, SLA-attached and visible in the queue read
 // model and the queue holds all n, and (2) offers perSecond tickets/s for `offered` and reports the p99 from POST to
-// visible in the queue, sampling every 10th ticket. It returns the results and the
-// stopped process's data directory.
-func measurePipeline(t *testing.T, bin string, n int, offered time.Duration, perSecond int) ([]Result, string) {
+// visible in the queue, sampling every 10th ticket.
+func measurePipeline(t *testing.T, bin string, n int, offered time.Duration, perSecond int) pipelineRun {
 	dir := t.TempDir()
 	p := ldproc.Start(t, bin, dir, "bench-token")
 	c := ldproc.NewClient(p, intakeClients, 30*time.Second)
@@ -95,7 +94,7 @@ func measurePipeline(t *testing.T, bin string, n int, offered time.Duration, per
 	}
 	rate := float64(n) / time.Since(start).Seconds()
 
-	lat := offerLoad(ctx, t, c, perSecond, offered)
+	lat, opened := offerLoad(ctx, t, c, perSecond, offered)
 	p.Stop(t)
 
 	tput := Measured("pipeline.tickets_per_s", rate, "tickets/s")
@@ -107,7 +106,37 @@ func measurePipeline(t *testing.T, bin string, n int, offered time.Duration, per
 		p99.Target = &Target{Op: "<=", Limit: 250, On: "value"}
 	}
 	p99.Note = fmt.Sprintf("%d tickets/s offered for %s; every 10th ticket polled, oldest first, until in the queue", perSecond, offered)
-	return []Result{tput, p99}, dir
+	return pipelineRun{Results: []Result{tput, p99}, DataDir: dir, Tickets: n + opened}
+}
+
+// pipelineRun is what measurePipeline measured, and the log it left.
+type pipelineRun struct {
+	Results []Result
+	DataDir string // the stopped process's data directory
+	Tickets int    // the tickets it opened, burst and offered load together
+}
+
+// logReaders is how many readers take in every event of the log in `ledgerdesk run`:
+// routing, SLA and escalation (each a durable consumer per partition), routing's load view
+// and the projector.
+const logReaders = 5
+
+// notePipelineCeiling adds to pipeline.tickets_per_s's note the most tickets/s this
+// machine could put through the pipeline if it cost nothing beyond opening tickets
+// (intake.http, whose readers take in the opened events too, or lag) and reading every
+// derived event (the log's events beyond one per ticket) logReaders times at the bare read's
+// rate: 1 / (1/intake + derived × logReaders / bare). Deciding, appending, acking and
+// projecting come on top of that.
+func notePipelineCeiling(rep *Report, tickets int, bare bareLogRead) {
+	res, intake := rep.Find("pipeline.tickets_per_s"), rep.Find("intake.http")
+	if res == nil || intake == nil || res.Value == nil || intake.Value == nil || tickets == 0 || bare.PerSecond == 0 {
+		return
+	}
+	derived := float64(bare.Events)/float64(tickets) - 1
+	ceiling := 1 / (1 / *intake.Value + derived*logReaders/bare.PerSecond)
+	res.Note = fmt.Sprintf("%s; ceiling with reading alone: %.0f tickets/s (%.2f × intake.http), from intake.http and %.2f derived events a ticket "+
+		"read by %d readers at the bare read's rate (audit.verify_events_per_s's note), before deciding, appending, acking and projecting",
+		res.Note, ceiling, ceiling / *intake.Value, derived, logReaders)
 }
 
 // targetRate is the offered load at which issue 11 sets pipeline.e2e_p99_ms's target.
@@ -150,10 +179,10 @@ func openTicketsReturningLast(t *testing.T, c *ldproc.Client, n int) string {
 }
 
 // offerLoad opens perSecond tickets a second for d, each POST from its own goroutine,
-// and returns the latency from POST to done of every 10th. One poller checks the sampled
+// and returns the latency from POST to done of every 10th, and how many it opened. One poller checks the sampled
 // tickets oldest first (the pipeline handles the log in order), so polling adds one
 // request at a time to the load, not one per ticket.
-func offerLoad(ctx context.Context, t *testing.T, c *ldproc.Client, perSecond int, d time.Duration) []time.Duration {
+func offerLoad(ctx context.Context, t *testing.T, c *ldproc.Client, perSecond int, d time.Duration) ([]time.Duration, int) {
 	type sample struct {
 		id string
 		t0 time.Time
@@ -177,8 +206,10 @@ func offerLoad(ctx context.Context, t *testing.T, c *ldproc.Client, perSecond in
 	tick := time.NewTicker(time.Second / time.Duration(perSecond))
 	defer tick.Stop()
 	end := time.Now().Add(d)
+	opened := 0 // every POST answered 201, or the test fails
 	for i := 0; time.Now().Before(end); i++ {
 		<-tick.C
+		opened++
 		wg.Go(func() {
 			t0 := time.Now()
 			res, err := c.Create(ctx, "", ldproc.NewTicketBody(fmt.Sprintf("offered ticket %d", i)))
@@ -201,14 +232,14 @@ func offerLoad(ctx context.Context, t *testing.T, c *ldproc.Client, perSecond in
 	if t.Failed() {
 		t.FailNow()
 	}
-	return lats
+	return lats, opened
 }
 
 var rebuildRate = regexp.MustCompile(`from (\d+) events in .* \((\d+) events/s\)`)
 
 // measureRebuild runs `ledgerdesk projections rebuild` on a stopped process's data
 // directory and reports its events/s (the median of readRuns rebuilds).
-func measureRebuild(t *testing.T, bin, dataDir string) Result {
+func measureRebuild(t *testing.T, bin, dataDir string, bare bareLogRead) Result {
 	var events string
 	rate := MedianOf(readRuns, func() float64 {
 		out, err := exec.Command(bin, "projections", "rebuild", "--data", dataDir).CombinedOutput()
@@ -225,14 +256,15 @@ func measureRebuild(t *testing.T, bin, dataDir string) Result {
 	})
 	r := Measured("rebuild.events_per_s", rate, "events/s")
 	r.RatioTo, r.Target = "raw.ordered_read", &Target{Op: ">=", Limit: 0.5, On: "ratio"}
-	r.Note = fmt.Sprintf("ledgerdesk projections rebuild over the pipeline run's log (%s events), embedded server, sync always; median of %d", events, readRuns)
+	r.Note = fmt.Sprintf("ledgerdesk projections rebuild over the pipeline run's log (%s events), embedded server, sync always; "+
+		"%s (rebuild = %.2f × that); medians of %d", events, bare, rate/bare.PerSecond, readRuns)
 	return r
 }
 
 // measureVerify runs `ledgerdesk audit verify --data` on a stopped process's data
 // directory and reports the messages it checked per second (reading the log, checking
 // every chain, recomputing the tree, comparing every checkpoint), as its report times it.
-func measureVerify(t *testing.T, bin, dataDir string) Result {
+func measureVerify(t *testing.T, bin, dataDir string, bare bareLogRead) Result {
 	var rep struct {
 		Messages    uint64  `json:"messages"`
 		Checkpoints int     `json:"checkpoints"`
@@ -250,16 +282,38 @@ func measureVerify(t *testing.T, bin, dataDir string) Result {
 	})
 	r := Measured("audit.verify_events_per_s", rate, "events/s")
 	r.RatioTo, r.Target = "raw.ordered_read", &Target{Op: ">=", Limit: 0.5, On: "ratio"}
-	bare := MedianOf(readRuns, func() float64 { return bareRead(t, dataDir, rep.Messages) })
 	r.Note = fmt.Sprintf("ledgerdesk audit verify --data over the pipeline run's log (%d events, %d checkpoints): chains, tree, checkpoints; "+
-		"a bare ordered read of the same log, same copy, read %.0f events/s (verify = %.2f × that); medians of %d", rep.Messages, rep.Checkpoints, bare, rate/bare, readRuns)
+		"%s (verify = %.2f × that); medians of %d", rep.Messages, rep.Checkpoints, bare, rate/bare.PerSecond, readRuns)
 	return r
 }
 
-// bareRead is how fast an ordered consumer reads a data directory's ticket log of n
-// messages (opened as audit verify opens it), doing nothing with them: the ceiling of a
-// reader of that log, whose events carry a dozen CloudEvents headers each.
-func bareRead(t *testing.T, dataDir string, n uint64) float64 {
+// bareLogRead is how fast an ordered consumer reads a ticket log, doing nothing with it:
+// the ceiling of any reader of that log, whose events carry a dozen CloudEvents headers
+// each (nats.go decodes them into a map per message).
+type bareLogRead struct {
+	Events    uint64  // the messages the log holds
+	PerSecond float64 // the median of readRuns reads
+}
+
+func (b bareLogRead) String() string {
+	return fmt.Sprintf("a bare ordered read of the same log, same copy, read %.0f events/s", b.PerSecond)
+}
+
+// measureBareRead reads a stopped process's ticket log whole, as a bare reader
+// (bareLogRead), readRuns times.
+func measureBareRead(t *testing.T, dataDir string) bareLogRead {
+	var b bareLogRead
+	b.PerSecond = MedianOf(readRuns, func() float64 {
+		var rate float64
+		rate, b.Events = bareRead(t, dataDir)
+		return rate
+	})
+	return b
+}
+
+// bareRead reads a data directory's ticket log (opened as audit verify opens it) through
+// an ordered consumer, doing nothing with it, and returns messages/s and how many.
+func bareRead(t *testing.T, dataDir string) (float64, uint64) {
 	nc, done, err := app.OpenDataCopy(dataDir)
 	if err != nil {
 		t.Fatal(err)
@@ -269,8 +323,16 @@ func bareRead(t *testing.T, dataDir string, n uint64) float64 {
 	if err != nil {
 		t.Fatal(err)
 	}
+	stream, err := js.Stream(context.Background(), events.StreamName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := stream.CachedInfo().State.Msgs
+	if n == 0 {
+		t.Fatal("bare read: the ticket log is empty")
+	}
 	start := time.Now()
-	cons, err := js.OrderedConsumer(context.Background(), events.StreamName, jetstream.OrderedConsumerConfig{})
+	cons, err := stream.OrderedConsumer(context.Background(), jetstream.OrderedConsumerConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,5 +351,5 @@ func bareRead(t *testing.T, dataDir string, n uint64) float64 {
 	case <-time.After(5 * time.Minute):
 		t.Fatalf("bare read: %d of %d messages in 5 minutes", read, n)
 	}
-	return float64(n) / time.Since(start).Seconds()
+	return float64(n) / time.Since(start).Seconds(), n
 }

@@ -135,18 +135,20 @@ func (r *Report) Finalize() error {
 	return nil
 }
 
+// Find returns the result of that name, nil when the report has none.
+func (r *Report) Find(name string) *Result {
+	for i := range r.Results {
+		if r.Results[i].Name == name {
+			return &r.Results[i]
+		}
+	}
+	return nil
+}
+
 // NoteRatio adds to a result's note its ratio to another result, against a second
 // bound (a row carries one ratio and target; some rows have two).
 func (r *Report) NoteRatio(name, to string, atLeast float64) {
-	var res, ref *Result
-	for i := range r.Results {
-		switch r.Results[i].Name {
-		case name:
-			res = &r.Results[i]
-		case to:
-			ref = &r.Results[i]
-		}
-	}
+	res, ref := r.Find(name), r.Find(to)
 	if res == nil || ref == nil || res.Value == nil || ref.Value == nil || *ref.Value == 0 {
 		return
 	}

@@ -48,9 +48,10 @@ func TestBenchSuite(t *testing.T) {
 	bin := ldproc.Build(t)
 	rep.Results = append(rep.Results, measureIntake(t, bin, size(*intakeN, 40_000, 4_000))...)
 	rep.Results = append(rep.Results, measureCluster(t, bin, size(*intakeN, 40_000, 4_000))...)
-	pipeline, dataDir := measurePipeline(t, bin, size(*pipeN, 20_000, 2_000), time.Duration(size(int(*offered), int(30*time.Second), int(2*time.Second))), *rate)
-	rep.Results = append(rep.Results, pipeline...)
-	rep.Results = append(rep.Results, measureRebuild(t, bin, dataDir), measureVerify(t, bin, dataDir))
+	pipeline := measurePipeline(t, bin, size(*pipeN, 20_000, 2_000), time.Duration(size(int(*offered), int(30*time.Second), int(2*time.Second))), *rate)
+	rep.Results = append(rep.Results, pipeline.Results...)
+	bare := measureBareRead(t, pipeline.DataDir)
+	rep.Results = append(rep.Results, measureRebuild(t, bin, pipeline.DataDir, bare), measureVerify(t, bin, pipeline.DataDir, bare))
 	rep.Results = append(rep.Results, measureReplicas(t, bin, size(*replN, 20_000, 2_000))...)
 	rep.Results = append(rep.Results, measureRestart(t, bin, size(*restN, 1_000_000, 5_000))...)
 	rep.Results = append(rep.Results, measureQueries(t, size(*queueN, 1_000_000, 20_000), size(*eventsN, 10_000_000, 100_000))...)
@@ -58,6 +59,7 @@ func TestBenchSuite(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep.NoteRatio("pipeline.tickets_per_s", "raw.atomic_publish", 0.08)
+	notePipelineCeiling(&rep, pipeline.Tickets, bare)
 	fmt.Print("\n" + rep.Table())
 	path := filepath.Join(ldproc.RepoRoot(t), "bench-results.json")
 	if err := rep.WriteFile(path); err != nil {
