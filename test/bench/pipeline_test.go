@@ -179,9 +179,9 @@ func openTicketsReturningLast(t *testing.T, c *ldproc.Client, n int) string {
 }
 
 // offerLoad opens perSecond tickets a second for d, each POST from its own goroutine,
-// and returns the latency from POST to done of every 10th, and how many it opened. One poller checks the sampled
-// tickets oldest first (the pipeline handles the log in order), so polling adds one
-// request at a time to the load, not one per ticket.
+// and returns the latency from POST to done of every 10th, and how many it opened. One
+// poller checks the sampled tickets oldest first (the pipeline handles the log in order),
+// so polling adds one request at a time to the load, not one per ticket.
 func offerLoad(ctx context.Context, t *testing.T, c *ldproc.Client, perSecond int, d time.Duration) ([]time.Duration, int) {
 	type sample struct {
 		id string
