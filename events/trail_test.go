@@ -55,8 +55,8 @@ func TestTrailHasEveryID(t *testing.T) {
 	check(short, []string{"s1"}, "p")
 }
 
-// A trail's Ticket folds its events up to its version, as Fold of its Events does: an
-// event held beyond the version (one that was refused) does not count.
+// A trail's Ticket folds its events up to its version, as Fold of its Events does, without
+// copying them: an event held beyond the version (one that was refused) does not count.
 func TestTrailTicketFoldsUpToVersion(t *testing.T) {
 	evs := []events.Event{
 		{ID: "e1", Type: events.TypeOpened, Data: eventstest.OpenedFixture("printer"), Sequence: 1},
@@ -72,6 +72,9 @@ func TestTrailTicketFoldsUpToVersion(t *testing.T) {
 		want := events.Fold(evs[:version])
 		if got := tr.Ticket(); got.State != want.State || got.Title != want.Title || got.Version != want.Version {
 			t.Errorf("version %d: Ticket() state %s title %q version %d, want %s %q %d", version, got.State, got.Title, got.Version, want.State, want.Title, want.Version)
+		}
+		if allocs := testing.AllocsPerRun(10, func() { tr.Ticket() }); allocs != 0 {
+			t.Errorf("version %d: Ticket() allocated %.0f times, want none (it folds the trail in place)", version, allocs)
 		}
 	}
 	if events.Fold(evs[:2]).State == events.Fold(evs).State {

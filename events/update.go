@@ -50,24 +50,30 @@ func (t Trail) Events() []Event { return t.Until(t.Version) }
 
 // Until returns the trail's events up to and including stream sequence seq.
 func (t Trail) Until(seq uint64) []Event {
-	out := make([]Event, 0, len(t.Raws))
-	for _, r := range t.Raws {
-		if r.Sequence > seq {
-			break
-		}
+	raws := t.upTo(seq)
+	out := make([]Event, 0, len(raws))
+	for _, r := range raws {
 		out = append(out, r.Event)
 	}
 	return out
+}
+
+// upTo is the trail's raws up to and including stream sequence seq: the ones before the
+// first beyond it.
+func (t Trail) upTo(seq uint64) []Raw {
+	for i, r := range t.Raws {
+		if r.Sequence > seq {
+			return t.Raws[:i]
+		}
+	}
+	return t.Raws
 }
 
 // Ticket folds the whole trail, as Fold(t.Events()) does without copying the events:
 // every reacting service folds every ticket of every batch it handles.
 func (t Trail) Ticket() Ticket {
 	var k Ticket
-	for _, r := range t.Raws {
-		if r.Sequence > t.Version {
-			break
-		}
+	for _, r := range t.upTo(t.Version) {
 		k = Evolve(k, r.Event)
 	}
 	return k
